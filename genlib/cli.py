@@ -1,0 +1,221 @@
+"""``python -m genlib``: the app's functions without Streamlit.
+
+Every failure a user can cause (bad arguments, bad files, unknown runs) exits with status 2 and one line
+on stderr; nothing prints a traceback unless ``GENLAB_DEBUG=1``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """Raised for user errors; main() prints it as one line and exits 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one clear line instead of usage + error
+        raise CliError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="genlib", description="GenLab: train, sample and evaluate generative models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("datasets", help="list built-in datasets")
+    sub.add_parser("models", help="list models and their capabilities")
+
+    t = sub.add_parser("train", help="train a model and save the run")
+    t.add_argument("--model", required=True, help="model name (see 'genlib models')")
+    t.add_argument("--data", required=True, help="built-in dataset name or a CSV path")
+    t.add_argument("--param", action="append", default=[], metavar="K=V", help="dataset parameter, repeatable")
+    t.add_argument("--set", action="append", default=[], metavar="K=V", help="model setting, repeatable")
+    t.add_argument("--steps", type=int, help="optimiser steps (default: the model's)")
+    t.add_argument("--batch-size", type=int, default=256)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--transform", default="auto",
+                   choices=["auto", "none", "standardize", "log1p+standardize", "rankgauss"])
+    t.add_argument("--out", required=True, help="run folder to create (checkpoint + run.json)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a saved run into a CSV")
+    s.add_argument("run", help="run folder, checkpoint file, or run id from 'genlib runs'")
+    s.add_argument("-n", type=int, required=True, help="number of rows")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--out", required=True, help="CSV file to write")
+
+    e = sub.add_parser("evaluate", help="GenHack metrics of a fake CSV against a real CSV (JSON on stdout)")
+    e.add_argument("real")
+    e.add_argument("fake")
+
+    r = sub.add_parser("runs", help="list stored runs")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    return p
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    from .models import parse_set_args
+    return parse_set_args(items)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import list_datasets
+    for info in list_datasets():
+        params = ", ".join(f"{p.name}={p.default}" for p in info.params)
+        print(f"{info.name:10s} {info.description}" + (f"  [{params}]" if params else ""))
+    print(f"{'<file>.csv':10s} any numeric CSV with a header row (validated)")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models import capability_table
+    for row in capability_table():
+        caps = [k for k in ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional") if row[k]]
+        print(f"{row['model']:10s} {row['family']:10s} {row['description']}  ({', '.join(caps)})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .data import load_any
+    from .models import get_model_class, make_config
+    from .store import RunStore
+    from .train import JobManager, JobStatus, TrainSpec
+
+    out = Path(args.out)
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        raise CliError(f"--out {out} already exists and is not empty; choose a new folder")
+    dataset = load_any(args.data, **_pairs(args.param))
+    overrides = _pairs(args.set)
+    make_config(get_model_class(args.model).Config, overrides)  # fail fast on bad settings
+    if args.steps is not None and args.steps < 1:
+        raise CliError("--steps must be at least 1")
+    spec = TrainSpec(model=args.model, dataset=dataset, config=overrides, steps=args.steps,
+                     batch_size=args.batch_size, seed=args.seed, device=args.device, transform=args.transform,
+                     eval_period_s=None, out_dir=str(out))
+    manager = JobManager(max_concurrent=1, store=RunStore())
+    job = manager.submit(spec)
+    _follow(job, quiet=args.quiet)
+    snap = job.snapshot()
+    if snap.status is JobStatus.FAILED:
+        raise CliError(f"training failed: {snap.error}")
+    metrics = ", ".join(f"{k}={v:.4g}" for k, v in snap.metrics.items())
+    print(f"{snap.status.value}: {snap.step} steps in {snap.elapsed:.1f}s on {snap.device}; {metrics}",
+          file=sys.stderr)
+    print(snap.run_id)
+    return 0
+
+
+def _follow(job, quiet: bool) -> None:
+    """Progress bar until the job ends; Ctrl-C stops it and keeps what it learned."""
+    from tqdm import tqdm
+    bar = None if quiet else tqdm(total=1, unit="step", file=sys.stderr, dynamic_ncols=True)
+    try:
+        while not job.wait(0.2):
+            if bar is not None:
+                snap = job.snapshot()
+                bar.total = max(snap.total, 1)
+                bar.n = snap.step
+                if snap.last_loss is not None:
+                    bar.set_postfix(loss=f"{snap.last_loss:.4g}", refresh=False)
+                bar.refresh()
+    except KeyboardInterrupt:
+        job.stop()
+        job.wait()
+    finally:
+        if bar is not None:
+            snap = job.snapshot()
+            bar.total = max(snap.total, 1)
+            bar.n = snap.step
+            bar.close()
+
+
+def _load_run(ref: str):
+    from .store import RunStore, StoreError, read_run_dir
+    path = Path(ref)
+    if path.exists():
+        return read_run_dir(path)[1]
+    store = RunStore()
+    try:
+        return store.load(ref)
+    except StoreError:
+        raise CliError(f"{ref} is neither a run folder, a checkpoint file nor a stored run id") from None
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import pandas as pd
+    if args.n < 1:
+        raise CliError("-n must be at least 1")
+    fitted = _load_run(args.run)
+    rows = fitted.sample(args.n, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=fitted.columns).to_csv(out, index=False)
+    print(f"wrote {args.n} rows × {len(fitted.columns)} columns to {out}", file=sys.stderr)
+    return 0
+
+
+def _read_table(path: str) -> tuple[list[str], np.ndarray]:
+    from .data import load_csv
+    ds = load_csv(path)
+    return ds.columns, np.vstack([ds.train, ds.test])
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .metrics import evaluate
+    real_cols, real = _read_table(args.real)
+    fake_cols, fake = _read_table(args.fake)
+    if real.shape[1] != fake.shape[1]:
+        raise CliError(f"column count differs: {args.real} has {real.shape[1]}, {args.fake} has {fake.shape[1]}")
+    result = evaluate(real, fake)
+    result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    result.update({"columns": real_cols, "n_real": int(len(real)), "n_fake": int(len(fake))})
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .store import RunStore
+    store = RunStore()
+    records = store.list()
+    if args.json:
+        print(json.dumps([json.loads(r.to_json()) for r in records]))
+        return 0
+    if not records:
+        print(f"no runs yet in {store.root}", file=sys.stderr)
+        return 0
+    print(f"{'id':24s} {'model':8s} {'dataset':10s} {'status':8s} {'steps':>6s} {'AD':>8s} {'Kendall':>8s}  created")
+    for r in records:
+        ad = r.metrics.get("anderson_darling", float("nan"))
+        ke = r.metrics.get("kendall_error", float("nan"))
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        print(f"{r.id:24s} {r.model:8s} {r.dataset:10s} {r.status:8s} {r.steps:6d} {ad:8.3f} {ke:8.3f}  {when}")
+    return 0
+
+
+COMMANDS = {"datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
+            "evaluate": cmd_evaluate, "runs": cmd_runs}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .data import DataError
+    from .models import CheckpointError, ModelError
+    from .store import StoreError
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (CliError, DataError, ModelError, StoreError, CheckpointError, FileNotFoundError, ValueError) as exc:
+        if os.environ.get("GENLAB_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"genlib: error: {message}" if not message.startswith("genlib") else message, file=sys.stderr)
+        return EXIT_USAGE

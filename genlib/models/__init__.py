@@ -1,0 +1,8 @@
+"""Model registry: ``REGISTRY[name]`` → class. Importing this package registers every built-in model."""
+from .base import (CAPABILITIES, REGISTRY, GenerativeModel, ModelError, NonFiniteLossError, capability_table,
+                   config_fields, get_model_class, make_config, parse_set_args)
+from . import classical, vae  # noqa: F401  (registration side effect)
+from .fitted import CheckpointError, FittedModel
+
+__all__ = ["CAPABILITIES", "REGISTRY", "GenerativeModel", "ModelError", "NonFiniteLossError", "capability_table",
+           "config_fields", "get_model_class", "make_config", "parse_set_args", "CheckpointError", "FittedModel"]

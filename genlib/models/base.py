@@ -1,0 +1,232 @@
+"""The model protocol: one surface for every generative model, neural or classical.
+
+A model is chosen by name from ``REGISTRY``. Its hyperparameters are a dataclass (``Config``) whose field
+metadata (``range``, ``choices``, ``help``, ``log``) is enough for the UI to build widgets and for the CLI
+to accept ``--set key=value``, so no page hard-codes a model's knobs.
+
+Models work in *model space*: the standardised / log-transformed coordinates produced by
+:mod:`genlib.transforms`. :class:`genlib.models.fitted.FittedModel` wraps a model with its transform so
+users only ever see data in its own units.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Type, TypeVar
+
+import torch
+
+#: What a page may offer for a model; each model lists the ones it honestly has.
+CAPABILITIES: dict[str, str] = {
+    "sample": "draws new samples in one pass",
+    "log_prob": "exact log-likelihood",
+    "elbo": "lower bound on the log-likelihood (ELBO)",
+    "encode": "maps data to a latent code",
+    "decode": "maps a latent code to data",
+    "condition": "generates for a given class label",
+}
+
+
+class ModelError(ValueError):
+    """A user-facing problem with a model choice or configuration."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced NaN/inf; the message names the loss that went non-finite and the step."""
+
+
+class GenerativeModel(ABC):
+    """Base class. Subclasses set the class attributes and implement what their capabilities promise.
+
+    Arguments:
+        config: an instance of ``Config``.
+        n_features: number of data columns d.
+        device: where tensors live (``torch.device("cpu")`` or ``"cuda"``).
+        n_classes: number of labels for conditional models (0 = unconditional).
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    family: ClassVar[str]
+    Config: ClassVar[type]
+    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+    #: True: trained by repeated ``train_step`` calls; False: ``fit`` once on all data (classical models).
+    iterative: ClassVar[bool] = True
+    #: Default number of optimiser steps for iterative models.
+    default_steps: ClassVar[int] = 2000
+
+    def __init__(self, config: Any, n_features: int, device: torch.device | str = "cpu", n_classes: int = 0):
+        self.config = config
+        self.n_features = int(n_features)
+        self.device = torch.device(device)
+        self.n_classes = int(n_classes)
+        # Each model owns its RNG: jobs train concurrently in threads, and torch's global RNG is shared,
+        # so a per-model generator is what makes a seeded run reproducible.
+        self.rng = torch.Generator(device=self.device)
+
+    def randn(self, *shape: int) -> torch.Tensor:
+        """Standard normal noise from the model's own generator."""
+        return torch.randn(*shape, generator=self.rng, device=self.device)
+
+    def randn_like(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.randn(t.shape, generator=self.rng, device=t.device, dtype=t.dtype)
+
+    # --- training -------------------------------------------------------------------------------------
+    def fit(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """One-call fit (classical models). Neural models train through :meth:`train_step` instead."""
+        raise NotImplementedError(f"{self.name} is trained step by step")
+
+    def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+        """One optimiser step on a batch in model space; returns the named losses as floats."""
+        raise NotImplementedError(f"{self.name} is fitted in one call")
+
+    # --- inference ------------------------------------------------------------------------------------
+    @abstractmethod
+    def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """n samples in model space, shape (n, d), drawn with ``self.rng``."""
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """Exact log-density in model space, shape (n,). Only for models with the ``log_prob`` capability."""
+        raise NotImplementedError(f"{self.name} has no exact log-likelihood")
+
+    # --- persistence ----------------------------------------------------------------------------------
+    @abstractmethod
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Everything needed to rebuild the trained model, as tensors (safe to load with weights_only)."""
+
+    @abstractmethod
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore from :meth:`state_dict`."""
+
+    def train(self, mode: bool = True) -> "GenerativeModel":
+        """Switch dropout/batch-norm layers; a no-op for models without them."""
+        for module in self._modules():
+            module.train(mode)
+        return self
+
+    def _modules(self) -> list[torch.nn.Module]:
+        return [v for v in vars(self).values() if isinstance(v, torch.nn.Module)]
+
+
+REGISTRY: dict[str, Type[GenerativeModel]] = {}
+M = TypeVar("M", bound=Type[GenerativeModel])
+
+
+def register(cls: M) -> M:
+    """Class decorator adding a model to :data:`REGISTRY` under ``cls.name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"model name {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_model_class(name: str) -> Type[GenerativeModel]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}") from None
+
+
+# --- configs: metadata-driven widgets and --set key=value ---------------------------------------------
+
+def param(default: Any, help: str, range: tuple[float, float] | None = None,
+          choices: tuple[Any, ...] | None = None, log: bool = False) -> Any:
+    """A config field with the metadata the UI and CLI read (``range`` bounds, ``choices``, ``log`` scale)."""
+    meta: dict[str, Any] = {"help": help}
+    if range is not None:
+        meta["range"] = range
+    if choices is not None:
+        meta["choices"] = choices
+    if log:
+        meta["log"] = True
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def config_fields(config_cls: type) -> list[dataclasses.Field]:
+    return list(dataclasses.fields(config_cls))
+
+
+def _coerce(field: dataclasses.Field, value: Any) -> Any:
+    kind = type(field.default)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        if kind is bool:
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ModelError(f"{field.name} must be true or false, got {value!r}")
+        try:
+            if kind is int:
+                number = float(text)
+                if not number.is_integer():
+                    raise ValueError(text)
+                return int(number)
+            return kind(text)
+        except ValueError:
+            raise ModelError(f"{field.name} must be a {kind.__name__}, got {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def validate_value(field: dataclasses.Field, value: Any) -> Any:
+    """Coerce and range-check one config value; raises :class:`ModelError` with a one-line reason."""
+    value = _coerce(field, value)
+    meta = field.metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise ModelError(f"{field.name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
+    if "range" in meta and not isinstance(value, bool):
+        lo, hi = meta["range"]
+        if not (lo <= value <= hi):
+            raise ModelError(f"{field.name} must be between {lo} and {hi}; got {value}")
+    return value
+
+
+def make_config(config_cls: type, overrides: dict[str, Any] | None = None) -> Any:
+    """Build a config from defaults plus overrides (strings allowed, as from the CLI)."""
+    fields = {f.name: f for f in config_fields(config_cls)}
+    values = {}
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise ModelError(f"unknown setting {key!r}; valid settings: {', '.join(fields)}")
+        values[key] = validate_value(fields[key], value)
+    return config_cls(**values)
+
+
+def parse_set_args(pairs: list[str]) -> dict[str, str]:
+    """Turn CLI ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``."""
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ModelError(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value
+    return out
+
+
+def config_to_json(config: Any) -> str:
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def config_from_json(config_cls: type, text: str) -> Any:
+    return make_config(config_cls, json.loads(text))
+
+
+def capability_table() -> list[dict[str, Any]]:
+    """One row per registered model: the seed-003 table (sample / exact log-likelihood / ELBO / encoder…)."""
+    rows = []
+    for name, cls in sorted(REGISTRY.items(), key=lambda kv: (kv[1].family, kv[0])):
+        caps = cls.capabilities
+        rows.append({
+            "model": name,
+            "description": cls.label,
+            "family": cls.family,
+            "sample": "sample" in caps,
+            "exact log-likelihood": "log_prob" in caps,
+            "ELBO": "elbo" in caps,
+            "encoder": "encode" in caps,
+            "conditional": "condition" in caps,
+        })
+    return rows

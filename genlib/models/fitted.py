@@ -1,0 +1,119 @@
+"""A trained model together with its fitted transform: what users sample from, save and reload.
+
+Checkpoints are a ``torch.save`` of plain containers (str, list, dict, tensors) and are always read
+back with ``torch.load(..., weights_only=True)``: no arbitrary pickle is ever executed, and a foreign or
+corrupt file gives a :class:`CheckpointError` with one clear sentence.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from ..transforms import Transform, transform_from_state
+from .base import GenerativeModel, config_from_json, config_to_json, get_model_class
+
+CHECKPOINT_FORMAT = "genlab-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used (corrupt, foreign, or from an unknown model)."""
+
+
+@contextlib.contextmanager
+def seeded(model: GenerativeModel, seed: int | None) -> Iterator[None]:
+    """Run a block with the model's generator seeded, then restore it, so sampling for a preview or a
+    metric never changes the training run's random stream."""
+    if seed is None:
+        yield
+        return
+    saved = model.rng.get_state()
+    model.rng.manual_seed(seed)
+    try:
+        yield
+    finally:
+        model.rng.set_state(saved)
+
+
+@dataclass
+class FittedModel:
+    """Model + transform + column names. ``sample`` returns rows in the data's own units."""
+
+    model: GenerativeModel
+    transform: Transform
+    columns: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def sample(self, n: int, seed: int | None = None, labels: np.ndarray | None = None) -> np.ndarray:
+        """n new rows in data units (float64). Same seed → same rows."""
+        if n < 1:
+            raise ValueError("number of samples must be at least 1")
+        lab = None if labels is None else torch.as_tensor(labels, device=self.model.device)
+        self.model.train(False)
+        try:
+            with seeded(self.model, seed):
+                z = self.model.sample(n, lab)
+        finally:
+            self.model.train(True)
+        z_np = z.detach().cpu().double().numpy()
+        if not np.all(np.isfinite(z_np)):
+            raise FloatingPointError(f"{self.name} produced non-finite samples; the model has diverged")
+        return self.transform.inverse(z_np)
+
+    def to_model_space(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(self.transform.forward(np.asarray(x, dtype=np.float64)),
+                               dtype=torch.float32, device=self.model.device)
+
+    # --- persistence --------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "model": self.model.name,
+            "config": config_to_json(self.model.config),
+            "n_features": self.model.n_features,
+            "n_classes": self.model.n_classes,
+            "transform": json.dumps(self.transform.state_dict()),
+            "columns": list(self.columns),
+            "info": json.dumps(self.info, default=str),
+            "state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(payload, tmp)
+        tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "FittedModel":
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        try:
+            payload = torch.load(path, map_location=device, weights_only=True)
+        except Exception as exc:  # pickle, zip and torch errors alike: the file is not usable
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path.name} is not a readable GenLab checkpoint ({reason})") from None
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path.name} is not a GenLab checkpoint (expected format {CHECKPOINT_FORMAT})")
+        try:
+            model_cls = get_model_class(payload["model"])
+            config = config_from_json(model_cls.Config, payload["config"])
+            model = model_cls(config, int(payload["n_features"]), device, int(payload.get("n_classes", 0)))
+            model.load_state_dict(payload["state"])
+            transform = transform_from_state(json.loads(payload["transform"]))
+            info = json.loads(payload.get("info", "{}"))
+        except CheckpointError:
+            raise
+        except Exception as exc:
+            raise CheckpointError(f"{path.name} could not be restored: {exc}") from None
+        return cls(model, transform, list(payload["columns"]), info)

@@ -1,0 +1,6 @@
+"""Background training engine: ``JobManager`` (threads, queue, snapshots) and the shared training loop."""
+from .jobs import Job, JobManager, JobSnapshot, JobStatus
+from .loop import TrainSpec, build, evaluate_fitted, resolve_device, train
+
+__all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "TrainSpec", "build", "evaluate_fitted",
+           "resolve_device", "train"]

@@ -1,0 +1,296 @@
+"""Background training: a process-wide :class:`JobManager` running each job in its own thread.
+
+Pages and the CLI never wait on a job: they read :meth:`Job.snapshot`, an immutable copy taken under the
+job's lock, as often as they like. A failing job (exception or NaN loss) ends as ``failed`` with its
+message; other jobs and the app carry on.
+"""
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..data import DataError
+from ..models import FittedModel, ModelError, NonFiniteLossError
+from .loop import Progress, TrainSpec, build, evaluate_fitted, resolve_device, train
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.STOPPED)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent, read-only view of a job at one instant (safe to hand to any thread)."""
+
+    id: str
+    name: str
+    model: str
+    dataset: str
+    status: JobStatus
+    step: int
+    total: int
+    elapsed: float
+    steps_per_s: float
+    device: str
+    seed: int
+    loss_steps: list[int]
+    losses: dict[str, list[float]]
+    metrics: dict[str, float]
+    metric_history: list[dict[str, float]]
+    error: str | None
+    run_id: str | None
+    config: dict[str, Any]
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total == 0 else min(1.0, self.step / self.total)
+
+    @property
+    def last_loss(self) -> float | None:
+        values = self.losses.get("loss")
+        return values[-1] if values else None
+
+
+class Job:
+    """One training run. Created by :meth:`JobManager.submit`; read it with :meth:`snapshot`."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, spec: TrainSpec, log_points: int = 400):
+        self.id = f"job-{next(self._ids)}"
+        self.spec = spec
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._discard = False
+        self._done = threading.Event()
+        self._log_points = log_points
+        self.status = JobStatus.QUEUED
+        self.step = 0
+        self.total = int(spec.steps or 0)
+        self.device = ""
+        self.error: str | None = None
+        self.run_id: str | None = None
+        self.fitted: FittedModel | None = None
+        self._started: float | None = None
+        self._finished: float | None = None
+        self._loss_steps: list[int] = []
+        self._losses: dict[str, list[float]] = {}
+        self._acc: dict[str, float] = {}
+        self._acc_n = 0
+        self._log_every = 1
+        self.metrics: dict[str, float] = {}
+        self._metric_history: list[dict[str, float]] = []
+        self.thread: threading.Thread | None = None
+
+    # --- called from the training thread ----------------------------------------------------------------
+    def _report(self, p: Progress) -> None:
+        with self._lock:
+            self.step, self.total = p.step, p.total
+            self._log_every = max(1, p.total // self._log_points)
+            if p.losses:
+                for key, value in p.losses.items():
+                    self._acc[key] = self._acc.get(key, 0.0) + value
+                self._acc_n += 1
+                if self._acc_n >= self._log_every or p.step == p.total:
+                    self._loss_steps.append(p.step)
+                    for key, total in self._acc.items():
+                        self._losses.setdefault(key, []).append(total / self._acc_n)
+                    self._acc, self._acc_n = {}, 0
+            if p.metrics:
+                self._record_metrics(p.metrics)
+
+    def _record_metrics(self, metrics: dict[str, float]) -> None:
+        self.metrics = dict(metrics)
+        self._metric_history.append({"step": float(self.step), "elapsed": self._elapsed(), **metrics})
+
+    def _elapsed(self) -> float:
+        if self._started is None:
+            return 0.0
+        return (self._finished or time.perf_counter()) - self._started
+
+    # --- public -------------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End training after the current step and keep the model (status ``stopped``, saved to the store)."""
+        self._stop.set()
+
+    def cancel(self) -> None:
+        """End training (or drop it from the queue) and discard the model."""
+        self._discard = True
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has finished; True if it did within ``timeout`` seconds."""
+        return self._done.wait(timeout)
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            elapsed = self._elapsed()
+            return JobSnapshot(
+                id=self.id, name=self.spec.label(), model=self.spec.model, dataset=self.spec.dataset.name,
+                status=self.status, step=self.step, total=self.total, elapsed=elapsed,
+                steps_per_s=self.step / elapsed if elapsed > 0 else 0.0, device=self.device,
+                seed=self.spec.seed, loss_steps=list(self._loss_steps),
+                losses={k: list(v) for k, v in self._losses.items()}, metrics=dict(self.metrics),
+                metric_history=[dict(m) for m in self._metric_history], error=self.error,
+                run_id=self.run_id, config=dict(self.spec.config))
+
+    # --- the thread body ------------------------------------------------------------------------------------
+    def run(self, store: Any | None) -> None:
+        try:
+            with self._lock:
+                if self._stop.is_set():           # cancelled or stopped while still queued
+                    self.status = JobStatus.STOPPED
+                    return
+                self.status = JobStatus.RUNNING
+                self._started = time.perf_counter()
+            device = resolve_device(self.spec.device)
+            self.device = str(device)
+            fitted = build(self.spec, device)
+            self.fitted = fitted
+            train(self.spec, fitted, self._report, self._stop.is_set)
+            final = evaluate_fitted(fitted, self.spec.dataset, self.spec.eval_samples)
+            with self._lock:
+                self._record_metrics(final)
+                self.status = JobStatus.STOPPED if self._stop.is_set() else JobStatus.DONE
+                self._finished = time.perf_counter()
+        except Exception as exc:  # any failure ends this job only
+            with self._lock:
+                self.status = JobStatus.FAILED
+                self.error = _describe(exc)
+                self._finished = time.perf_counter()
+            self._traceback = traceback.format_exc()
+        finally:
+            self._persist(store)
+            self._done.set()
+
+    def _persist(self, store: Any | None) -> None:
+        if store is None or self._discard or self.status is JobStatus.QUEUED:
+            return
+        if self.status is JobStatus.STOPPED and self.fitted is None:
+            return  # stopped before it started: nothing to keep
+        try:
+            run_id = store.save(self.snapshot(), self.fitted if self.status is not JobStatus.FAILED else None,
+                                spec=self.spec, run_dir=self.spec.out_dir)
+            with self._lock:
+                self.run_id = run_id
+        except Exception as exc:  # a full disk must not crash the thread silently
+            with self._lock:
+                self.error = (self.error + "; " if self.error else "") + f"could not save run: {exc}"
+
+
+def _describe(exc: Exception) -> str:
+    """User-facing one-liner: our own errors are already phrased for users; others get their type."""
+    if isinstance(exc, (NonFiniteLossError, ModelError, DataError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class JobManager:
+    """Runs at most ``max_concurrent`` jobs at once; the rest wait in a FIFO queue.
+
+    One instance per process (the app holds it in ``st.cache_resource``) so jobs outlive page changes
+    and every browser tab sees the same jobs.
+    """
+
+    max_concurrent: int = field(default_factory=lambda: int(os.environ.get("GENLAB_MAX_JOBS", "2")))
+    store: Any | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+        self._queue: deque[Job] = deque()
+        self._running: set[str] = set()
+
+    def submit(self, spec: TrainSpec) -> Job:
+        job = Job(spec)
+        with self._lock:
+            self._jobs[job.id] = job
+            self._queue.append(job)
+        self._start_ready()
+        return job
+
+    def _start_ready(self) -> None:
+        with self._lock:
+            while self._queue and len(self._running) < self.max_concurrent:
+                job = self._queue.popleft()
+                self._running.add(job.id)
+                job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
+                job.thread.start()
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.run(self.store)
+        finally:
+            with self._lock:
+                self._running.discard(job.id)
+            self._start_ready()
+
+    def get(self, job_id: str) -> Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise KeyError(f"no job {job_id!r}") from None
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def snapshots(self) -> list[JobSnapshot]:
+        return [job.snapshot() for job in self.jobs()]
+
+    def stop(self, job_id: str) -> None:
+        self.get(job_id).stop()
+
+    def cancel(self, job_id: str) -> None:
+        job = self.get(job_id)
+        job.cancel()
+        with self._lock:
+            if job in self._queue:          # never started: finish it right here
+                self._queue.remove(job)
+                job.status = JobStatus.STOPPED
+                job._done.set()
+
+    def remove_finished(self) -> None:
+        """Forget finished jobs (their runs stay in the store)."""
+        with self._lock:
+            for job_id in [j.id for j in self._jobs.values() if j.status.finished]:
+                del self._jobs[job_id]
+
+    @property
+    def active(self) -> int:
+        with self._lock:
+            return len(self._running) + len(self._queue)
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for job in self.jobs():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not job.wait(left):
+                return False
+        return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop every job (keeping what they learned) and wait for their threads."""
+        for job in self.jobs():
+            job.stop()
+        self.wait_all(timeout)

@@ -1,0 +1,133 @@
+"""One training loop for every model, run inside a job's background thread.
+
+It never touches Streamlit: progress goes into the job through the ``report`` callback, and the job's
+stop flag is polled every step, so stopping takes effect within one step.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..data import Dataset
+from ..metrics import evaluate
+from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, make_config
+from ..transforms import make_transform
+
+_INIT_LOCK = threading.Lock()  # weight initialisation uses torch's global RNG: seed + build atomically
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when PyTorch sees a GPU, else CPU. Asking for CUDA without one is a clear error."""
+    name = (name or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ModelError("device 'cuda' was requested but PyTorch sees no GPU; use --device cpu or auto")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ModelError(f"device must be auto, cpu or cuda; got {name!r}")
+
+
+@dataclass
+class TrainSpec:
+    """Everything that defines a run. Same spec (and seed) → same model, on the same device."""
+
+    model: str
+    dataset: Dataset
+    config: dict[str, Any] = field(default_factory=dict)  # overrides of the model's Config defaults
+    steps: int | None = None                                  # None → the model's default
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "auto"
+    transform: str = "auto"
+    eval_period_s: float | None = 5.0   # recompute metrics every this many seconds of training (None: at end)
+    eval_samples: int = 2000             # at most this many generated rows per evaluation
+    name: str | None = None
+    out_dir: str | None = None           # run folder to write (default: a new folder inside the store)
+
+    def label(self) -> str:
+        return self.name or f"{self.model} on {self.dataset.name}"
+
+
+@dataclass
+class Progress:
+    """What the loop reports after each step (or group of steps)."""
+
+    step: int
+    total: int
+    losses: dict[str, float] | None = None
+    metrics: dict[str, float] | None = None
+
+
+def build(spec: TrainSpec, device: torch.device) -> FittedModel:
+    """Fit the transform on the training split only and build an untrained model with the run's seed."""
+    model_cls = get_model_class(spec.model)
+    config = make_config(model_cls.Config, spec.config)
+    transform = make_transform(spec.transform, spec.dataset.train)
+    with _INIT_LOCK:
+        torch.manual_seed(spec.seed)
+        model = model_cls(config, spec.dataset.n_features, device, spec.dataset.n_classes)
+    model.rng.manual_seed(spec.seed)
+    info = {"dataset": spec.dataset.name, "dataset_params": spec.dataset.params,
+            "image_shape": spec.dataset.image_shape, "transform": spec.transform}
+    return FittedModel(model, transform, list(spec.dataset.columns), info)
+
+
+def evaluate_fitted(fitted: FittedModel, dataset: Dataset, n_max: int = 2000, seed: int = 12345) -> dict[str, float]:
+    """GenHack metrics of fresh samples against the held-out test split (fixed seed: comparable over time)."""
+    n = min(len(dataset.test), n_max)
+    fake = fitted.sample(n, seed=seed)
+    real = dataset.test[:n]
+    scores = evaluate(real, fake)
+    return {k: float(v) for k, v in scores.items() if np.isscalar(v)}
+
+
+def _check_finite(losses: dict[str, float], step: int) -> None:
+    for key, value in losses.items():
+        if not math.isfinite(value):
+            raise NonFiniteLossError(f"loss '{key}' became {value} at step {step}: training diverged "
+                                     "(try a smaller learning rate or a different transform)")
+
+
+def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], None],
+          should_stop: Callable[[], bool]) -> int:
+    """Train ``fitted.model`` in place; returns the number of steps done. Raises on NaN/inf losses."""
+    model = fitted.model
+    device = model.device
+    x = fitted.to_model_space(spec.dataset.train)
+    labels = (None if spec.dataset.labels_train is None
+              else torch.as_tensor(spec.dataset.labels_train, device=device))
+    if not model.iterative:
+        report(Progress(0, 1))
+        losses = model.fit(x, labels)
+        _check_finite(losses, 1)
+        report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples)))
+        return 1
+
+    total = int(spec.steps or model.default_steps)
+    batch_size = min(spec.batch_size, len(x))
+    # Index tensors directly (no DataLoader: worker processes can hang inside Streamlit).
+    batch_rng = torch.Generator(device=device).manual_seed(spec.seed + 1)
+    model.train(True)
+    last_eval = time.perf_counter()
+    step = 0
+    for step in range(1, total + 1):
+        if should_stop():
+            return step - 1
+        idx = torch.randint(len(x), (batch_size,), generator=batch_rng, device=device)
+        losses = model.train_step(x[idx], None if labels is None else labels[idx])
+        _check_finite(losses, step)
+        metrics = None
+        if spec.eval_period_s is not None and time.perf_counter() - last_eval >= spec.eval_period_s:
+            metrics = evaluate_fitted(fitted, spec.dataset, spec.eval_samples)
+            last_eval = time.perf_counter()
+        report(Progress(step, total, losses, metrics))
+    return step
