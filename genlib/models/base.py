@@ -55,6 +55,9 @@ class GenerativeModel(ABC):
     iterative: ClassVar[bool] = True
     #: Default number of optimiser steps for iterative models.
     default_steps: ClassVar[int] = 2000
+    #: The model's defining formula (LaTeX, shown with ``st.latex``) and a few sentences a student can follow.
+    formula: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
 
     def __init__(self, config: Any, n_features: int, device: torch.device | str = "cpu", n_classes: int = 0):
         self.config = config

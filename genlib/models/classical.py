@@ -35,6 +35,10 @@ class GMM(GenerativeModel):
     capabilities = frozenset({"sample", "log_prob"})
     iterative = False
     default_steps = 1
+    formula = r"p(x) = \sum_{k=1}^{K} \pi_k\,\mathcal{N}(x;\,\mu_k,\Sigma_k)"
+    summary = ("K Gaussian bumps, each with its own weight, centre and covariance, fitted by "
+               "expectation-maximisation. Sampling picks a component k with probability π_k, then draws from "
+               "its Gaussian. The density is exact, so every point gets a log-likelihood (seed 003).")
 
     def __init__(self, config: GMMConfig, n_features: int, device: torch.device | str = "cpu",
                  n_classes: int = 0):
