@@ -14,7 +14,7 @@ PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C92A2A", "#862E9C", "#0B7285", "#E
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
     fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40 if title else 10, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), template="plotly_white")
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"), template="plotly_white")
     return fig
 
 
@@ -65,7 +65,11 @@ def marginal_histograms(real: np.ndarray, columns: Sequence[str], fake: np.ndarr
         else:
             edges = np.linspace(lo, hi if hi > lo else lo + 1.0, bins + 1)
         for label, v, color in values:
-            counts, _ = np.histogram(v, bins=edges, density=True)
+            # On a log axis show the share of rows per (log-spaced) bin: a density per unit x would
+            # pile up in the narrow bins near zero and hide the shape.
+            counts, _ = np.histogram(v, bins=edges, density=not log_x)
+            if log_x:
+                counts = counts / max(len(v), 1)
             fig.add_trace(go.Bar(x=0.5 * (edges[1:] + edges[:-1]), y=counts, width=np.diff(edges), name=label,
                                  marker_color=color, opacity=0.55, showlegend=j == 0, legendgroup=label),
                           row=r + 1, col=c + 1)

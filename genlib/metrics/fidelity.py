@@ -160,11 +160,18 @@ class MetricInfo:
     lower_is_better: bool
     latex: str
     description: str
+    label: str = ""
+
+    @property
+    def title(self) -> str:
+        """Display name for tables and metric cards."""
+        return self.label or self.name.replace("_", " ")
 
 
 METRICS: dict[str, MetricInfo] = {
     "anderson_darling": MetricInfo(
         name="anderson_darling",
+        label="Anderson–Darling",
         fn=anderson_darling,
         lower_is_better=True,
         latex=(
@@ -179,6 +186,7 @@ METRICS: dict[str, MetricInfo] = {
     ),
     "kendall_error": MetricInfo(
         name="kendall_error",
+        label="Kendall error",
         fn=kendall_error,
         lower_is_better=True,
         latex=(

@@ -46,9 +46,10 @@ class VAE(GenerativeModel):
     Config = VAEConfig
     capabilities = frozenset({"sample", "elbo", "encode", "decode"})
     default_steps = 3000
-    formula = (r"-\mathrm{ELBO}(x) = \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma^2}"
-               r" + \beta\,\mathrm{KL}\big(q_\phi(z|x)\,\Vert\,\mathcal{N}(0,I)\big),"
-               r"\quad z = \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon")
+    formula = (r"\begin{aligned}-\mathrm{ELBO}(x) &= \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma^2}"
+               r" + \beta\,\mathrm{KL}\big(q_\phi(z|x)\,\Vert\,\mathcal{N}(0,I)\big)\\"
+               r"z &= \mu_\phi(x) + \sigma_\phi(x)\odot\varepsilon,\quad \varepsilon\sim\mathcal{N}(0,I)"
+               r"\end{aligned}")
     summary = ("The encoder maps each row to a Gaussian q(z|x) over a small latent space; the decoder maps z "
                "back to data. Training maximises the ELBO: reconstruct well (first term, weighted by 1/2σ²) "
                "while keeping q(z|x) close to the prior (KL term). New rows come from decoding z ~ N(0, I). "

@@ -1,0 +1,27 @@
+"""GenLab: an interactive dashboard for exploring generative models.
+
+Run with ``make run`` (or ``streamlit run app.py``). Pages are thin: widgets → genlib calls → figures.
+"""
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+# Streamlit's module watcher walks torch.classes and crashes on it; GenLab needs no hot reload of torch.
+torch.classes.__path__ = []
+
+st.set_page_config(page_title="GenLab", page_icon=":material/science:", layout="wide")
+
+from pages.common import sidebar_job_monitor  # noqa: E402  (after set_page_config)
+
+PAGES = {
+    "GenLab": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+sidebar_job_monitor()  # pages start jobs in button callbacks, which run before this line
+page.run()

@@ -1,0 +1,196 @@
+"""Widgets and resources shared by every page. Thin glue: all algorithms live in genlib."""
+from __future__ import annotations
+
+import io
+import runpy
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+
+from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
+from genlib.models import REGISTRY, config_fields
+from genlib.store import RunStore, default_root
+from genlib.train import JobManager, JobSnapshot, JobStatus
+
+APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
+UPLOAD = "upload a CSV…"
+MAX_UPLOAD_MB = 50
+STATUS_ICON = {JobStatus.QUEUED: ":material/schedule:", JobStatus.RUNNING: ":material/directions_run:",
+               JobStatus.DONE: ":material/check_circle:", JobStatus.FAILED: ":material/error:",
+               JobStatus.STOPPED: ":material/stop_circle:"}
+
+
+def ensure_app_shell() -> None:
+    """Route a page that Streamlit started on its own through ``app.py``.
+
+    Streamlit still treats a ``pages/`` folder beside the entry script as a legacy (v1) multipage app until
+    the first ``st.navigation`` call of the process (and ``AppTest`` resets that flag on every run): a first
+    request for ``/train`` would run the page alone, without the navigation, page config and job monitor.
+    Here the flag is switched off and ``app.py`` is run in place, in the same script run, so widget clicks
+    of that run are not lost; then the outer, legacy run stops. (Private flag, checked against Streamlit
+    1.67; the AppTest and browser tests open pages directly to catch a change.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        runpy.run_path(str(APP_PATH), run_name="__main__")
+        st.stop()
+
+
+# --- process-wide resources ----------------------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def _store(root: str) -> RunStore:
+    return RunStore(root)
+
+
+def run_store() -> RunStore:
+    """The run store under $GENLAB_HOME (one object per root, shared by every session)."""
+    return _store(str(default_root()))
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str) -> JobManager:
+    return JobManager(store=_store(root))
+
+
+def job_manager() -> JobManager:
+    """The one JobManager of this process: jobs outlive page changes and are seen from every tab."""
+    return _manager(str(default_root()))
+
+
+# --- datasets ----------------------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Building dataset…", max_entries=32)
+def _builtin(name: str, params: tuple[tuple[str, Any], ...]) -> Dataset:
+    return load_dataset(name, **dict(params))
+
+
+@st.cache_data(show_spinner="Reading CSV…", max_entries=8)
+def _uploaded(data: bytes, file_name: str) -> Dataset:
+    buf = io.BytesIO(data)
+    buf.name = file_name  # type: ignore[attr-defined]
+    return load_csv(buf, name=file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
+
+
+def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True,
+                   show_params: bool = True) -> Dataset | None:
+    """Built-in dataset (with its parameter widgets) or an uploaded CSV. Bad files show one clear error."""
+    infos = {info.name: info for info in list_datasets()}
+    options = list(infos) + ([UPLOAD] if allow_upload else [])
+    choice = st.selectbox("Dataset", options, index=options.index(default) if default in options else 0,
+                          key=f"{key}_dataset",
+                          help="Built-in data are generated or shipped with GenLab; nothing is downloaded.")
+    if choice == UPLOAD:
+        file = st.file_uploader("CSV file with a header row, numeric columns only", type=["csv"],
+                                key=f"{key}_upload", max_upload_size=MAX_UPLOAD_MB)
+        if file is None:
+            st.info("Upload a CSV to continue: numeric columns, a header row, at least 10 rows, no missing values.")
+            return None
+        try:
+            return _uploaded(file.getvalue(), file.name)
+        except DataError as exc:
+            st.error(f"Cannot use {file.name}: {exc}")
+            return None
+    info = infos[choice]
+    st.caption(info.description)
+    values: dict[str, Any] = {}
+    if show_params and info.params:
+        with st.expander("Dataset parameters"):
+            for p in info.params:
+                values[p.name] = _param_widget(p.name, p.default, p.help, p.range, p.choices, f"{key}_{choice}")
+    try:
+        return _builtin(choice, tuple(sorted(values.items())))
+    except DataError as exc:
+        st.error(str(exc))
+        return None
+
+
+def _param_widget(name: str, default: Any, help: str, rng: tuple[float, float] | None,
+                  choices: tuple[Any, ...] | None, key: str, log: bool = False) -> Any:
+    """One widget from a parameter's type and metadata (shared by dataset and model settings)."""
+    wkey = f"{key}_{name}"
+    if isinstance(default, bool):
+        return st.checkbox(name, value=default, help=help, key=wkey)
+    if choices:
+        return st.selectbox(name, list(choices), index=list(choices).index(default), help=help, key=wkey)
+    if isinstance(default, int):
+        lo, hi = (int(rng[0]), int(rng[1])) if rng else (None, None)
+        return int(st.number_input(name, min_value=lo, max_value=hi, value=default, step=1, help=help, key=wkey))
+    if isinstance(default, float):
+        lo, hi = (float(rng[0]), float(rng[1])) if rng else (None, None)
+        step = max(abs(default) / 10, 1e-6) if log else (((hi - lo) / 100) if rng else 0.01)
+        return float(st.number_input(name, min_value=lo, max_value=hi, value=default, step=step,
+                                     format="%.4g", help=help, key=wkey))
+    return st.text_input(name, value=str(default), help=help, key=wkey)
+
+
+def config_widgets(model_name: str, key: str) -> dict[str, Any]:
+    """Widgets built from the model's Config dataclass metadata: no page hard-codes a model's knobs."""
+    cls = REGISTRY[model_name]
+    out = {}
+    for f in config_fields(cls.Config):
+        m = f.metadata
+        out[f.name] = _param_widget(f.name, f.default, m.get("help", ""), m.get("range"), m.get("choices"),
+                                    f"{key}_{model_name}", log=m.get("log", False))
+    return out
+
+
+def device_options() -> list[str]:
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+# --- job monitor -------------------------------------------------------------------------------------------
+def _status_line(s: JobSnapshot) -> str:
+    rate = f" · {s.steps_per_s:.0f} steps/s" if s.status is JobStatus.RUNNING and s.steps_per_s else ""
+    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{rate}"
+
+
+def sidebar_job_monitor() -> None:
+    """All jobs of this process in the sidebar, refreshed every second while any is active."""
+    manager = job_manager()
+    with st.sidebar:
+        st.markdown("### Training jobs")
+        st.fragment(run_every=1.0 if manager.active else None)(_monitor_body)()
+
+
+def _monitor_body() -> None:
+    manager = job_manager()
+    snaps = manager.snapshots()
+    if not snaps:
+        st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
+        return
+    for s in reversed(snaps[-8:]):
+        st.progress(s.fraction, text=_status_line(s))
+        if s.status is JobStatus.FAILED and s.error:
+            st.caption(f":material/error: {s.error}")
+        if not s.status.finished:
+            st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
+                      help="End training now and keep what it has learned")
+    was_active = st.session_state.get("_monitor_active", False)
+    st.session_state["_monitor_active"] = manager.active > 0
+    if was_active and manager.active == 0:
+        st.rerun(scope="app")  # all jobs ended: refresh the page once so it can show results
+    if any(s.status.finished for s in snaps):
+        st.button("Clear finished", key="sidebar_clear", on_click=manager.remove_finished,
+                  help="Remove finished jobs from this list (their runs stay in the store)")
+
+
+# --- downloads and tables ------------------------------------------------------------------------------------
+def samples_csv(rows: np.ndarray, columns: list[str]) -> bytes:
+    return pd.DataFrame(rows, columns=columns).to_csv(index=False).encode()
+
+
+def describe(ds: Dataset) -> pd.DataFrame:
+    """Summary statistics per column; quantiles show heavy tails better than mean ± std."""
+    df = pd.DataFrame(ds.train, columns=ds.columns)
+    stats = df.describe(percentiles=[0.5, 0.99]).T
+    stats["skew"] = df.skew()
+    return stats
+
+
+def fmt_time(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))

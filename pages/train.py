@@ -1,0 +1,147 @@
+"""Train: pick data and a model, start a background job, watch it learn, inspect and download its samples."""
+from __future__ import annotations
+
+import streamlit as st
+
+from genlib import plots
+from genlib.data import Dataset
+from genlib.metrics import METRICS, oracle_floor
+from genlib.models import REGISTRY
+from genlib.train import JobStatus, TrainSpec
+from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
+
+TRANSFORM_HELP = {
+    "auto": "log1p + standardise for positive heavy-tailed data, else standardise",
+    "standardize": "z = (x − mean) / std per column",
+    "log1p+standardize": "z = standardise(log(1 + x)); inverse maps back to x ≥ 0",
+    "rankgauss": "map each column through its empirical CDF onto a standard normal",
+    "none": "train on raw values (heavy tails may make training diverge)",
+}
+
+ensure_app_shell()
+
+st.title("Train a model")
+st.markdown("Choose data and a model, then start training. The job runs in a background thread: the page "
+            "stays live, you can change page, and the sidebar shows every job. Each run is saved to the run "
+            "store when it ends.")
+
+manager = job_manager()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _floor(name: str, params: str, _ds: Dataset) -> dict[str, float]:
+    return oracle_floor(_ds.test, _ds.train)
+
+
+def _start(spec: TrainSpec) -> None:
+    """Button callback: runs before the next script run, so the sidebar monitor already sees the job."""
+    job = manager.submit(spec)
+    st.session_state["train_job"] = job.id
+    st.toast(f"Started {spec.label()} ({job.id})")
+
+
+left, right = st.columns([2, 3], gap="large")
+with left:
+    ds = dataset_picker("train")
+    names = sorted(REGISTRY)
+    model_name = st.selectbox("Model", names, key="train_model", index=names.index("vae"),
+                              format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    cls = REGISTRY[model_name]
+    if cls.formula:
+        st.latex(cls.formula)
+    st.caption(cls.summary)
+    with st.expander("Model settings", expanded=False):
+        config = config_widgets(model_name, "train")
+    with st.expander("Training settings", expanded=False):
+        steps = None
+        if cls.iterative:
+            steps = int(st.number_input("steps", 10, 200_000, cls.default_steps, step=100, key="train_steps",
+                                        help="optimiser steps (one mini-batch each)"))
+        batch = int(st.number_input("batch size", 8, 8192, 256, step=32, key="train_batch"))
+        seed = int(st.number_input("seed", 0, 2**31 - 1, 0, key="train_seed",
+                                   help="same seed and settings → the same model"))
+        device = st.selectbox("device", device_options(), key="train_device",
+                              help="auto uses the GPU when PyTorch sees one")
+        transform = st.selectbox("preprocessing", list(TRANSFORM_HELP), key="train_transform",
+                                 help="fitted on the training split only; samples are mapped back to data units")
+        st.caption(TRANSFORM_HELP[transform])
+        period = float(st.number_input("metrics every (s)", 1.0, 600.0, 5.0, key="train_period",
+                                       help="how often fresh samples are scored against the test split"))
+    spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,
+                                             batch_size=batch, seed=seed, device=device, transform=transform,
+                                             eval_period_s=period)
+    st.button("Start training", type="primary", disabled=spec is None, key="train_start", on_click=_start,
+              args=(spec,))
+
+with right:
+    jobs = manager.jobs()
+    if not jobs:
+        st.info("No job yet: choose settings on the left and press **Start training**.")
+        st.stop()
+    ids = [j.id for j in jobs]
+    current = st.session_state.get("train_job")
+    job_id = st.selectbox("Job", ids[::-1], index=ids[::-1].index(current) if current in ids else 0,
+                          format_func=lambda i: f"{i}: {manager.get(i).spec.label()}", key="train_view")
+    job = manager.get(job_id)
+
+    @st.fragment(run_every=1.0 if not job.status.finished else None)
+    def live() -> None:
+        s = job.snapshot()
+        st.progress(s.fraction, text=f"{s.status.value} · step {s.step}/{s.total} · {s.elapsed:.1f}s"
+                                     + (f" · {s.steps_per_s:.0f} steps/s" if s.steps_per_s else "")
+                                     + (f" · {s.device}" if s.device else ""))
+        if s.status is JobStatus.FAILED:
+            st.error(f"Training failed: {s.error}")
+        b1, b2, _ = st.columns([1, 1, 3])
+        b1.button("Stop", disabled=s.status.finished, key=f"stop_{s.id}", on_click=job.stop,
+                  help="end now and keep the model")
+        b2.button("Cancel", disabled=s.status.finished, key=f"cancel_{s.id}", on_click=manager.cancel,
+                  args=(s.id,), help="end now and discard the model")
+        if s.metrics:
+            cols = st.columns(len(METRICS))
+            floor = _floor(job.spec.dataset.name, str(job.spec.dataset.params), job.spec.dataset)
+            for col, (key, info) in zip(cols, METRICS.items()):
+                if key in s.metrics:
+                    col.metric(info.title, f"{s.metrics[key]:.3f}",
+                               help=f"{info.description} Oracle floor (real vs real): {floor.get(key, 0):.3f}.")
+            st.caption("Scored on fresh samples against the held-out test split. The oracle floor — the same "
+                       f"metric between two real splits — is AD {floor['anderson_darling']:.2f}, Kendall "
+                       f"{floor['kendall_error']:.3f}: a model near it is as good as the data can tell.")
+        with st.expander("What these metrics measure"):
+            for info in METRICS.values():
+                st.markdown(f"**{info.title}** ({'lower' if info.lower_is_better else 'higher'} is better)")
+                st.latex(info.latex)
+                st.caption(info.description)
+        if s.losses:
+            st.plotly_chart(plots.loss_curves(s.loss_steps, s.losses, title="Training losses"), key=f"loss_{s.id}")
+        if len(s.metric_history) > 1:
+            st.plotly_chart(plots.metric_history(s.metric_history, ["anderson_darling", "kendall_error"]),
+                            key=f"mh_{s.id}")
+        flag = f"_seen_finished_{s.id}"
+        if s.status.finished and not st.session_state.get(flag):
+            st.session_state[flag] = True
+            st.rerun(scope="app")  # show the results section below
+
+    live()
+
+    s = job.snapshot()
+    if s.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None:
+        st.subheader("Samples vs real data")
+        data = job.spec.dataset
+        n = st.slider("samples", 50, 5000, min(len(data.test) * 4, 2000), key=f"n_{s.id}")
+        fake = job.fitted.sample(n, seed=0)
+        if data.image_shape is not None:
+            st.plotly_chart(plots.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
+                            key=f"img_{s.id}")
+        elif data.n_features == 2:
+            st.plotly_chart(plots.scatter_2d(data.test, fake, columns=data.columns), key=f"sc_{s.id}")
+        else:
+            log = data.is_positive and data.name == "finance"
+            st.plotly_chart(plots.marginal_histograms(data.test, data.columns, fake, log_x=log), key=f"h_{s.id}")
+            if data.n_features <= 6:
+                st.plotly_chart(plots.pair_scatter(data.test, data.columns, fake, log=log), key=f"p_{s.id}")
+        c1, c2 = st.columns(2)
+        c1.download_button("Download samples (CSV)", samples_csv(fake, data.columns),
+                           file_name=f"{s.model}_{data.name}_samples.csv", mime="text/csv", key=f"dl_{s.id}")
+        if s.run_id:
+            c2.page_link("pages/runs.py", label=f"Saved as run {s.run_id} →", icon=":material/folder_open:")
