@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""GenLab's two entry points on a fresh machine that has only Python 3.11.
+
+    python3.11 scripts/dev.py run    # create .venv if missing, install requirements, start the app
+    python3.11 scripts/dev.py test   # the same set-up, then the whole test suite (what CI runs)
+    python3.11 scripts/dev.py bench  # the benchmarks in benchmarks/
+
+The environment is rebuilt only when requirements.txt changes (its hash is stamped in .venv).
+Extra arguments go to streamlit (run) or pytest (test).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(os.environ.get("GENLAB_VENV", ROOT / ".venv"))
+PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+REQUIREMENTS = ROOT / "requirements.txt"
+STAMP = VENV / ".requirements.sha256"
+
+
+def say(msg: str) -> None:
+    print(f"[genlab] {msg}", flush=True)
+
+
+def ensure_env() -> None:
+    """Create the virtual environment and install the pinned requirements when missing or changed."""
+    if sys.version_info[:2] < (3, 11):
+        sys.exit(f"GenLab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not PY.exists():
+        say(f"creating virtual environment in {VENV}")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    say("installing requirements (pinned; torch is the CPU build unless you install a CUDA one)")
+    subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)])
+    STAMP.write_text(wanted)
+
+
+def ensure_chromium() -> None:
+    """The browser test drives Debian's Chromium; install it when missing and we may (root + apt-get)."""
+    if Path("/usr/bin/chromium").exists():
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser test")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        ok = subprocess.call(["apt-get", "update", "-qq"], env=env) == 0 and subprocess.call(
+            ["apt-get", "install", "-y", "-qq", "chromium"], env=env, stdout=subprocess.DEVNULL) == 0
+        if not ok:
+            say("could not install chromium: the browser test will report it")
+    else:
+        say("no /usr/bin/chromium and no root: the browser test will be skipped (fails under CI=true)")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "bench"}:
+        print(__doc__)
+        return 2
+    command, extra = argv[0], argv[1:]
+    ensure_env()
+    os.chdir(ROOT)
+    if command == "run":
+        address = os.environ.get("GENLAB_ADDRESS", "127.0.0.1")
+        return subprocess.call([str(PY), "-m", "streamlit", "run", "app.py", "--server.address", address, *extra])
+    if command == "test":
+        ensure_chromium()
+        code = subprocess.call([str(PY), "-m", "pytest", "-q", *extra])
+        return 1 if code == 5 else code  # 5 = no tests collected: never a green run
+    code = 0
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        say(f"benchmark {script.name}")
+        code |= subprocess.call([str(PY), str(script), *extra])
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
