@@ -89,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_any
     from .models import get_model_class, make_config
     from .store import RunStore
-    from .train import JobManager, JobStatus, TrainSpec
+    from .train import JobManager, JobStatus, TrainSpec, resolve_device
 
     out = Path(args.out)
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
@@ -99,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     make_config(get_model_class(args.model).Config, overrides)  # fail fast on bad settings
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
+    resolve_device(args.device)  # fail fast: a missing GPU must not leave a failed run in --out
     spec = TrainSpec(model=args.model, dataset=dataset, config=overrides, steps=args.steps,
                      batch_size=args.batch_size, seed=args.seed, device=args.device, transform=args.transform,
                      eval_period_s=None, out_dir=str(out))
@@ -146,9 +147,10 @@ def _load_run(ref: str):
         return read_run_dir(path)[1]
     store = RunStore()
     try:
-        return store.load(ref)
+        store.get(ref)
     except StoreError:
         raise CliError(f"{ref} is neither a run folder, a checkpoint file nor a stored run id") from None
+    return store.load(ref)  # a known run: its own reason (failed run, missing or corrupt checkpoint)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -176,6 +178,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     fake_cols, fake = _read_table(args.fake)
     if real.shape[1] != fake.shape[1]:
         raise CliError(f"column count differs: {args.real} has {real.shape[1]}, {args.fake} has {fake.shape[1]}")
+    if set(real_cols) == set(fake_cols) and real_cols != fake_cols:
+        fake = fake[:, [fake_cols.index(c) for c in real_cols]]  # same columns, other order: align by name
+    elif set(real_cols) != set(fake_cols):
+        print(f"genlib: warning: column names differ ({', '.join(real_cols)} vs {', '.join(fake_cols)}); "
+              "comparing by position", file=sys.stderr)
     result = evaluate(real, fake)
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
     result.update({"columns": real_cols, "n_real": int(len(real)), "n_fake": int(len(fake))})

@@ -138,7 +138,8 @@ class RunStore:
     """Persist, list, reload and delete runs. Survives app restarts (it is just files)."""
 
     def __init__(self, root: str | Path | None = None):
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        # Absolute: a relative GENLAB_HOME must not point elsewhere once the working directory changes.
+        self.root = (Path(root) if root is not None else default_root()).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.db_path = self.root / "runs.sqlite"
         with self._connect() as con:
@@ -157,9 +158,13 @@ class RunStore:
     def save(self, snapshot: Any, fitted: FittedModel | None, spec: Any, run_dir: str | Path | None = None) -> str:
         """Persist a finished job; the checkpoint goes to ``run_dir`` (default: inside the store)."""
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        folder = Path(run_dir) if run_dir is not None else self.root / "runs" / run_id
+        # Absolute, so the row still finds the folder from another working directory (the app, a later CLI call).
+        folder = Path(run_dir).expanduser().resolve() if run_dir is not None else self.root / "runs" / run_id
+        if fitted is None:  # a failed run keeps its record (and error) in the database, but no folder
+            self.add(record_from_job(snapshot, spec, run_id, None))
+            return run_id
         record = record_from_job(snapshot, spec, run_id, folder)
-        write_run_dir(folder, record, fitted)  # failed runs keep their record, not a checkpoint
+        write_run_dir(folder, record, fitted)
         self.add(record)
         return run_id
 

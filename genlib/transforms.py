@@ -256,6 +256,7 @@ class RankGauss:
     def __init__(self, max_quantiles: int = MAX_QUANTILES) -> None:
         self.max_quantiles = int(max_quantiles)
         self.quantiles: np.ndarray | None = None  # (q, d), non-decreasing per column
+        self.nonneg: np.ndarray | None = None
         self.references: np.ndarray | None = None  # (q,), strictly increasing probabilities in (0, 1)
 
     @property
@@ -272,6 +273,8 @@ class RankGauss:
         self.quantiles = np.quantile(arr, frac, axis=0)
         self.quantiles = np.maximum.accumulate(self.quantiles, axis=0)  # guard against fp non-monotonicity
         self.references = refs
+        # Non-negative columns extrapolate their lower tail geometrically, so samples stay positive.
+        self.nonneg = np.all(arr >= 0, axis=0) & (self.quantiles[0] > 0)
         return self
 
     def _tails(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -295,7 +298,10 @@ class RankGauss:
             u = 0.5 * (np.interp(col, qj, refs) - np.interp(-col, -qj[::-1], -refs[::-1]))
             zj = ndtri(np.clip(u, refs[0], refs[-1]))
             lo, hi = col < qj[0], col > qj[-1]
-            if s_lo[j] > 0:
+            if s_lo[j] > 0 and self._nonneg(j):
+                # inverse of the geometric lower tail below: z = z_lo + (q0 / s) log(x / q0)
+                zj[lo] = z_lo[j] + qj[0] / s_lo[j] * np.log(np.maximum(col[lo], 1e-300) / qj[0])
+            elif s_lo[j] > 0:
                 zj[lo] = z_lo[j] + (col[lo] - qj[0]) / s_lo[j]
             if s_hi[j] > 0:
                 zj[hi] = z_hi[j] + (col[hi] - qj[-1]) / s_hi[j]
@@ -313,10 +319,17 @@ class RankGauss:
             qj, col = self.quantiles[:, j], arr[:, j]
             xj = np.interp(ndtr(col), refs, qj)
             lo, hi = col < z_lo[j], col > z_hi[j]
-            xj[lo] = qj[0] + (col[lo] - z_lo[j]) * s_lo[j]
+            if self._nonneg(j) and s_lo[j] > 0:
+                # x = q0 exp((z − z_lo) s / q0): same value and slope as the linear tail at z_lo, but > 0
+                xj[lo] = qj[0] * np.exp((col[lo] - z_lo[j]) * s_lo[j] / qj[0])
+            else:
+                xj[lo] = qj[0] + (col[lo] - z_lo[j]) * s_lo[j]
             xj[hi] = qj[-1] + (col[hi] - z_hi[j]) * s_hi[j]
             x[:, j] = xj
         return _restore(x, was_1d)
+
+    def _nonneg(self, j: int) -> bool:
+        return bool(self.nonneg is not None and self.nonneg[j])
 
     def state_dict(self) -> dict[str, Any]:
         if self.quantiles is None or self.references is None:
@@ -326,6 +339,7 @@ class RankGauss:
             "max_quantiles": self.max_quantiles,
             "quantiles": self.quantiles.tolist(),
             "references": self.references.tolist(),
+            "nonneg": [] if self.nonneg is None else [bool(v) for v in self.nonneg],
         }
 
     @classmethod
@@ -333,6 +347,8 @@ class RankGauss:
         t = cls(max_quantiles=int(state.get("max_quantiles", MAX_QUANTILES)))
         t.quantiles = np.asarray(state["quantiles"], dtype=np.float64)
         t.references = np.asarray(state["references"], dtype=np.float64)
+        nonneg = state.get("nonneg") or []
+        t.nonneg = np.asarray(nonneg, dtype=bool) if len(nonneg) == t.quantiles.shape[1] else None
         return t
 
 

@@ -1,12 +1,13 @@
 """Train: pick data and a model, start a background job, watch it learn, inspect and download its samples."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from genlib import plots
 from genlib.data import Dataset
 from genlib.metrics import METRICS, oracle_floor
-from genlib.models import REGISTRY
+from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
 from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
 
@@ -43,12 +44,12 @@ def _start(spec: TrainSpec) -> None:
 left, right = st.columns([2, 3], gap="large")
 with left:
     ds = dataset_picker("train")
-    names = sorted(REGISTRY)
-    model_name = st.selectbox("Model", names, key="train_model", index=names.index("vae"),
+    names = compatible_models(ds.n_classes, ds.image_shape) if ds is not None else sorted(REGISTRY)
+    model_name = st.selectbox("Model", names, key="train_model", index=names.index("vae") if "vae" in names else 0,
                               format_func=lambda n: f"{n} — {REGISTRY[n].label}")
     cls = REGISTRY[model_name]
     if cls.formula:
-        st.latex(cls.formula)
+        st.latex(r"\small " + cls.formula)  # the settings column is narrow
     st.caption(cls.summary)
     with st.expander("Model settings", expanded=False):
         config = config_widgets(model_name, "train")
@@ -129,7 +130,10 @@ with right:
         st.subheader("Samples vs real data")
         data = job.spec.dataset
         n = st.slider("samples", 50, 5000, min(len(data.test) * 4, 2000), key=f"n_{s.id}")
-        fake = job.fitted.sample(n, seed=0)
+        labels = None
+        if "condition" in job.fitted.model.capabilities and data.n_classes:
+            labels = np.arange(n) % data.n_classes  # every class in turn
+        fake = job.fitted.sample(n, seed=0, labels=labels)
         if data.image_shape is not None:
             st.plotly_chart(plots.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
                             key=f"img_{s.id}")

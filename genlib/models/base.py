@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Type, TypeVar
 
@@ -44,6 +45,7 @@ class GenerativeModel(ABC):
         n_features: number of data columns d.
         device: where tensors live (``torch.device("cpu")`` or ``"cuda"``).
         n_classes: number of labels for conditional models (0 = unconditional).
+        image_shape: (H, W) or (C, H, W) when each row is a flattened image (conv models need it).
     """
 
     name: ClassVar[str]
@@ -53,20 +55,29 @@ class GenerativeModel(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
     #: True: trained by repeated ``train_step`` calls; False: ``fit`` once on all data (classical models).
     iterative: ClassVar[bool] = True
+    #: What data the model needs: pages only offer image models for image datasets, conditional ones for
+    #: labelled datasets.
+    needs_images: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = False
     #: Default number of optimiser steps for iterative models.
     default_steps: ClassVar[int] = 2000
     #: The model's defining formula (LaTeX, shown with ``st.latex``) and a few sentences a student can follow.
     formula: ClassVar[str] = ""
     summary: ClassVar[str] = ""
 
-    def __init__(self, config: Any, n_features: int, device: torch.device | str = "cpu", n_classes: int = 0):
+    def __init__(self, config: Any, n_features: int, device: torch.device | str = "cpu", n_classes: int = 0,
+                 image_shape: tuple[int, ...] | None = None):
         self.config = config
         self.n_features = int(n_features)
         self.device = torch.device(device)
         self.n_classes = int(n_classes)
+        self.image_shape = None if image_shape is None else tuple(int(s) for s in image_shape)
         # Each model owns its RNG: jobs train concurrently in threads, and torch's global RNG is shared,
         # so a per-model generator is what makes a seeded run reproducible.
         self.rng = torch.Generator(device=self.device)
+        # Set by the training loop before each step, for schedules (e.g. a GAN's decaying instance noise).
+        self.steps_done = 0
+        self.total_steps = 1
 
     def randn(self, *shape: int) -> torch.Tensor:
         """Standard normal noise from the model's own generator."""
@@ -150,8 +161,18 @@ def config_fields(config_cls: type) -> list[dataclasses.Field]:
     return list(dataclasses.fields(config_cls))
 
 
+_KIND_NAMES = {int: "an integer", float: "a number", str: "text"}
+
+
 def _coerce(field: dataclasses.Field, value: Any) -> Any:
     kind = type(field.default)
+    expected = _KIND_NAMES.get(kind, f"a {kind.__name__}")
+    if kind in (int, float) and not isinstance(value, str):
+        # Python callers (pages, notebooks) pass numbers: 3.0 is fine for an int, 2.5 or True is not.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or (kind is int and not float(value).is_integer()):
+            raise ModelError(f"{field.name} must be {expected}, got {value!r}")
+        return kind(value)
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         if kind is bool:
@@ -168,9 +189,7 @@ def _coerce(field: dataclasses.Field, value: Any) -> Any:
                 return int(number)
             return kind(text)
         except ValueError:
-            raise ModelError(f"{field.name} must be a {kind.__name__}, got {value!r}") from None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+            raise ModelError(f"{field.name} must be {expected}, got {value!r}") from None
     return value
 
 
@@ -215,6 +234,12 @@ def config_to_json(config: Any) -> str:
 
 def config_from_json(config_cls: type, text: str) -> Any:
     return make_config(config_cls, json.loads(text))
+
+
+def compatible_models(n_classes: int = 0, image_shape: tuple[int, ...] | None = None) -> list[str]:
+    """Names of the models that can train on a dataset with these labels / image shape."""
+    return sorted(name for name, cls in REGISTRY.items()
+                  if (image_shape or not cls.needs_images) and (n_classes or not cls.needs_labels))
 
 
 def capability_table() -> list[dict[str, Any]]:

@@ -54,9 +54,12 @@ class FittedModel:
         return self.model.name
 
     def sample(self, n: int, seed: int | None = None, labels: np.ndarray | None = None) -> np.ndarray:
-        """n new rows in data units (float64). Same seed → same rows."""
+        """n new rows in data units (float64). Same seed → same rows. Conditional models take one label per
+        row (default: the classes in turn)."""
         if n < 1:
             raise ValueError("number of samples must be at least 1")
+        if labels is None and "condition" in self.model.capabilities and self.model.n_classes:
+            labels = np.arange(n) % self.model.n_classes  # a conditional model with no labels: every class in turn
         lab = None if labels is None else torch.as_tensor(labels, device=self.model.device)
         self.model.train(False)
         try:
@@ -83,6 +86,7 @@ class FittedModel:
             "config": config_to_json(self.model.config),
             "n_features": self.model.n_features,
             "n_classes": self.model.n_classes,
+            "image_shape": list(self.model.image_shape or []),
             "transform": json.dumps(self.transform.state_dict()),
             "columns": list(self.columns),
             "info": json.dumps(self.info, default=str),
@@ -108,7 +112,8 @@ class FittedModel:
         try:
             model_cls = get_model_class(payload["model"])
             config = config_from_json(model_cls.Config, payload["config"])
-            model = model_cls(config, int(payload["n_features"]), device, int(payload.get("n_classes", 0)))
+            shape = tuple(payload.get("image_shape") or ()) or None
+            model = model_cls(config, int(payload["n_features"]), device, int(payload.get("n_classes", 0)), shape)
             model.load_state_dict(payload["state"])
             transform = transform_from_state(json.loads(payload["transform"]))
             info = json.loads(payload.get("info", "{}"))

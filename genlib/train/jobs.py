@@ -107,12 +107,17 @@ class Job:
                     self._acc[key] = self._acc.get(key, 0.0) + value
                 self._acc_n += 1
                 if self._acc_n >= self._log_every or p.step == p.total:
-                    self._loss_steps.append(p.step)
-                    for key, total in self._acc.items():
-                        self._losses.setdefault(key, []).append(total / self._acc_n)
-                    self._acc, self._acc_n = {}, 0
+                    self._flush_losses()
             if p.metrics:
                 self._record_metrics(p.metrics)
+
+    def _flush_losses(self) -> None:
+        """Log the last partial group of steps (a stop mid-group must not drop them). Caller holds the lock."""
+        if self._acc_n:
+            self._loss_steps.append(self.step)
+            for key, total in self._acc.items():
+                self._losses.setdefault(key, []).append(total / self._acc_n)
+            self._acc, self._acc_n = {}, 0
 
     def _record_metrics(self, metrics: dict[str, float]) -> None:
         self.metrics = dict(metrics)
@@ -169,6 +174,7 @@ class Job:
             train(self.spec, fitted, self._report, self._stop.is_set)
             final = evaluate_fitted(fitted, self.spec.dataset, self.spec.eval_samples)
             with self._lock:
+                self._flush_losses()
                 self._record_metrics(final)
                 self.status = JobStatus.STOPPED if self._stop.is_set() else JobStatus.DONE
                 self._finished = time.perf_counter()
@@ -197,6 +203,28 @@ class Job:
                 self.error = (self.error + "; " if self.error else "") + f"could not save run: {exc}"
 
 
+def configure_torch_threads(max_concurrent: int) -> int:
+    """Share the CPUs between concurrent jobs (plus the UI thread) instead of letting each oversubscribe.
+
+    Every thread that runs torch CPU ops keeps its own OpenMP team. With more OpenMP threads than CPUs,
+    libgomp stops spin-waiting and every tiny parallel region pays a sleep/wake: measured here, a VAE job in
+    a background thread ran at a third of the main-thread speed with torch's default 2 threads on 2 CPUs,
+    and at ~0.9-1.0 of it with 1 thread (benchmarks/engine_overhead.py). Must run before any thread has
+    used torch to take effect there. ``OMP_NUM_THREADS`` or ``GENLAB_TORCH_THREADS`` override it.
+    """
+    import torch
+    if os.environ.get("GENLAB_TORCH_THREADS"):
+        n = int(os.environ["GENLAB_TORCH_THREADS"])
+    elif os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    else:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        n = max(1, cpus // (max_concurrent + 1))
+    if n != torch.get_num_threads():
+        torch.set_num_threads(n)
+    return n
+
+
 def _describe(exc: Exception) -> str:
     """User-facing one-liner: our own errors are already phrased for users; others get their type."""
     if isinstance(exc, (NonFiniteLossError, ModelError, DataError)):
@@ -216,6 +244,7 @@ class JobManager:
     store: Any | None = None
 
     def __post_init__(self) -> None:
+        configure_torch_threads(self.max_concurrent)
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()

@@ -74,7 +74,7 @@ def build(spec: TrainSpec, device: torch.device) -> FittedModel:
     transform = make_transform(spec.transform, spec.dataset.train)
     with _INIT_LOCK:
         torch.manual_seed(spec.seed)
-        model = model_cls(config, spec.dataset.n_features, device, spec.dataset.n_classes)
+        model = model_cls(config, spec.dataset.n_features, device, spec.dataset.n_classes, spec.dataset.image_shape)
     model.rng.manual_seed(spec.seed)
     info = {"dataset": spec.dataset.name, "dataset_params": spec.dataset.params,
             "image_shape": spec.dataset.image_shape, "transform": spec.transform}
@@ -84,7 +84,10 @@ def build(spec: TrainSpec, device: torch.device) -> FittedModel:
 def evaluate_fitted(fitted: FittedModel, dataset: Dataset, n_max: int = 2000, seed: int = 12345) -> dict[str, float]:
     """GenHack metrics of fresh samples against the held-out test split (fixed seed: comparable over time)."""
     n = min(len(dataset.test), n_max)
-    fake = fitted.sample(n, seed=seed)
+    labels = None
+    if "condition" in fitted.model.capabilities and dataset.labels_test is not None:
+        labels = dataset.labels_test[:n]  # conditional models generate for the test rows' own labels
+    fake = fitted.sample(n, seed=seed, labels=labels)
     real = dataset.test[:n]
     scores = evaluate(real, fake)
     return {k: float(v) for k, v in scores.items() if np.isscalar(v)}
@@ -117,12 +120,14 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
     # Index tensors directly (no DataLoader: worker processes can hang inside Streamlit).
     batch_rng = torch.Generator(device=device).manual_seed(spec.seed + 1)
     model.train(True)
+    model.total_steps = total
     last_eval = time.perf_counter()
     step = 0
     for step in range(1, total + 1):
         if should_stop():
             return step - 1
         idx = torch.randint(len(x), (batch_size,), generator=batch_rng, device=device)
+        model.steps_done = step - 1
         losses = model.train_step(x[idx], None if labels is None else labels[idx])
         _check_finite(losses, step)
         metrics = None

@@ -1,0 +1,108 @@
+"""Quality on the built-in `finance` data: every tabular model with its default settings, scored on the held-out
+split by the GenHack Anderson–Darling distance and absolute Kendall error, next to the oracle floor.
+
+Protocol (issue 3): default config and transform, at most ``--budget`` seconds (60) of CPU training per run,
+``--seeds`` training seeds (3). Each trained model is scored on ``--draws`` (10) independent draws of 144 samples
+(the test split's size) against the 144-row test split, because one 144-sample AD is very noisy. The oracle
+floor is the same metric between the test split and ``--draws`` random 144-row subsets of the training split.
+Ratios are model / floor (1.0 = as good as real data can tell). Target: vae, wgan_gp and the best flow ≤ 1.5×
+on both metrics.
+
+    python benchmarks/quality_finance.py [--models vae,wgan_gp,...] [--seeds 3] [--budget 60]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from genlib.data import load_dataset  # noqa: E402
+from genlib.metrics import anderson_darling, kendall_error, oracle_floor  # noqa: E402
+from genlib.models import REGISTRY  # noqa: E402
+from genlib.train.jobs import configure_torch_threads  # noqa: E402
+from genlib.train.loop import Progress, TrainSpec, build, train  # noqa: E402
+
+TARGETS = ("vae", "wgan_gp")  # plus the best flow
+
+
+def score(fitted, test: np.ndarray, draws: int) -> tuple[float, float]:
+    ad, ke = [], []
+    for k in range(draws):
+        fake = fitted.sample(len(test), seed=1000 + k)
+        ad.append(anderson_darling(test, fake))
+        ke.append(kendall_error(test, fake))
+    return float(np.mean(ad)), float(np.mean(ke))
+
+
+def run_one(name: str, seed: int, budget: float, draws: int, ds) -> dict[str, float]:
+    spec = TrainSpec(model=name, dataset=ds, seed=seed, device="cpu", eval_period_s=None)
+    t0 = time.process_time()
+    fitted = build(spec, torch.device("cpu"))
+    steps = train(spec, fitted, lambda p: None, lambda: time.process_time() - t0 > budget)
+    cpu = time.process_time() - t0
+    ad, ke = score(fitted, ds.test, draws)
+    return {"ad": ad, "ke": ke, "steps": steps, "cpu": cpu}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="", help="comma-separated names (default: every tabular model)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per run at most")
+    parser.add_argument("--draws", type=int, default=10)
+    args = parser.parse_args()
+    configure_torch_threads(1)
+    ds = load_dataset("finance")
+    names = [n for n in (args.models.split(",") if args.models else sorted(REGISTRY))
+             if not REGISTRY[n].needs_images and not REGISTRY[n].needs_labels]
+    floor = oracle_floor(ds.test, ds.train, repeats=args.draws * 5)
+    print(f"finance: {len(ds.train)} train / {len(ds.test)} test rows; torch threads {torch.get_num_threads()}, "
+          f"{os.cpu_count()} CPUs; {args.seeds} seeds × {args.draws} draws of {len(ds.test)} samples; "
+          f"budget {args.budget:.0f} CPU s per run")
+    print(f"oracle floor (test vs train subsets): AD {floor['anderson_darling']:.3f}, "
+          f"Kendall {floor['kendall_error']:.4f}\n")
+    header = "| model | family | AD | Kendall | AD / floor | Kendall / floor | steps | CPU s |"
+    print(header)
+    print("|" + "---|" * 8)
+    print(f"| oracle floor (real vs real) | — | {floor['anderson_darling']:.3f} | {floor['kendall_error']:.4f} "
+          "| 1.00 | 1.00 | — | — |")
+    results = {}
+    for name in names:
+        runs = [run_one(name, seed, args.budget, args.draws, ds) for seed in range(args.seeds)]
+        ad = [r["ad"] for r in runs]
+        ke = [r["ke"] for r in runs]
+        res = {"ad": statistics.mean(ad), "ke": statistics.mean(ke),
+               "ad_sd": statistics.pstdev(ad), "ke_sd": statistics.pstdev(ke)}
+        res["ad_ratio"] = res["ad"] / floor["anderson_darling"]
+        res["ke_ratio"] = res["ke"] / floor["kendall_error"]
+        results[name] = res
+        print(f"| {name} | {REGISTRY[name].family} | {res['ad']:.3f} ± {res['ad_sd']:.3f} | "
+              f"{res['ke']:.4f} ± {res['ke_sd']:.4f} | {res['ad_ratio']:.2f} | {res['ke_ratio']:.2f} | "
+              f"{int(statistics.mean(r['steps'] for r in runs))} | {statistics.mean(r['cpu'] for r in runs):.1f} |",
+              flush=True)
+    flows = [n for n in results if REGISTRY[n].family == "Flow"]
+    best_flow = min(flows, key=lambda n: results[n]["ad_ratio"] + results[n]["ke_ratio"]) if flows else None
+    print()
+    ok = True
+    for name in [n for n in TARGETS if n in results] + ([best_flow] if best_flow else []):
+        r = results[name]
+        passed = r["ad_ratio"] <= 1.5 and r["ke_ratio"] <= 1.5
+        ok &= passed
+        print(f"target {name}{' (best flow)' if name == best_flow else ''}: AD ×{r['ad_ratio']:.2f}, "
+              f"Kendall ×{r['ke_ratio']:.2f} of the floor → {'PASS' if passed else 'FAIL'} (≤ 1.5×)")
+    if "copula" in results:
+        r = results["copula"]
+        print(f"Gaussian-copula baseline: AD ×{r['ad_ratio']:.2f}, Kendall ×{r['ke_ratio']:.2f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

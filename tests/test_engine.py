@@ -1,0 +1,321 @@
+"""The background training engine: JobManager threads, queue, stop/cancel, failures, snapshots, seeds."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import wait_until
+from genlib.models import REGISTRY, GenerativeModel, ModelError
+from genlib.models.base import param
+from genlib.store import RunStore, StoreError
+from genlib.train import JobStatus, TrainSpec, resolve_device
+
+LONG = 10**6   # steps of a job that only ends when the test stops it
+
+
+def vae_spec(dataset, steps: int = 150, **kw) -> TrainSpec:
+    kw.setdefault("eval_period_s", None)
+    return TrainSpec("vae", dataset, steps=steps, **kw)
+
+
+def running_with_progress(job, min_step: int = 1) -> bool:
+    snap = job.snapshot()
+    return snap.status is JobStatus.RUNNING and snap.step >= min_step
+
+
+# ----------------------------------------------------------------------------- test-only models
+
+@dataclasses.dataclass
+class FaultyConfig:
+    fail_at: int = param(5, "step at which the fault happens", range=(1, 10**9))
+    fault: str = param("nan", "what goes wrong", choices=("nan", "raise"))
+
+
+class FaultyModel(GenerativeModel):
+    """A model that trains normally until ``fail_at``, then returns a NaN loss or raises inside train_step."""
+
+    name = "faulty_test_model"
+    label = "test-only model"
+    family = "Test"
+    Config = FaultyConfig
+
+    def __init__(self, config, n_features, *args, **kwargs):
+        super().__init__(config, n_features, *args, **kwargs)
+        self.steps = 0
+        self.mean = torch.zeros(n_features)
+
+    def train_step(self, batch, labels=None):
+        self.steps += 1
+        if self.steps >= self.config.fail_at:
+            if self.config.fault == "raise":
+                raise RuntimeError(f"exploding widget in step {self.steps}")
+            return {"loss": 1.0, "aux": float("nan")}
+        self.mean = 0.9 * self.mean + 0.1 * batch.mean(0)
+        return {"loss": 1.0 / self.steps, "aux": 0.0}
+
+    def sample(self, n, labels=None):
+        return self.mean + self.randn(n, self.n_features)
+
+    def state_dict(self):
+        return {"mean": self.mean}
+
+    def load_state_dict(self, state):
+        self.mean = state["mean"]
+
+
+@pytest.fixture
+def faulty(monkeypatch):
+    """Registered only for the test using it, so no other test (or the capability table) sees it."""
+    monkeypatch.setitem(REGISTRY, FaultyModel.name, FaultyModel)
+    return FaultyModel.name
+
+
+# ----------------------------------------------------------------------------- normal runs
+
+def test_job_runs_to_done_with_history_metrics_and_run_id(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(max_concurrent=2, store=store)
+    job = manager.submit(vae_spec(finance, steps=150, eval_period_s=0.2))
+    assert job.wait(60), "job did not finish"
+    snap = job.snapshot()
+    assert snap.status is JobStatus.DONE, snap.error
+    assert snap.error is None
+    assert snap.step == snap.total == 150 and snap.fraction == 1.0
+    assert snap.device == "cpu" and snap.model == "vae" and snap.dataset == "finance"
+    assert snap.loss_steps[-1] == 150 and snap.loss_steps == sorted(set(snap.loss_steps))
+    assert set(snap.losses) == {"loss", "recon", "kl"}
+    assert all(len(v) == len(snap.loss_steps) for v in snap.losses.values())
+    assert all(math.isfinite(v) for v in snap.losses["loss"])
+    assert snap.losses["loss"][-1] < snap.losses["loss"][0]
+    for key in ("anderson_darling", "kendall_error"):
+        assert math.isfinite(snap.metrics[key]) and snap.metrics[key] >= 0
+    assert snap.metric_history and snap.metric_history[-1]["step"] == 150
+    assert snap.elapsed > 0 and snap.steps_per_s > 0
+    assert snap.run_id is not None
+    record = store.get(snap.run_id)
+    assert record.status == "done" and record.steps == 150 and record.metrics == snap.metrics
+    assert manager.active == 0
+
+
+def test_classical_job_fits_once(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    job = make_manager(store=store).submit(TrainSpec("gmm", finance, config={"n_components": 3}))
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.DONE, snap.error
+    assert (snap.step, snap.total) == (1, 1) and snap.loss_steps == [1]
+    assert {"anderson_darling", "kendall_error"} <= set(snap.metrics)
+    assert store.load(snap.run_id).sample(5, seed=0).shape == (5, 4)
+
+
+def test_same_seed_gives_identical_runs_even_when_trained_concurrently(finance, make_manager) -> None:
+    manager = make_manager(max_concurrent=3)
+    a, b = (manager.submit(vae_spec(finance, steps=120, seed=3)) for _ in range(2))
+    c = manager.submit(vae_spec(finance, steps=120, seed=4))
+    assert manager.wait_all(60)
+    sa, sb, sc = a.snapshot(), b.snapshot(), c.snapshot()
+    assert sa.status is sb.status is sc.status is JobStatus.DONE
+    assert sa.losses == sb.losses
+    assert sa.metrics == sb.metrics
+    assert np.array_equal(a.fitted.sample(300, seed=0), b.fitted.sample(300, seed=0))
+    assert sa.losses != sc.losses
+    assert not np.array_equal(a.fitted.sample(300, seed=0), c.fitted.sample(300, seed=0))
+
+
+# ----------------------------------------------------------------------------- stop and cancel
+
+def test_stop_mid_run_keeps_and_saves_the_model(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(store=store)
+    job = manager.submit(vae_spec(finance, steps=LONG))
+    wait_until(lambda: running_with_progress(job, 30), what="job to reach step 30")
+    manager.stop(job.id)
+    assert job.wait(30), "stop did not end the job"
+    snap = job.snapshot()
+    assert snap.status is JobStatus.STOPPED and snap.error is None
+    assert 30 <= snap.step < snap.total == LONG
+    assert {"anderson_darling", "kendall_error"} <= set(snap.metrics)   # evaluated at the stop
+    record = store.get(snap.run_id)
+    assert record.status == "stopped" and record.steps == snap.step
+    assert np.array_equal(store.load(snap.run_id).sample(20, seed=1), job.fitted.sample(20, seed=1))
+
+
+def test_cancel_queued_job_never_runs_and_is_not_saved(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(max_concurrent=1, store=store)
+    first = manager.submit(vae_spec(finance, steps=LONG))
+    queued = manager.submit(vae_spec(finance, steps=50))
+    wait_until(lambda: running_with_progress(first), what="first job to run")
+    assert queued.snapshot().status is JobStatus.QUEUED
+    manager.cancel(queued.id)
+    assert queued.wait(1), "a cancelled queued job must finish at once"
+    manager.stop(first.id)
+    assert first.wait(30)
+    time.sleep(0.2)   # give a wrongly re-queued job the chance to start
+    snap = queued.snapshot()
+    assert snap.status is JobStatus.STOPPED
+    assert snap.step == 0 and snap.device == "" and snap.run_id is None and queued.thread is None
+    assert queued.fitted is None
+    assert [r.id for r in store.list()] == [first.snapshot().run_id]
+    assert manager.active == 0
+
+
+def test_cancel_running_job_discards_it(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(store=store)
+    job = manager.submit(vae_spec(finance, steps=LONG))
+    wait_until(lambda: running_with_progress(job, 5), what="job to run")
+    manager.cancel(job.id)
+    assert job.wait(30)
+    assert job.snapshot().status is JobStatus.STOPPED and job.snapshot().run_id is None
+    assert len(store) == 0 and not (tmp_path / "store" / "runs").exists()
+
+
+# ----------------------------------------------------------------------------- failures
+
+def test_diverging_training_fails_with_loss_and_step_while_other_job_finishes(finance, make_manager,
+                                                                               tmp_path) -> None:
+    """A real divergence: a deep, wide ELU VAE with Adam at lr 0.1, no clipping and σ = 1e-3 blows its
+    activations up within a few steps (found by experiment; every seed tried diverges at step 3)."""
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(max_concurrent=2, store=store)
+    blowup = {"sigma": 1e-3, "lr": 0.1, "grad_clip": 0, "activation": "elu", "enc_depth": 6, "dec_depth": 6,
+              "enc_width": 1024, "dec_width": 1024}
+    bad = manager.submit(vae_spec(finance, steps=50, config=blowup, transform="standardize", batch_size=32))
+    good = manager.submit(vae_spec(finance, steps=300))
+    assert manager.wait_all(120)
+    snap = bad.snapshot()
+    assert snap.status is JobStatus.FAILED
+    assert snap.error.startswith("loss 'loss' became inf at step "), snap.error
+    failed_at = int(snap.error.split("at step ")[1].split(":")[0])
+    assert 1 < failed_at <= 50
+    assert snap.step == failed_at - 1      # the non-finite step is not reported as progress
+    assert "diverged" in snap.error and "\n" not in snap.error
+    assert good.snapshot().status is JobStatus.DONE and good.snapshot().step == 300
+    record = store.get(snap.run_id)
+    assert record.status == "failed" and record.error == snap.error
+    with pytest.raises(StoreError, match="has no checkpoint"):
+        store.load(snap.run_id)
+
+
+def test_nan_loss_fails_the_job_naming_loss_and_step(finance, make_manager, faulty) -> None:
+    manager = make_manager(max_concurrent=2)
+    bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 5}, steps=100, eval_period_s=None))
+    good = manager.submit(vae_spec(finance, steps=100))
+    assert manager.wait_all(60)
+    snap = bad.snapshot()
+    assert snap.status is JobStatus.FAILED
+    assert snap.error == ("loss 'aux' became nan at step 5: training diverged "
+                          "(try a smaller learning rate or a different transform)")
+    assert snap.step == 4 and snap.loss_steps == [1, 2, 3, 4]
+    assert good.snapshot().status is JobStatus.DONE
+
+
+def test_exception_inside_model_fails_only_that_job(finance, make_manager, faulty, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(max_concurrent=2, store=store)
+    bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 3, "fault": "raise"}, steps=100))
+    good = manager.submit(vae_spec(finance, steps=100))
+    assert manager.wait_all(60)
+    assert bad.snapshot().status is JobStatus.FAILED
+    assert bad.snapshot().error == "RuntimeError: exploding widget in step 3"
+    assert good.snapshot().status is JobStatus.DONE
+    assert store.get(bad.snapshot().run_id).status == "failed"
+    # The manager is still usable after a failure.
+    again = manager.submit(vae_spec(finance, steps=20))
+    assert again.wait(60) and again.snapshot().status is JobStatus.DONE
+
+
+def test_bad_config_fails_the_job_with_the_model_error(finance, make_manager) -> None:
+    job = make_manager().submit(vae_spec(finance, config={"latent_dim": 0}))
+    assert job.wait(30)
+    assert job.snapshot().status is JobStatus.FAILED
+    assert job.snapshot().error == "latent_dim must be between 1 and 64; got 0"
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+def test_two_jobs_really_run_at_the_same_time(finance, make_manager) -> None:
+    manager = make_manager(max_concurrent=2)
+    a, b = manager.submit(vae_spec(finance, steps=LONG)), manager.submit(vae_spec(finance, steps=LONG, seed=1))
+    wait_until(lambda: running_with_progress(a) and running_with_progress(b), what="both jobs running")
+    # Both make progress while the other is running (not one after the other).
+    steps = (a.snapshot().step, b.snapshot().step)
+    wait_until(lambda: a.snapshot().step > steps[0] + 10 and b.snapshot().step > steps[1] + 10,
+               what="both jobs advancing")
+    assert a.snapshot().status is b.snapshot().status is JobStatus.RUNNING
+    assert manager.active == 2
+    manager.shutdown()
+    assert a.snapshot().status is b.snapshot().status is JobStatus.STOPPED
+
+
+def test_max_concurrent_cap_is_respected(finance, make_manager) -> None:
+    manager = make_manager(max_concurrent=2)
+    jobs = [manager.submit(vae_spec(finance, steps=LONG, seed=i)) for i in range(3)]
+    wait_until(lambda: running_with_progress(jobs[0]) and running_with_progress(jobs[1]), what="two jobs")
+    time.sleep(0.3)
+    third = jobs[2].snapshot()
+    assert third.status is JobStatus.QUEUED and third.step == 0 and jobs[2].thread is None
+    assert manager.active == 3
+    assert [s.status for s in manager.snapshots()].count(JobStatus.RUNNING) == 2
+    manager.stop(jobs[0].id)
+    assert jobs[0].wait(30)
+    wait_until(lambda: running_with_progress(jobs[2]), what="queued job to start after a slot freed")
+    assert [s.status for s in manager.snapshots()].count(JobStatus.RUNNING) == 2
+    manager.shutdown()
+    assert all(j.snapshot().status is JobStatus.STOPPED for j in jobs)
+    manager.remove_finished()
+    assert manager.jobs() == []
+
+
+def test_snapshots_are_consistent_while_training(finance, make_manager) -> None:
+    manager = make_manager()
+    job = manager.submit(vae_spec(finance, steps=3000))   # 3000 steps → one logged point every 7 steps
+    seen = 0
+    last_step = 0
+    while not job.wait(0):
+        s = job.snapshot()
+        assert s.step <= s.total
+        assert s.step >= last_step
+        last_step = s.step
+        assert all(len(v) == len(s.loss_steps) for v in s.losses.values())
+        assert s.loss_steps == sorted(s.loss_steps)
+        assert not s.loss_steps or s.loss_steps[-1] <= s.step
+        seen += s.status is JobStatus.RUNNING and len(s.loss_steps) > 0
+        if seen > 200:
+            break
+        time.sleep(0.001)
+    manager.stop(job.id)
+    assert job.wait(30)
+    assert seen > 0, "never saw the job running with a loss history"
+    final = job.snapshot()
+    assert len(final.loss_steps) <= 400 + 1  # the history is downsampled to ~log_points
+
+
+# ----------------------------------------------------------------------------- devices
+
+def test_resolve_device() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ModelError, match="device must be auto, cpu or cuda"):
+        resolve_device("tpu")
+    if torch.cuda.is_available():
+        assert resolve_device("auto").type == "cuda"
+        return
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("") == torch.device("cpu")
+    with pytest.raises(ModelError, match="'cuda' was requested but PyTorch sees no GPU"):
+        resolve_device("cuda")
+    with pytest.raises(ModelError):
+        resolve_device("cuda:0")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without a GPU")
+def test_job_asking_for_cuda_without_gpu_fails_clearly(finance, make_manager) -> None:
+    job = make_manager().submit(vae_spec(finance, device="cuda"))
+    assert job.wait(30)
+    assert job.snapshot().status is JobStatus.FAILED and "sees no GPU" in job.snapshot().error
