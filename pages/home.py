@@ -54,8 +54,8 @@ if ds is not None:
             st.plotly_chart(plots.marginal_histograms(ds.train, ds.columns, log_x=log), key="home_hist")
             if log:
                 st.caption("Positive, heavy-tailed columns: log-scaled axes show the bulk near zero and the rare "
-                           "extremes. Training uses log1p + standardisation, and samples are mapped back, "
-                           "so they stay positive.")
+                           "extremes. Training maps each column onto a standard normal by its ranks (rank-Gauss) "
+                           "and maps samples back through the same quantiles, so they stay positive.")
     if ds.image_shape is None and 2 < ds.n_features <= 8:
         a, b = st.columns(2)
         a.plotly_chart(plots.pair_scatter(ds.train, ds.columns, log=ds.is_positive and ds.name == "finance"),

@@ -12,7 +12,7 @@ from genlib.train import JobStatus, TrainSpec
 from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
 
 TRANSFORM_HELP = {
-    "auto": "log1p + standardise for positive heavy-tailed data, else standardise",
+    "auto": "rank-Gauss for positive heavy-tailed data (samples stay positive), else standardise",
     "standardize": "z = (x − mean) / std per column",
     "log1p+standardize": "z = standardise(log(1 + x)); inverse maps back to x ≥ 0",
     "rankgauss": "map each column through its empirical CDF onto a standard normal",
@@ -66,6 +66,9 @@ with left:
         transform = st.selectbox("preprocessing", list(TRANSFORM_HELP), key="train_transform",
                                  help="fitted on the training split only; samples are mapped back to data units")
         st.caption(TRANSFORM_HELP[transform])
+        st.latex(r"\small z_j = \Phi^{-1}\big(\hat F_j(x_j)\big)" if transform in ("auto", "rankgauss") else
+                 r"\small z_j = \frac{\log(1 + x_j) - m_j}{s_j}" if transform == "log1p+standardize" else
+                 r"\small z_j = \frac{x_j - m_j}{s_j}" if transform == "standardize" else r"\small z = x")
         period = float(st.number_input("metrics every (s)", 1.0, 600.0, 5.0, key="train_period",
                                        help="how often fresh samples are scored against the test split"))
     spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,

@@ -115,9 +115,12 @@ def test_state_round_trip_through_json(kind: str) -> None:
     np.testing.assert_array_equal(t2.inverse(z), t.inverse(z))
 
 
-def test_auto_picks_log1p_for_positive_heavy_tails_and_standardize_for_gaussian() -> None:
-    assert auto_kind(heavy_positive()) == "log1p+standardize"
-    assert make_transform("auto", heavy_positive()).kind == "log1p+standardize"
+def test_auto_picks_rankgauss_for_positive_heavy_tails_and_standardize_for_gaussian() -> None:
+    assert auto_kind(heavy_positive()) == "rankgauss"
+    t = make_transform("auto", heavy_positive())
+    assert t.kind == "rankgauss"
+    z = np.linspace(-12, 12, 97)[:, None].repeat(heavy_positive().shape[1], 1)
+    assert np.all(t.inverse(z) > 0), "positive data must give positive samples, even far in the lower tail"
     gauss = np.random.default_rng(10).normal(loc=5.0, size=(500, 3))
     assert make_transform("auto", gauss).kind == "standardize"
     # heavy tailed but with negative values: log1p is not applicable
