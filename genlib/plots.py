@@ -26,6 +26,9 @@ def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title:
         fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=list(values), mode="lines", name=name,
                                  line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title="step")
+    values = [v for vs in losses.values() for v in vs]
+    if values and min(values) > 0 and max(values) / min(values) > 50:
+        log_y = True  # an early spike would flatten the rest of the curve
     fig.update_yaxes(title="loss", type="log" if log_y else "linear")
     return _layout(fig, title)
 
