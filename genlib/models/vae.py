@@ -181,8 +181,10 @@ class CVAEConfig(VAEConfig):
 class LARSConfig(VAEConfig):
     S: int = param(128, "prior samples per step for the Monte-Carlo estimate of the normaliser Z", range=(1, 4096))
     eps: float = param(0.1, "moving-average rate ε of ⟨Z⟩ (Bauer & Mnih's Algorithm 1)", range=(1e-4, 1.0), log=True)
-    a_width: int = param(64, "hidden units per layer of the acceptance network a(z)", range=(4, 1024))
-    a_depth: int = param(2, "hidden layers of the acceptance network a(z)", range=(1, 6))
+    a_width: int = param(16, "hidden units per layer of the acceptance network a(z) (small on purpose: a larger "
+                             "a(z) carves spikes around the training codes and samples near-copies; finance: "
+                             "64×2 gave Anderson–Darling 4.1, 16×1 gave 1.5)", range=(4, 1024))
+    a_depth: int = param(1, "hidden layers of the acceptance network a(z)", range=(1, 6))
     truncation: int = param(10000, "sampling: at most T proposals per sample; the T-th is accepted whatever "
                                    "a(z) says (the learned Z can be ≈ 0.003, so T must be ≫ 1/Z)",
                             range=(1, 1_000_000), log=True)
@@ -718,7 +720,7 @@ class WAE(LatentAutoencoder):
     label = "Wasserstein autoencoder (W2 or MMD latent penalty)"
     Config = WAEConfig
     capabilities = frozenset({"sample", "encode", "decode"})
-    default_steps = 6000
+    default_steps = 4000
     formula = (r"\begin{aligned}\mathcal{L} &= \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma^2}"
                r" + \lambda\, D\big(q_\phi,\,\mathcal{N}(0,I)\big)\\"
                r"W_2^2 &= \lVert\mu\rVert^2 + \mathrm{Tr}\big(\Sigma + I - 2\Sigma^{1/2}\big)\\"
