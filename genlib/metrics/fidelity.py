@@ -13,7 +13,8 @@ another draw of real data" looks like at the given sample sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+import math
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -153,19 +154,51 @@ def kendall_error(real: np.ndarray, fake: np.ndarray, seed: int = KENDALL_SUBSAM
 
 @dataclass(frozen=True)
 class MetricInfo:
-    """A metric plus what the UI needs to show it (formula for st.latex, direction, blurb)."""
+    """A metric plus what the UI needs to show it (formula for st.latex, direction, blurb).
+
+    ``fn(real, fake) -> float`` computes it from two samples; it is None for metrics that need the model
+    itself rather than its samples (the held-out log-likelihood). ``ideal``: when set, the best value is
+    the one closest to it (classifier AUC 0.5, DCR ratio 1.0), else the smallest or largest per
+    ``lower_is_better``. ``unit`` is shown next to the name in table headers (e.g. "nats/dim").
+    """
 
     name: str
-    fn: Callable[[np.ndarray, np.ndarray], float]
+    fn: Optional[Callable[..., float]]
     lower_is_better: bool
     latex: str
     description: str
     label: str = ""
+    ideal: float | None = None
+    unit: str = ""
 
     @property
     def title(self) -> str:
         """Display name for tables and metric cards."""
         return self.label or self.name.replace("_", " ")
+
+    def best_index(self, values: Sequence[float | None]) -> int | None:
+        """Index of the best finite value (first one on ties), or None when no value is finite.
+
+        Best = closest to ``ideal`` when it is set, else the minimum (``lower_is_better``) or maximum.
+        None and NaN entries are skipped, so a table with missing cells still gets a winner.
+        """
+        best, best_key = None, math.inf
+        for i, v in enumerate(values):
+            if v is None:
+                continue
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(x):
+                continue
+            if self.ideal is not None:
+                key = abs(x - self.ideal)
+            else:
+                key = x if self.lower_is_better else -x
+            if key < best_key:
+                best, best_key = i, key
+        return best
 
 
 METRICS: dict[str, MetricInfo] = {

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from ..metrics import evaluate
+from ..metrics.suite import DEFAULT_EVAL_ROWS, reference_for, score_model
 from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, make_config
 from ..transforms import make_transform
 
@@ -49,7 +49,7 @@ class TrainSpec:
     device: str = "auto"
     transform: str = "auto"
     eval_period_s: float | None = 5.0   # recompute metrics every this many seconds of training (None: at end)
-    eval_samples: int = 2000             # at most this many generated rows per evaluation
+    eval_samples: int = DEFAULT_EVAL_ROWS  # metrics use at most this many test rows (and as many samples)
     name: str | None = None
     out_dir: str | None = None           # run folder to write (default: a new folder inside the store)
 
@@ -81,16 +81,15 @@ def build(spec: TrainSpec, device: torch.device) -> FittedModel:
     return FittedModel(model, transform, list(spec.dataset.columns), info)
 
 
-def evaluate_fitted(fitted: FittedModel, dataset: Dataset, n_max: int = 2000, seed: int = 12345) -> dict[str, float]:
-    """GenHack metrics of fresh samples against the held-out test split (fixed seed: comparable over time)."""
-    n = min(len(dataset.test), n_max)
-    labels = None
-    if "condition" in fitted.model.capabilities and dataset.labels_test is not None:
-        labels = dataset.labels_test[:n]  # conditional models generate for the test rows' own labels
-    fake = fitted.sample(n, seed=seed, labels=labels)
-    real = dataset.test[:n]
-    scores = evaluate(real, fake)
-    return {k: float(v) for k, v in scores.items() if np.isscalar(v)}
+def evaluate_fitted(fitted: FittedModel, dataset: Dataset, n_max: int = DEFAULT_EVAL_ROWS,
+                    seed: int = 12345) -> dict[str, float]:
+    """The whole metric suite (genlib.metrics.suite) on fresh samples against the held-out test split.
+
+    The real side (test subsample of at most ``n_max`` rows, k-NN radii, oracle floor…) is built once per dataset
+    and cached, so a refresh costs only the model's samples and the fake side of each metric. The generator
+    noise uses a fixed seed, so successive values differ only because the model changed."""
+    ref = reference_for(dataset, n_rows=n_max)
+    return {k: float(v) for k, v in score_model(ref, fitted, seed=seed).items()}
 
 
 def _check_finite(losses: dict[str, float], step: int) -> None:
