@@ -1,6 +1,7 @@
 """Pure Plotly figure builders: numbers in, ``go.Figure`` out. Testable without a browser or Streamlit."""
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -13,8 +14,14 @@ PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C92A2A", "#862E9C", "#0B7285", "#E
 
 
 def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=40 if title else 10, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=1, xanchor="right"), template="plotly_white")
+    """Shared look; the legend sits above the plots, lifted clear of subplot titles when there are any."""
+    top, legend_y = (40 if title else 10), 1.02
+    if fig.layout.annotations:  # subplot titles sit just above each panel: leave the legend a row of its own
+        top = max(top, 56)
+        legend_y = 1.0 + 26 / max(height - top - 40, 100)
+    fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=top, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=legend_y, x=1, xanchor="right"),
+                      template="plotly_white")
     return fig
 
 
@@ -170,3 +177,269 @@ def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None
                                text=np.round(m, 2), texttemplate="%{text}"))
     fig.update_yaxes(autorange="reversed")
     return _layout(fig, title, height=320)
+
+
+# --- several runs against the same real data (the "Compare models" page) ---------------------------------------
+# Real data is always dark grey and run i always PALETTE[i] (its position in the dict), so one run keeps one
+# colour across every figure of the page.
+
+REAL_DARK = "#222"
+_ECDF_POINTS = 1000  # an ECDF of 100k rows drawn point by point would make the browser crawl
+
+
+def run_colors(labels: Sequence[str]) -> dict[str, str]:
+    """The colour each run gets in the comparison figures, by its position in ``labels``."""
+    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+
+
+def _finite(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=float).ravel()
+    return v[np.isfinite(v)]
+
+
+def _series(real: np.ndarray, samples: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
+    """(label, 2-D rows, colour): real first, then every run that has rows."""
+    colors = run_colors(list(samples))
+    out = [("real", np.atleast_2d(np.asarray(real, dtype=float)), REAL_DARK)]
+    for label, x in samples.items():
+        x = np.asarray(x, dtype=float)
+        if x.size and len(x):
+            out.append((label, x.reshape(len(x), -1), colors[label]))
+    return out
+
+
+def _shown_columns(real: np.ndarray, columns: Sequence[str], max_columns: int) -> list[str]:
+    return list(columns)[: max(0, min(max_columns, np.atleast_2d(real).shape[1]))]
+
+
+def _column_subplots(cols: list[str]) -> tuple[go.Figure, int, int]:
+    rows, ncols = _grid(max(len(cols), 1))
+    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=cols or None)
+    return fig, rows, ncols
+
+
+def ecdf_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str], max_columns: int = 8,
+                 log_x: bool = False) -> go.Figure:
+    """Per-column empirical CDFs, real and every run: shifts and scale errors read directly, no binning choice."""
+    cols = _shown_columns(real, columns, max_columns)
+    series = _series(real, samples)
+    fig, rows, ncols = _column_subplots(cols)
+    for j in range(len(cols)):
+        r, c = divmod(j, ncols)
+        values = [(label, np.sort(_finite(x[:, j])), color) for label, x, color in series]
+        values = [(label, v, color) for label, v, color in values if len(v)]
+        for label, v, color in values:
+            n = len(v)
+            idx = np.unique(np.linspace(0, n - 1, min(n, _ECDF_POINTS)).astype(int))
+            fig.add_trace(go.Scatter(x=np.r_[v[0], v[idx]], y=np.r_[0.0, (idx + 1) / n], mode="lines", name=label,
+                                     line=dict(color=color, shape="hv", width=2 if label == "real" else 1.5),
+                                     legendgroup=label, showlegend=j == 0), row=r + 1, col=c + 1)
+        if log_x and values and all(v[0] > 0 for _, v, _ in values):
+            fig.update_xaxes(type="log", row=r + 1, col=c + 1)
+        fig.update_yaxes(range=[0, 1.02], row=r + 1, col=c + 1)
+    return _layout(fig, height=240 * rows)
+
+
+def histogram_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str], max_columns: int = 8,
+                      log_x: bool = False, bins: int = 40) -> go.Figure:
+    """Per-column density histograms on shared bins, drawn as outlines so several runs stay readable."""
+    cols = _shown_columns(real, columns, max_columns)
+    series = _series(real, samples)
+    fig, rows, ncols = _column_subplots(cols)
+    for j in range(len(cols)):
+        r, c = divmod(j, ncols)
+        values = [(label, _finite(x[:, j]), color) for label, x, color in series]
+        values = [(label, v, color) for label, v, color in values if len(v)]
+        if not values:
+            continue
+        pooled = np.concatenate([v for _, v, _ in values])
+        # Edges from the 0.1-99.9 % quantiles: one wild sample must not squash everything into one bin.
+        # "higher"/"lower", not interpolated: with < 1000 rows an interpolated 99.9 % still leans on the maximum.
+        lo = float(np.quantile(pooled, 0.001, method="higher"))
+        hi = float(np.quantile(pooled, 0.999, method="lower"))
+        log = log_x and pooled.min() > 0
+        if log:
+            edges = np.logspace(np.log10(lo), np.log10(hi if hi > lo else lo * 10), bins + 1)
+        else:
+            edges = np.linspace(lo, hi, bins + 1) if hi > lo else np.linspace(lo - 0.5, lo + 0.5, bins + 1)
+        for label, v, color in values:
+            counts, _ = np.histogram(v, bins=edges)
+            # Normalised by all rows, so mass outside the clipped range is missing rather than spread over the
+            # rest. On a log axis: share of rows per (log-spaced) bin, as in marginal_histograms.
+            y = counts / len(v) if log else counts / (len(v) * np.diff(edges))
+            fig.add_trace(go.Scatter(x=np.r_[edges[0], edges], y=np.r_[0.0, y, 0.0], mode="lines", name=label,
+                                     line=dict(color=color, shape="hv", width=2 if label == "real" else 1.5),
+                                     legendgroup=label, showlegend=j == 0), row=r + 1, col=c + 1)
+        if log:
+            fig.update_xaxes(type="log", row=r + 1, col=c + 1)
+    return _layout(fig, height=240 * rows)
+
+
+def _qq_probabilities(n: int = 99, tail: float = 0.001) -> np.ndarray:
+    t = np.linspace(np.log(tail / (1 - tail)), np.log((1 - tail) / tail), n)
+    return 1.0 / (1.0 + np.exp(-t))  # logit-spaced: dense in both tails, where models usually fail
+
+
+def qq_plot(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str], max_columns: int = 8,
+            log: bool = False) -> go.Figure:
+    """Per-column QQ plot of each run against real, quantiles dense in both tails: it shows tail behaviour.
+
+    Points below the diagonal on the right (above on the left) mean the model's tails are too light, points
+    outside it mean too heavy; a histogram hides both because the tails hold few rows.
+    """
+    cols = _shown_columns(real, columns, max_columns)
+    series = _series(real, samples)
+    p = _qq_probabilities()
+    fig, rows, ncols = _column_subplots(cols)
+    for j in range(len(cols)):
+        r, c = divmod(j, ncols)
+        ref = _finite(series[0][1][:, j])
+        if not len(ref):
+            continue
+        qr = np.quantile(ref, p)
+        qs = [(label, np.quantile(v, p), color) for label, x, color in series[1:] if len(v := _finite(x[:, j]))]
+        everything = np.concatenate([qr] + [q for _, q, _ in qs])
+        lo, hi = float(everything.min()), float(everything.max())
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", legendgroup="y = x",
+                                 line=dict(color=REAL_DARK, dash="dash", width=1), showlegend=j == 0),
+                      row=r + 1, col=c + 1)
+        for label, q, color in qs:
+            fig.add_trace(go.Scatter(x=qr, y=q, mode="markers", name=label, legendgroup=label, showlegend=j == 0,
+                                     marker=dict(color=color, size=5, opacity=0.8),
+                                     customdata=p, hovertemplate="p=%{customdata:.4f}<br>real %{x:.4g}<br>"
+                                                                 f"{label} " + "%{y:.4g}<extra></extra>"),
+                          row=r + 1, col=c + 1)
+        axis_type = "log" if log and lo > 0 else "linear"
+        fig.update_xaxes(type=axis_type, title="real" if r == rows - 1 else None, row=r + 1, col=c + 1)
+        fig.update_yaxes(type=axis_type, row=r + 1, col=c + 1)
+    return _layout(fig, height=260 * rows)
+
+
+def _correlation_matrix(x: np.ndarray, method: str, max_rows: int = 500) -> np.ndarray:
+    """Pairwise correlations of the finite rows; undefined ones (a constant column, < 2 rows) are 0."""
+    x = x[np.all(np.isfinite(x), axis=1)]
+    d = x.shape[1]
+    if method == "kendall":
+        if len(x) > max_rows:  # Kendall τ is O(n log n) per pair; 500 rows pin it to ±0.03
+            x = x[np.random.default_rng(0).choice(len(x), max_rows, replace=False)]
+        from scipy.stats import kendalltau
+        m = np.eye(d)
+        for i in range(d):
+            for j in range(i + 1, d):
+                if len(x) > 1:
+                    with warnings.catch_warnings():  # a constant column: τ undefined, shown as 0 below
+                        warnings.simplefilter("ignore")
+                        m[i, j] = m[j, i] = kendalltau(x[:, i], x[:, j]).statistic
+    elif method == "pearson":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m = np.corrcoef(x, rowvar=False) if len(x) > 1 else np.full((d, d), np.nan)
+        m = np.atleast_2d(m)
+    else:
+        raise ValueError(f"unknown correlation method {method!r}: use 'pearson' or 'kendall'")
+    m = np.nan_to_num(np.asarray(m, dtype=float), nan=0.0)
+    np.fill_diagonal(m, 1.0)
+    return np.clip(m, -1.0, 1.0)
+
+
+def correlation_grid(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str],
+                     method: str = "pearson", max_columns: int = 12) -> go.Figure:
+    """Correlation matrices side by side (real, then each run) on one −1…1 scale: a wrong dependence shows."""
+    cols = _shown_columns(real, columns, max_columns)
+    k = len(cols)
+    series = _series(real, samples)
+    fig = make_subplots(rows=1, cols=len(series), subplot_titles=[label for label, _, _ in series],
+                        horizontal_spacing=0.02 if len(series) > 3 else 0.04)
+    for i, (label, x, _) in enumerate(series):
+        m = _correlation_matrix(x[:, :k], method)
+        text = np.round(m, 2)
+        fig.add_trace(go.Heatmap(z=m, x=cols, y=cols, zmin=-1, zmax=1, zmid=0, colorscale="RdBu_r", name=label,
+                                 showscale=i == len(series) - 1, text=text,
+                                 texttemplate="%{text}" if k <= 6 else None,
+                                 hovertemplate=f"{label}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>"),
+                      row=1, col=i + 1)
+        fig.update_yaxes(autorange="reversed", showticklabels=i == 0, row=1, col=i + 1)
+    return _layout(fig, height=max(300, 200 + 14 * k))
+
+
+def loss_curves_multi(runs: dict[str, tuple[Sequence[int], dict[str, Sequence[float]]]], key: str = "loss",
+                      log_y: bool | None = None) -> go.Figure:
+    """The loss named ``key`` of every run against the step, to compare how fast and how stably they train."""
+    colors = run_colors(list(runs))
+    fig = go.Figure()
+    all_values: list[np.ndarray] = []
+    for label, (steps, losses) in runs.items():
+        if not losses:
+            continue
+        name = key if key in losses else next(iter(losses))
+        values = np.asarray(losses[name], dtype=float)
+        all_values.append(_finite(values))
+        fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=values, mode="lines",
+                                 name=label if name == key else f"{label} ({name})",
+                                 line=dict(color=colors[label])))
+    if log_y is None:
+        values = np.concatenate(all_values) if all_values else np.empty(0)
+        log_y = bool(len(values) and values.min() > 0 and values.max() / values.min() > 50)
+    fig.update_xaxes(title="step")
+    fig.update_yaxes(title=key, type="log" if log_y else "linear")
+    return _layout(fig)
+
+
+def metric_histories(histories: dict[str, list[dict[str, float]]], keys: Sequence[str],
+                     titles: Sequence[str] | None = None, x: str = "elapsed") -> go.Figure:
+    """One panel per metric, one line per run, against ``x`` (seconds by default): watch the models converge."""
+    keys = list(keys)
+    titles = list(titles) if titles is not None else keys
+    colors = run_colors(list(histories))
+    rows, ncols = _grid(max(len(keys), 1), max_cols=3)
+    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=titles or None)
+    in_legend: set[str] = set()
+    for j, key in enumerate(keys):
+        r, c = divmod(j, ncols)
+        for label, history in histories.items():
+            points = [(h.get(x, h.get("step", 0.0)), h[key]) for h in history
+                      if h.get(key) is not None and np.isfinite(h[key])]
+            if not points:
+                continue
+            xs, ys = zip(*points)
+            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=label, legendgroup=label,
+                                     showlegend=label not in in_legend, line=dict(color=colors[label]),
+                                     marker=dict(size=4)), row=r + 1, col=c + 1)
+            in_legend.add(label)
+        fig.update_xaxes(title="seconds" if x == "elapsed" else x, row=r + 1, col=c + 1)
+    return _layout(fig, height=260 * rows)
+
+
+def _tick_labels(values: Sequence[object]) -> list[str]:
+    """Grid values as category labels: floats short (0.001, 1e-05), the rest as str; labels stay unique."""
+    short = [f"{v:g}" if isinstance(v, (float, np.floating)) else str(v) for v in values]
+    return short if len(set(short)) == len(short) else [str(v) for v in values]
+
+
+def sweep_heatmap(x_values: Sequence[object], y_values: Sequence[object], z: np.ndarray, x_label: str,
+                  y_label: str, metric_label: str, lower_is_better: bool = True) -> go.Figure:
+    """A metric over a 1- or 2-field hyperparameter grid; the best cell is starred and outlined, '…' = no value yet.
+
+    ``z`` has shape (len(y_values), len(x_values)); ``y_values == [None]`` (or ``["None"]``) is a 1-D sweep.
+    The colour scale is flipped for lower-is-better metrics, so good cells are always yellow.
+    """
+    z = np.asarray(z, dtype=float).reshape(len(y_values), len(x_values))
+    one_d = len(y_values) == 1 and y_values[0] in (None, "None", "")
+    xs = _tick_labels(x_values)
+    ys = [metric_label] if one_d else _tick_labels(y_values)
+    best: tuple[int, int] | None = None
+    if np.isfinite(z).any():
+        flat = np.where(np.isfinite(z), z, np.inf if lower_is_better else -np.inf)
+        best = np.unravel_index(int(np.argmin(flat) if lower_is_better else np.argmax(flat)), z.shape)
+    text = [[("★ " if (i, j) == best else "") + f"{v:.3g}" if np.isfinite(v) else "…" for j, v in enumerate(row)]
+            for i, row in enumerate(z)]
+    fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", colorscale="Viridis",
+                               reversescale=lower_is_better, colorbar=dict(title=metric_label), xgap=2, ygap=2,
+                               hovertemplate=f"{x_label}=%{{x}}<br>" + ("" if one_d else f"{y_label}=%{{y}}<br>")
+                                             + f"{metric_label}=%{{text}}<extra></extra>"))
+    if best is not None:
+        i, j = best
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
+                      line=dict(color=REAL_DARK, width=3))
+    fig.update_xaxes(title=x_label, type="category")
+    fig.update_yaxes(title=None if one_d else y_label, type="category", autorange="reversed")
+    return _layout(fig, height=max(180, 110 + 46 * len(ys)))
