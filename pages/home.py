@@ -71,3 +71,4 @@ st.dataframe(table, hide_index=True, width="stretch",
              column_config={k: st.column_config.CheckboxColumn(k) for k in
                             ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional")})
 st.page_link("pages/train.py", label="Train a model →", icon=":material/model_training:")
+st.page_link("pages/compare.py", label="Compare several models side by side →", icon=":material/leaderboard:")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from genlib import plots
 from genlib.data import Dataset
-from genlib.metrics import METRICS, oracle_floor
+from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
 from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
@@ -29,9 +29,13 @@ st.markdown("Choose data and a model, then start training. The job runs in a bac
 manager = job_manager()
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+#: The four metric cards: marginals, dependence, "can a classifier tell?", and mode coverage.
+HEADLINE = ("anderson_darling", "kendall_error", "c2st_auc", "coverage")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _floor(name: str, params: str, _ds: Dataset) -> dict[str, float]:
-    return oracle_floor(_ds.test, _ds.train)
+    return floor(reference_for(_ds))
 
 
 def _start(spec: TrainSpec) -> None:
@@ -102,18 +106,21 @@ with right:
         b2.button("Cancel", disabled=s.status.finished, key=f"cancel_{s.id}", on_click=manager.cancel,
                   args=(s.id,), help="end now and discard the model")
         if s.metrics:
-            cols = st.columns(len(METRICS))
-            floor = _floor(job.spec.dataset.name, str(job.spec.dataset.params), job.spec.dataset)
-            for col, (key, info) in zip(cols, METRICS.items()):
+            cols = st.columns(len(HEADLINE))
+            fl = _floor(job.spec.dataset.name, str(job.spec.dataset.params), job.spec.dataset)
+            for col, key in zip(cols, HEADLINE):
+                info = SUITE[key]
                 if key in s.metrics:
                     col.metric(info.title, f"{s.metrics[key]:.3f}",
-                               help=f"{info.description} Oracle floor (real vs real): {floor.get(key, 0):.3f}.")
+                               help=f"{info.description} Oracle floor (real vs real): {fl.get(key, float('nan')):.3f}.")
             st.caption("Scored on fresh samples against the held-out test split. The oracle floor — the same "
-                       f"metric between two real splits — is AD {floor['anderson_darling']:.2f}, Kendall "
-                       f"{floor['kendall_error']:.3f}: a model near it is as good as the data can tell.")
+                       f"metric between two real samples — is AD {fl['anderson_darling']:.2f}, Kendall "
+                       f"{fl['kendall_error']:.3f}: a model near it is as good as the data can tell. The "
+                       "**Compare** page shows every metric for several runs side by side.")
         with st.expander("What these metrics measure"):
-            for info in METRICS.values():
-                st.markdown(f"**{info.title}** ({'lower' if info.lower_is_better else 'higher'} is better)")
+            for key in HEADLINE:
+                info = SUITE[key]
+                st.markdown(f"**{info.title}** ({'closest to ' + format(info.ideal, 'g') if info.ideal is not None else 'lower' if info.lower_is_better else 'higher'} is better)")
                 st.latex(info.latex)
                 st.caption(info.description)
         if s.losses:

@@ -108,9 +108,88 @@ def test_runs_page_empty_store_explains_what_to_do() -> None:
     assert any("No runs yet" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/train.py", "pages/runs.py"])
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/train.py", "pages/compare.py", "pages/runs.py"])
 def test_sidebar_job_monitor_on_every_page(page: str) -> None:
     at = _app()
     at.switch_page(page).run()
     _no_exception(at)
     assert any(m.value == "### Training jobs" for m in at.sidebar.markdown)
+
+
+# --- Compare page ------------------------------------------------------------------------------------------------
+def _table(at: AppTest, key: str = "cmp_table"):
+    frames = [df for df in at.dataframe if getattr(df, "key", None) == key] or list(at.dataframe)
+    return frames[0].value if frames else None
+
+
+def test_compare_page_trains_two_models_and_tables_both() -> None:
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    _no_exception(at)
+    assert any("No runs on this dataset" in i.value for i in at.info)
+    assert len(at.latex) >= 10, "every metric's formula is shown"
+    at.multiselect(key="cmp_models").set_value(["gaussian", "vae"]).run()
+    at.number_input(key="cmp_steps").set_value(150).run()
+    at.number_input(key="cmp_period").set_value(1.0).run()
+    at.button(key="cmp_start").click().run()
+    _no_exception(at)
+
+    def both_done(a: AppTest) -> bool:
+        table = _table(a)
+        return table is not None and len(table) == 3 and set(table["status"]) == {"reference", "done"}
+
+    _wait_for(at, both_done)
+    table = _table(at)
+    assert table["run"].iloc[0].startswith("oracle floor"), "the floor row comes first"
+    assert {"gaussian on finance", "vae on finance"} <= set(table["run"])
+    for key in ("anderson_darling", "kendall_error", "c2st_auc", "coverage", "dcr_ratio", "mmd"):
+        assert table[key].notna().all(), key
+    # the Gaussian has an exact likelihood and the VAE an importance-weighted bound; the floor has none
+    assert table["log_likelihood"].iloc[1:].notna().all() and table["log_likelihood"].isna().iloc[0]
+    assert any(b.label.startswith("Download table") for b in at.get("download_button"))
+    # the side-by-side section samples the finished runs
+    assert at.get("plotly_chart"), "histograms / ECDF / QQ figures are drawn"
+    assert any(b.label.startswith("Checkpoint") for b in at.get("download_button"))
+
+
+def test_compare_page_adds_a_stored_run_and_rejects_a_bad_csv() -> None:
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    at.multiselect(key="cmp_models").set_value(["copula"]).run()
+    at.button(key="cmp_start").click().run()
+    _wait_for(at, lambda a: _table(a) is not None and "done" in set(_table(a)["status"]))
+
+    fresh = _app()  # a new session: live jobs are forgotten once cleared, stored runs remain
+    fresh.switch_page("pages/compare.py").run()
+    options = fresh.multiselect(key="cmp_stored").options
+    assert len(options) == 1
+    fresh.multiselect(key="cmp_stored").set_value([fresh.multiselect(key="cmp_stored").options[0].split(" · ")[-1]]).run()
+    _no_exception(fresh)
+    table = _table(fresh)
+    assert "done" in set(table["status"]) and any("[" in r for r in table["run"]), "the stored row is tabled"
+
+    fresh.selectbox(key="cmp_dataset").set_value("upload a CSV…").run()
+    bad = "a,b\n1,2\n"
+    fresh.file_uploader(key="cmp_upload").upload("tiny.csv", bad.encode(), "text/csv").run()
+    _no_exception(fresh)
+    assert fresh.error and "tiny.csv" in fresh.error[0].value
+
+
+def test_compare_page_sweep_queues_a_grid_and_draws_its_heatmap() -> None:
+    at = _app()
+    at.switch_page("pages/compare.py").run()
+    at.multiselect(key="cmp_models").set_value([]).run()
+    at.selectbox(key="cmp_sweep_model").set_value("vae").run()
+    at.selectbox(key="cmp_sweep_x").set_value("sigma").run()
+    at.text_input(key="cmp_sweep_xv_vae_sigma").set_value("0.05, 0.5").run()
+    at.selectbox(key="cmp_sweep_y").set_value("(none)").run()
+    at.number_input(key="cmp_sweep_steps").set_value(60).run()
+    at.button(key="cmp_sweep_go").click().run()
+    _no_exception(at)
+    _wait_for(at, lambda a: _table(a) is not None and list(_table(a)["status"]).count("done") == 2)
+    assert {"vae sigma=0.05", "vae sigma=0.5"} <= set(_table(at)["run"])
+    heat = [c for c in at.get("plotly_chart")]
+    assert heat, "the sweep heatmap is drawn"
+    # a value outside the field's range is refused with a clear message, nothing is queued
+    at.text_input(key="cmp_sweep_xv_vae_sigma").set_value("0.05, -3").run()
+    assert any("sigma" in e.value for e in at.error)

@@ -7,6 +7,7 @@ is a failure, not a skip.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -115,4 +116,31 @@ def test_every_page_opens_and_a_job_trains_to_done(server: str, page) -> None:
     pg.get_by_role("heading", name="Runs", exact=True).wait_for()
     pg.get_by_text("vae").first.wait_for()
     pg.get_by_text("Download checkpoint").wait_for(timeout=30_000)
+    _assert_no_exception(pg)
+
+
+def test_compare_page_table_updates_live_while_two_models_train(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/compare")
+    pg.get_by_role("heading", name="Compare models").wait_for()
+    _assert_no_exception(pg)
+    steps = pg.get_by_role("spinbutton", name="steps (iterative models)")
+    steps.fill("400")
+    steps.press("Enter")
+    period = pg.get_by_role("spinbutton", name="rescore every (s)")
+    period.fill("1")
+    period.press("Enter")
+    time.sleep(1.0)
+    pg.get_by_role("button", name="Start 3 run(s)").click()
+    # while they train, the summary line and the table are redrawn every second without a reload
+    summary = pg.get_by_text("refreshed", exact=False).first
+    summary.wait_for(timeout=30_000)
+    first = summary.inner_text()
+    pg.wait_for_timeout(2500)
+    assert summary.inner_text() != first, "the live table refreshes on its own"
+    pg.locator('[data-testid="stDataFrame"]').first.wait_for()
+    # every run on this dataset done (the summary lists a single status)
+    pg.get_by_text(re.compile(r"run\(s\): \d+ done · refreshed")).first.wait_for(timeout=180_000)
+    pg.get_by_text("Side by side").wait_for()
+    pg.get_by_role("button", name="Download table (CSV)").wait_for()
     _assert_no_exception(pg)

@@ -1,0 +1,218 @@
+"""Side-by-side comparison of runs on one dataset: table rows from live jobs and stored runs, the oracle-floor
+row, the best value per column, and hyperparameter sweep grids.
+
+Why a module of its own: the Compare page, the CLI and the benchmarks all build the same table, and none of
+this needs Streamlit. Metric values themselves come from :mod:`genlib.metrics.suite`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset
+from .metrics.suite import SUITE
+from .models import ModelError, get_model_class
+from .models.base import config_fields, validate_value
+
+FLOOR_LABEL = "oracle floor (real vs real)"
+#: Metric whose history is drawn as a sparkline in the table.
+SPARK_METRIC = "anderson_darling"
+#: Largest grid a sweep may queue (each point is a full training run).
+MAX_SWEEP_POINTS = 25
+
+
+@dataclass
+class RunRow:
+    """One row of the comparison table: a live job or a stored run, reduced to what the table shows."""
+
+    key: str                       # job id ("job-3") or "run:<run id>"
+    label: str
+    model: str
+    source: str                    # "live" or "stored"
+    status: str
+    step: int = 0
+    total: int = 0
+    elapsed: float = 0.0
+    steps_per_s: float = 0.0
+    device: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    error: str | None = None
+
+
+def row_from_snapshot(s: Any) -> RunRow:
+    """A live job's :class:`~genlib.train.jobs.JobSnapshot` → row."""
+    return RunRow(key=s.id, label=s.name, model=s.model, source="live", status=s.status.value, step=s.step,
+                  total=s.total, elapsed=s.elapsed, steps_per_s=s.steps_per_s, device=s.device,
+                  metrics=dict(s.metrics), history=list(s.metric_history), config=dict(s.config),
+                  run_id=s.run_id, error=s.error)
+
+
+def row_from_record(record: Any, metrics: dict[str, float] | None = None) -> RunRow:
+    """A stored :class:`~genlib.store.RunRecord` → row. ``metrics`` (recomputed with today's suite) replace the
+    record's own, which may predate metrics added since it was trained."""
+    history = (record.history or {}).get("metric_history") or []
+    steps_per_s = record.steps / record.elapsed if record.elapsed else 0.0
+    return RunRow(key=f"run:{record.id}", label=f"{record.name} [{record.id[-6:]}]", model=record.model,
+                  source="stored", status=record.status, step=record.steps, total=record.steps,
+                  elapsed=record.elapsed, steps_per_s=steps_per_s, device=record.device,
+                  metrics=dict(metrics if metrics is not None else record.metrics), history=list(history),
+                  config=dict(record.config), run_id=record.id, error=record.error)
+
+
+def same_data(name: str, params: dict[str, Any], dataset: Dataset) -> bool:
+    """True when a run was trained on ``dataset`` (same name and generator parameters)."""
+    return name == dataset.name and _norm(params) == _norm(dataset.params)
+
+
+def _norm(params: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (params or {}).items()}
+
+
+def metric_keys(rows: Iterable[RunRow], floor: dict[str, float] | None = None) -> list[str]:
+    """The suite's metrics that at least one row (or the floor) has, in the suite's display order."""
+    present = set(floor or {}) | {k for r in rows for k in r.metrics}
+    return [k for k in SUITE if k in present]
+
+
+def metric_table(rows: Sequence[RunRow], floor: dict[str, float] | None, keys: Sequence[str] | None = None,
+                 spark: str = SPARK_METRIC) -> pd.DataFrame:
+    """The comparison table: oracle-floor row first, then one row per run.
+
+    Columns: run, model, status, progress, steps/s, elapsed (s), device, one column per metric key (raw keys, so
+    callers label them), and ``history`` (the ``spark`` metric over time, for a sparkline)."""
+    keys = list(keys) if keys is not None else metric_keys(rows, floor)
+    records: list[dict[str, Any]] = []
+    if floor is not None:
+        rec: dict[str, Any] = {"run": FLOOR_LABEL, "model": "—", "status": "reference", "progress": "",
+                               "steps/s": None, "elapsed (s)": None, "device": ""}
+        rec.update({k: _finite(floor.get(k)) for k in keys})
+        rec["history"] = []
+        records.append(rec)
+    for r in rows:
+        rec = {"run": r.label, "model": r.model, "status": r.status,
+               "progress": f"{r.step}/{r.total}" if r.total else "", "steps/s": round(r.steps_per_s, 1),
+               "elapsed (s)": round(r.elapsed, 1), "device": r.device}
+        rec.update({k: _finite(r.metrics.get(k)) for k in keys})
+        rec["history"] = [float(h[spark]) for h in r.history if _finite(h.get(spark)) is not None]
+        records.append(rec)
+    columns = ["run", "model", "status", "progress", "steps/s", "elapsed (s)", "device", *keys, "history"]
+    table = pd.DataFrame.from_records(records, columns=columns)
+    for col in ("steps/s", "elapsed (s)", *keys):  # None → NaN: numeric columns sort and format as numbers
+        table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
+    return table
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def best_rows(table: pd.DataFrame, keys: Sequence[str]) -> dict[str, int]:
+    """Column → positional index of the run with the best value (the floor row never counts as a run)."""
+    runs = table["run"] != FLOOR_LABEL
+    out: dict[str, int] = {}
+    for key in keys:
+        if key not in table or key not in SUITE:
+            continue
+        values = [v if runs.iloc[i] else float("nan") for i, v in enumerate(table[key].astype(float))]
+        idx = SUITE[key].best_index(values)
+        if idx is not None:
+            out[key] = idx
+    return out
+
+
+def distance_to_floor(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Each run's metric minus the floor's (how far from "as good as more real data"); NaN where unknown."""
+    floor = table[table["run"] == FLOOR_LABEL]
+    runs = table[table["run"] != FLOOR_LABEL].set_index("run")
+    if floor.empty:
+        return runs[list(keys)] * np.nan
+    return runs[list(keys)].astype(float) - floor.iloc[0][list(keys)].astype(float).to_numpy()
+
+
+# --- hyperparameter sweeps ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SweepPlan:
+    """A grid over one or two config fields of one model (seed 004's σ × encoder-size study is one of these)."""
+
+    model: str
+    x_field: str
+    x_values: tuple[Any, ...]
+    y_field: str | None = None
+    y_values: tuple[Any, ...] = (None,)
+
+    def points(self) -> list[tuple[Any, Any]]:
+        return list(itertools.product(self.x_values, self.y_values))
+
+    def config(self, base: dict[str, Any], x: Any, y: Any) -> dict[str, Any]:
+        out = dict(base)
+        out[self.x_field] = x
+        if self.y_field is not None:
+            out[self.y_field] = y
+        return out
+
+    def label(self, x: Any, y: Any) -> str:
+        text = f"{self.model} {self.x_field}={x}"
+        return text + (f" {self.y_field}={y}" if self.y_field is not None else "")
+
+
+def sweepable_fields(model: str) -> list[str]:
+    """Config fields a sweep may vary: numbers, booleans and choices."""
+    return [f.name for f in config_fields(get_model_class(model).Config)
+            if isinstance(f.default, (int, float, bool)) or "choices" in f.metadata]
+
+
+def parse_values(model: str, field_name: str, text: str) -> tuple[Any, ...]:
+    """``"0.01, 0.05, 0.1"`` → validated values of that config field (duplicates dropped, order kept)."""
+    fields = {f.name: f for f in config_fields(get_model_class(model).Config)}
+    if field_name not in fields:
+        raise ModelError(f"{model} has no setting {field_name!r}; valid settings: {', '.join(fields)}")
+    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+    if not parts:
+        raise ModelError(f"give at least one value for {field_name}, separated by commas")
+    values = [validate_value(fields[field_name], p) for p in parts]
+    return tuple(dict.fromkeys(values))
+
+
+def make_sweep(model: str, x_field: str, x_text: str, y_field: str | None = None, y_text: str = "") -> SweepPlan:
+    """Validate a sweep request from text boxes; raises :class:`ModelError` with a one-line reason."""
+    xs = parse_values(model, x_field, x_text)
+    ys: tuple[Any, ...] = (None,)
+    if y_field:
+        if y_field == x_field:
+            raise ModelError("choose two different settings for the two sweep axes")
+        ys = parse_values(model, y_field, y_text)
+    plan = SweepPlan(model, x_field, xs, y_field or None, ys)
+    if len(plan.points()) > MAX_SWEEP_POINTS:
+        raise ModelError(f"{len(plan.points())} grid points is too many; at most {MAX_SWEEP_POINTS} runs per sweep")
+    return plan
+
+
+def sweep_matrix(plan: SweepPlan, results: dict[tuple[Any, Any], dict[str, float]], metric: str) -> np.ndarray:
+    """Metric values on the grid, shape (len(y_values), len(x_values)); NaN where a point has no value yet."""
+    z = np.full((len(plan.y_values), len(plan.x_values)), np.nan)
+    for i, y in enumerate(plan.y_values):
+        for j, x in enumerate(plan.x_values):
+            value = _finite((results.get((x, y)) or {}).get(metric))
+            if value is not None:
+                z[i, j] = value
+    return z
+
+
+def config_field_help(model: str, name: str) -> str:
+    for f in dataclasses.fields(get_model_class(model).Config):
+        if f.name == name:
+            return str(f.metadata.get("help", ""))
+    return ""

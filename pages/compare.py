@@ -1,0 +1,372 @@
+"""Compare: train several models on the same data at once and watch a live table of the metric suite."""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genlib import compare, plots
+from genlib.data import Dataset
+from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
+from genlib.models import REGISTRY, ModelError, compatible_models
+from genlib.store import StoreError
+from genlib.train import Job, JobStatus, TrainSpec
+from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, run_store,
+                          samples_csv)
+
+ensure_app_shell()
+
+DEFAULT_MODELS = ("copula", "vae", "nsf")
+#: Shorter than each model's own default so a comparison finishes in minutes on a laptop CPU.
+COMPARE_STEPS = 3000
+
+st.title("Compare models")
+st.markdown(
+    "Which model is best on *this* data, and by how much? Tick several models and start them together: they "
+    "train at the same time in the background while the table below rescores each on fresh samples every few "
+    "seconds. The first row is the **oracle floor** — the same metrics between two real samples — so you can "
+    "read how far each model is from “as good as more real data”.")
+
+manager = job_manager()
+store = run_store()
+
+
+# --- helpers (thin: all computation lives in genlib) -----------------------------------------------------------
+def _ds_key(ds: Dataset) -> tuple[str, str, tuple[int, ...]]:
+    return ds.name, repr(sorted(ds.params.items())), ds.test.shape
+
+
+@st.cache_resource(show_spinner="Preparing the real-data side of the metrics…", max_entries=8)
+def _floor(key: tuple, _ds: Dataset) -> dict[str, float]:
+    return floor(reference_for(_ds))
+
+
+@st.cache_resource(show_spinner="Scoring the stored run…", max_entries=64)
+def _stored_metrics(run_id: str, key: tuple, _ds: Dataset) -> dict[str, float]:
+    """Today's suite on a stored run (its record may predate metrics added since)."""
+    return score_model(reference_for(_ds), store.load(run_id))
+
+
+def _matching_jobs(ds: Dataset) -> list[Job]:
+    return [j for j in manager.jobs() if compare.same_data(j.spec.dataset.name, j.spec.dataset.params, ds)]
+
+
+def _start_all(specs: list[TrainSpec]) -> None:
+    """Button callback: runs before the next script run, so the table already shows the new jobs."""
+    for spec in specs:
+        manager.submit(spec)
+    st.toast(f"Started {len(specs)} run(s): " + ", ".join(s.label() for s in specs))
+
+
+def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str, Any], ds: Dataset) -> None:
+    ids = {}
+    for x, y in plan.points():
+        spec = TrainSpec(model=plan.model, dataset=ds, config=plan.config(base, x, y), name=plan.label(x, y), **common)
+        ids[(x, y)] = manager.submit(spec).id
+    st.session_state.setdefault("cmp_sweeps", []).append({"plan": plan, "jobs": ids})
+    st.toast(f"Queued {len(ids)} sweep runs of {plan.model}")
+
+
+def _arrow(key: str) -> str:
+    info = SUITE[key]
+    if info.ideal is not None:
+        return f"→{info.ideal:g}"
+    return "↓" if info.lower_is_better else "↑"
+
+
+def _column_config(keys: list[str]) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        key: st.column_config.Column(f"{SUITE[key].title} {_arrow(key)}",  # numbers formatted by the Styler
+                                     help=SUITE[key].description + (f" Unit: {SUITE[key].unit}." if SUITE[key].unit else ""))
+        for key in keys}
+    cfg["history"] = st.column_config.LineChartColumn("AD over time", help="Anderson–Darling at each rescoring")
+    cfg["run"] = st.column_config.TextColumn("run", pinned=True)  # stays in view while the metrics scroll
+    return cfg
+
+
+def _styled(table: pd.DataFrame, keys: list[str]) -> Any:
+    """Best run per metric in bold green; the floor row in grey italics."""
+    best = compare.best_rows(table, keys)
+
+    def paint(col: pd.Series) -> list[str]:
+        out = []
+        for i in range(len(col)):
+            if table["run"].iloc[i] == compare.FLOOR_LABEL:
+                out.append("color: #6c757d; font-style: italic")
+            elif best.get(col.name) == i:
+                out.append("background-color: #d3f9d8; font-weight: bold")
+            else:
+                out.append("")
+        return out
+
+    formats = {k: "{:.3f}" for k in keys} | {"steps/s": "{:.0f}", "elapsed (s)": "{:.1f}"}
+    return table.style.apply(paint, subset=["run", *keys]).format(formats, na_rep="—")
+
+
+def _rows(ds: Dataset, stored_ids: list[str]) -> list[compare.RunRow]:
+    rows = [compare.row_from_snapshot(j.snapshot()) for j in _matching_jobs(ds)]
+    for run_id in stored_ids:
+        try:
+            record = store.get(run_id)
+            rows.append(compare.row_from_record(record, _stored_metrics(run_id, _ds_key(ds), ds)))
+        except (StoreError, ValueError, FloatingPointError) as exc:
+            st.warning(f"Stored run {run_id} cannot be scored: {exc}")
+    return rows
+
+
+def _finished_models(ds: Dataset, stored_ids: list[str]) -> dict[str, Any]:
+    """label → FittedModel for runs that can be sampled now (finished jobs and stored runs)."""
+    out: dict[str, Any] = {}
+    for job in _matching_jobs(ds):
+        if job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None:
+            out[f"{job.spec.label()} ({job.id})"] = job.fitted
+    for run_id in stored_ids:
+        try:
+            out[f"{store.get(run_id).name} [{run_id[-6:]}]"] = store.load(run_id)
+        except (StoreError, ValueError):
+            pass
+    return out
+
+
+def _samples(label: str, fitted: Any, n: int, ds: Dataset) -> np.ndarray:
+    cache = st.session_state.setdefault("cmp_samples", {})
+    key = (label, n, _ds_key(ds))
+    if key not in cache:
+        labels = np.arange(n) % ds.n_classes if "condition" in fitted.model.capabilities and ds.n_classes else None
+        cache[key] = fitted.sample(n, seed=0, labels=labels)
+    return cache[key]
+
+
+# --- 1. data and models ------------------------------------------------------------------------------------------
+ds = dataset_picker("cmp")
+if ds is None:
+    st.stop()
+
+names = compatible_models(ds.n_classes, ds.image_shape)
+with st.container(border=True):
+    st.markdown("#### 1 · Choose models and start them together")
+    chosen = st.multiselect("Models", names, default=[m for m in DEFAULT_MODELS if m in names], key="cmp_models",
+                            format_func=lambda n: f"{n} — {REGISTRY[n].label}",
+                            help="each becomes one background job; two train at a time, the rest wait in a queue")
+    c1, c2, c3, c4 = st.columns(4)
+    steps = int(c1.number_input("steps (iterative models)", 10, 200_000, COMPARE_STEPS, step=500, key="cmp_steps",
+                                help="the same optimiser-step budget for every neural model; classical models fit "
+                                     "in one call"))
+    seed = int(c2.number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed"))
+    period = float(c3.number_input("rescore every (s)", 1.0, 600.0, 3.0, key="cmp_period",
+                                   help="how often each job scores fresh samples (costs a little training time)"))
+    device = c4.selectbox("device", device_options(), key="cmp_device")
+    configs: dict[str, dict[str, Any]] = {}
+    if chosen:
+        for tab, name in zip(st.tabs(chosen), chosen):
+            with tab:
+                cls = REGISTRY[name]
+                if cls.formula:
+                    st.latex(r"\small " + cls.formula)
+                st.caption(cls.summary)
+                with st.expander(f"{name} settings"):
+                    configs[name] = config_widgets(name, "cmp")
+    common = dict(seed=seed, device=device, eval_period_s=period, eval_samples=DEFAULT_EVAL_ROWS)
+    specs = [TrainSpec(model=name, dataset=ds, config=configs.get(name, {}),
+                       steps=steps if REGISTRY[name].iterative else None, **common) for name in chosen]
+    st.button(f"Start {len(specs)} run(s)", type="primary", disabled=not specs, key="cmp_start",
+              on_click=_start_all, args=(specs,))
+
+# --- 2. stored runs ----------------------------------------------------------------------------------------------
+stored = [r for r in store.list() if compare.same_data(r.dataset, r.dataset_params, ds) and r.status != "failed"]
+with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)"):
+    st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
+               "survives a restart of the app.")
+    stored_ids = st.multiselect("Stored runs", [r.id for r in stored], key="cmp_stored",
+                                format_func=lambda i: next(f"{r.name} · {r.status} · {r.id}" for r in stored if r.id == i))
+
+# --- 3. live table -----------------------------------------------------------------------------------------------
+st.markdown("#### 2 · Live metric table")
+floor_values = _floor(_ds_key(ds), ds)
+n_eval = min(DEFAULT_EVAL_ROWS, len(ds.test))
+any_active = any(not j.status.finished for j in _matching_jobs(ds))
+finished_at_page_run = {j.id for j in _matching_jobs(ds) if j.status.finished}
+
+
+@st.fragment(run_every=1.0 if any_active else None)
+def live_table() -> None:
+    if {j.id for j in _matching_jobs(ds) if j.status.finished} != finished_at_page_run:
+        st.rerun()  # a run just finished: redraw the whole page so its samples join the side-by-side plots
+    rows = _rows(ds, stored_ids)
+    if not rows:
+        st.info("No runs on this dataset yet: tick models above and press **Start**, or add stored runs.")
+        return
+    keys = compare.metric_keys(rows, floor_values)
+    table = compare.metric_table(rows, floor_values, keys)
+    counts = pd.Series([r.status for r in rows]).value_counts()
+    st.markdown(f"**{len(rows)} run(s)**: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+                + f" · refreshed {time.strftime('%H:%M:%S')}")
+    for r in rows:
+        if r.source == "live" and r.status in ("running", "queued"):
+            st.progress(r.step / r.total if r.total else 0.0,
+                        text=f"{r.label} — {r.status} · step {r.step}/{r.total} · {r.steps_per_s:.0f} steps/s")
+    st.dataframe(_styled(table, keys), hide_index=True, width="stretch", column_config=_column_config(keys),
+                 key="cmp_table")
+    st.caption(f"Every metric uses {n_eval} held-out test rows and as many fresh samples per run"
+               + (f" (a fixed subsample of the {len(ds.test)} test rows)" if len(ds.test) > n_eval else "")
+               + ". Best run per column in **green**; ↓ lower is better, ↑ higher is better, →x closest to x. "
+               "Hover a column header for its meaning.")
+    for r in rows:
+        if r.error:
+            st.error(f"{r.label}: {r.error}")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download table (CSV)", table.drop(columns=["history"]).to_csv(index=False).encode(),
+                       file_name=f"genlab_compare_{ds.name}.csv", mime="text/csv", key="cmp_dl_table")
+    # A toggle, not an expander: a collapsed expander still builds its figures on every refresh, and that
+    # Python work holds the GIL the training threads need (measured: it slowed two jobs several-fold).
+    if st.toggle("Show metrics over time and the loss curves of all runs", key="cmp_show_hist"):
+        pick = st.multiselect("metrics", keys, default=[k for k in ("anderson_darling", "c2st_auc", "coverage")
+                                                        if k in keys], key="cmp_hist_keys",
+                              format_func=lambda k: SUITE[k].title)
+        histories = {r.label: r.history for r in rows if r.history}
+        if pick and histories:
+            st.plotly_chart(plots.metric_histories(histories, pick, [SUITE[k].title for k in pick]),
+                            key="cmp_hist_fig")
+        losses = {}
+        for j in _matching_jobs(ds):
+            s = j.snapshot()
+            if s.losses:
+                losses[s.name + f" ({s.id})"] = (s.loss_steps, s.losses)
+        if losses:
+            st.plotly_chart(plots.loss_curves_multi(losses), key="cmp_loss_fig")
+
+
+live_table()
+
+with st.expander("What the metrics measure (formulas)"):
+    st.markdown("Each metric compares the model's samples $\\tilde x$ with held-out real rows $x$ the model never "
+                "saw. The oracle floor is the value two real samples get: no model can beat it except by luck.")
+    for key, info in SUITE.items():
+        st.markdown(f"**{info.title}** {_arrow(key)}" + (f" ({info.unit})" if info.unit else ""))
+        if info.latex:
+            st.latex(info.latex)
+        st.caption(info.description)
+
+# --- 4. side-by-side plots ---------------------------------------------------------------------------------------
+st.markdown("#### 3 · Side by side")
+fitted_by_label = _finished_models(ds, stored_ids)
+if not fitted_by_label:
+    st.caption("Plots of samples appear here when a run has finished (or a stored run is added).")
+else:
+    # keyed by the set of runs on offer, so a newly finished run resets the choice to include it
+    show = st.multiselect("Runs to plot", list(fitted_by_label), default=list(fitted_by_label)[:4],
+                          key=f"cmp_plot_runs_{abs(hash(tuple(fitted_by_label))) % 10**8}")
+    n_plot = int(st.number_input("samples per run", 100, 20_000, max(len(ds.test), 1000), step=500, key="cmp_n"))
+    samples: dict[str, np.ndarray] = {}
+    for label in show:
+        try:
+            samples[label] = _samples(label, fitted_by_label[label], n_plot, ds)
+        except (FloatingPointError, RuntimeError, ValueError) as exc:
+            st.error(f"Cannot sample from {label}: {exc}")
+    real = ds.test
+    log = bool(ds.is_positive and ds.name == "finance")
+    tabs = st.tabs(["Histograms", "ECDF", "QQ (tails)", "Pairs", "Correlations", "Per column"])
+    with tabs[0]:
+        st.plotly_chart(plots.histogram_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_hist")
+    with tabs[1]:
+        st.latex(r"\hat F(t) = \frac{1}{n}\#\{i : x_i \le t\}")
+        st.plotly_chart(plots.ecdf_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_ecdf")
+    with tabs[2]:
+        st.caption("Each point is a quantile of the model against the same quantile of the real data; points off "
+                   "the diagonal at the ends mean the tails are too light (inside) or too heavy (outside).")
+        st.plotly_chart(plots.qq_plot(real, samples, ds.columns, log=log), key="cmp_fig_qq")
+    with tabs[3]:
+        if ds.n_features > 6:
+            st.caption(f"Showing the first 6 of {ds.n_features} columns.")
+        which = st.selectbox("run", list(samples) or ["—"], key="cmp_pair_run")
+        st.plotly_chart(plots.pair_scatter(real, ds.columns, samples.get(which), log=log), key="cmp_fig_pairs")
+    with tabs[4]:
+        method = st.radio("correlation", ["pearson", "kendall"], horizontal=True, key="cmp_corr")
+        st.latex(r"\tau = \frac{2}{n(n-1)}\sum_{i<j}\operatorname{sign}(x_i - x_j)\operatorname{sign}(y_i - y_j)"
+                 if method == "kendall" else r"\rho = \frac{\operatorname{cov}(x, y)}{\sigma_x \sigma_y}")
+        st.plotly_chart(plots.correlation_grid(real, samples, ds.columns, method=method), key="cmp_fig_corr")
+    with tabs[5]:
+        ref = reference_for(ds)
+        per = {label: per_column(ref, fake) for label, fake in samples.items()}
+        for key in ("anderson_darling", "wasserstein"):
+            if per:
+                st.markdown(f"**{SUITE[key].title} per column** ({_arrow(key)})")
+                st.dataframe(pd.DataFrame({label: p[key] for label, p in per.items()}, index=ds.columns).T,
+                             width="stretch", key=f"cmp_percol_{key}")
+
+    st.markdown("##### Downloads")
+    pick = st.selectbox("Run", list(fitted_by_label), key="cmp_dl_run")
+    d1, d2 = st.columns(2)
+    if pick in samples:
+        d1.download_button("Samples (CSV)", samples_csv(samples[pick], ds.columns), mime="text/csv",
+                           file_name=f"{pick.split(' ')[0]}_{ds.name}_samples.csv", key="cmp_dl_samples")
+    run_id = next((j.run_id for j in _matching_jobs(ds) if f"{j.spec.label()} ({j.id})" == pick), None) \
+        or next((i for i in stored_ids if pick.endswith(f"[{i[-6:]}]")), None)
+    if run_id:
+        ckpt = store.get(run_id).checkpoint
+        if ckpt is not None and ckpt.exists():
+            d2.download_button("Checkpoint (.pt)", ckpt.read_bytes(), file_name=f"{run_id}.pt",
+                               mime="application/octet-stream", key="cmp_dl_ckpt")
+
+# --- 5. sweep ----------------------------------------------------------------------------------------------------
+st.markdown("#### 4 · Hyperparameter sweep")
+st.markdown("Train one model over a grid of one or two settings and read the metric as a heatmap — seed 004's "
+            "study of the decoder noise σ against the encoder size, live. Each grid point is an ordinary job: it "
+            "also appears in the table above.")
+iterative = [n for n in names if REGISTRY[n].iterative]
+s1, s2, s3 = st.columns(3)
+sweep_model = s1.selectbox("Model", iterative, index=iterative.index("vae") if "vae" in iterative else 0,
+                           key="cmp_sweep_model")
+fields = compare.sweepable_fields(sweep_model)
+x_field = s2.selectbox("Setting x", fields, index=fields.index("sigma") if "sigma" in fields else 0,
+                       key="cmp_sweep_x", help=None)
+x_text = s2.text_input("x values (comma separated)", "0.01, 0.05, 0.2" if x_field == "sigma" else "",
+                       key=f"cmp_sweep_xv_{sweep_model}_{x_field}",
+                       help=compare.config_field_help(sweep_model, x_field))
+y_options = ["(none)"] + [f for f in fields if f != x_field]
+y_field = s3.selectbox("Setting y", y_options,
+                       index=y_options.index("enc_width") if "enc_width" in y_options else 0, key="cmp_sweep_y")
+y_text = s3.text_input("y values", "32, 128" if y_field == "enc_width" else "",
+                       key=f"cmp_sweep_yv_{sweep_model}_{y_field}", disabled=y_field == "(none)",
+                       help=compare.config_field_help(sweep_model, y_field) if y_field != "(none)" else None)
+if sweep_model == "vae":
+    st.latex(r"\mathcal{L}(x) = \frac{\lVert x - D(z)\rVert^2}{2\sigma^2} + \beta\,\mathrm{KL}\big(q(z|x)\,\|\,N(0, I)\big)")
+sweep_steps = int(st.number_input("steps per grid point", 10, 200_000, 1500, step=500, key="cmp_sweep_steps"))
+plan = None
+if x_text.strip():
+    try:
+        plan = compare.make_sweep(sweep_model, x_field, x_text, None if y_field == "(none)" else y_field, y_text)
+    except ModelError as exc:
+        st.error(str(exc))
+if plan is not None:
+    st.caption(f"{len(plan.points())} runs of {sweep_steps} steps; two train at a time.")
+st.button("Queue sweep", disabled=plan is None, key="cmp_sweep_go", on_click=_queue_sweep,
+          args=(plan, configs.get(sweep_model, {}), dict(common, steps=sweep_steps), ds))
+
+sweeps = st.session_state.get("cmp_sweeps", [])
+if sweeps:
+    metric = st.selectbox("Heatmap metric", list(SUITE), key="cmp_sweep_metric", format_func=lambda k: SUITE[k].title)
+
+    @st.fragment(run_every=1.0 if any_active else None)
+    def sweep_view() -> None:
+        for i, sweep in enumerate(reversed(sweeps)):
+            p: compare.SweepPlan = sweep["plan"]
+            results = {}
+            for point, job_id in sweep["jobs"].items():
+                try:
+                    results[point] = manager.get(job_id).snapshot().metrics
+                except KeyError:  # cleared from the job list
+                    continue
+            z = compare.sweep_matrix(p, results, metric)
+            info = SUITE[metric]
+            title, lower = info.title, info.lower_is_better
+            if info.ideal is not None:  # e.g. C2ST AUC: 0.5 is best, so colour by the distance to it
+                z, title, lower = np.abs(z - info.ideal), f"|{info.title} − {info.ideal:g}|", True
+            st.plotly_chart(plots.sweep_heatmap([str(v) for v in p.x_values], [str(v) for v in p.y_values], z,
+                                                p.x_field, p.y_field or "", title, lower_is_better=lower),
+                            key=f"cmp_sweep_fig_{i}")
+
+    sweep_view()
