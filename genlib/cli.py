@@ -11,7 +11,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="GenHack metrics of a fake CSV against a real CSV (JSON on stdout)")
     e.add_argument("real")
     e.add_argument("fake")
+    e.add_argument("--suite", action="store_true",
+                   help="also every metric of the Compare page (W1, MMD, energy, C2ST AUC, precision/recall/density/"
+                        "coverage, correlation distances) on at most 1000 rows")
+    e.add_argument("--train", default=None, metavar="TRAIN.csv",
+                   help="with --suite: the model's training data, for the memorisation check (dcr_ratio) and "
+                        "the oracle floor (real vs train)")
 
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--json", action="store_true", help="machine-readable output")
@@ -173,6 +179,8 @@ def _read_table(path: str) -> tuple[list[str], np.ndarray]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.train is not None and not args.suite:
+        raise CliError("--train only makes sense with --suite")
     from .metrics import evaluate
     real_cols, real = _read_table(args.real)
     fake_cols, fake = _read_table(args.fake)
@@ -185,9 +193,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               "comparing by position", file=sys.stderr)
     result = evaluate(real, fake)
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    if args.suite:
+        result["suite"] = _suite(real, fake, real_cols, args.train)
     result.update({"columns": real_cols, "n_real": int(len(real)), "n_fake": int(len(fake))})
-    print(json.dumps(result))
+    print(json.dumps(_nan_to_none(result)))
     return 0
+
+
+def _nan_to_none(obj: Any) -> Any:
+    """Strict JSON has no NaN: a metric that could not be computed is written as null."""
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_nan_to_none(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj
+
+
+def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path: str | None) -> dict[str, Any]:
+    """The Compare page's metrics; without training data, the train-dependent ones are left out (not faked)."""
+    from .metrics.suite import SUITE, floor, make_reference, score_samples
+    if train_path is None:
+        ref = make_reference(real, real)
+        keys = [k for k in SUITE if SUITE[k].fn is not None and k != "dcr_ratio"]
+        return {"n_rows": ref.n_rows, "metrics": score_samples(ref, fake, keys)}
+    train_cols, train = _read_table(train_path)
+    if train.shape[1] != real.shape[1]:
+        raise CliError(f"column count differs: {train_path} has {train.shape[1]}, the real data {real.shape[1]}")
+    ref = make_reference(real, train)
+    return {"n_rows": ref.n_rows, "metrics": score_samples(ref, fake), "oracle_floor": floor(ref)}
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

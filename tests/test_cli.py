@@ -133,6 +133,36 @@ def test_evaluate_a_file_against_itself_has_zero_kendall_error(files, capsys) ->
     assert result["columns"] == ["height", "weight", "age"] and result["n_real"] == result["n_fake"] == 200
 
 
+def test_evaluate_suite_scores_every_metric_and_its_floor(files, capsys) -> None:
+    """--suite adds the Compare page's metrics: a shifted fake is worse than the floor, a copy of train is caught."""
+    real = user_table(300, seed=1)
+    write_csv(files / "real.csv", real)
+    write_csv(files / "train.csv", user_table(300, seed=2))
+    write_csv(files / "shifted.csv", user_table(300, seed=3) + 1.5)
+    assert main(["evaluate", str(files / "real.csv"), str(files / "shifted.csv"), "--suite",
+                 "--train", str(files / "train.csv")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    suite, floor = out["suite"]["metrics"], out["suite"]["oracle_floor"]
+    assert out["suite"]["n_rows"] == 300 and "kendall_error" in out  # the GenHack pair is still there
+    for key in ("wasserstein", "mmd", "energy", "anderson_darling"):
+        assert suite[key] > 3 * floor[key], key
+    assert suite["c2st_auc"] > 0.8 > floor["c2st_auc"]
+    # the training set itself as the "fake": close to real by every distance, but its records are copies
+    assert main(["evaluate", str(files / "real.csv"), str(files / "train.csv"), "--suite",
+                 "--train", str(files / "train.csv")]) == 0
+    copy = json.loads(capsys.readouterr().out)["suite"]["metrics"]
+    assert copy["dcr_ratio"] == 0.0 and copy["c2st_auc"] < 0.65
+    # without --train the train-dependent metric is left out, not faked
+    assert main(["evaluate", str(files / "real.csv"), str(files / "shifted.csv"), "--suite"]) == 0
+    assert "dcr_ratio" not in json.loads(capsys.readouterr().out)["suite"]["metrics"]
+
+
+def test_evaluate_train_without_suite_is_a_user_error(files, capsys) -> None:
+    rc = main(["evaluate", str(files / "user.csv"), str(files / "user.csv"), "--train", str(files / "user.csv")])
+    captured = capsys.readouterr()
+    assert_user_error(rc, captured.out, captured.err, "--train only makes sense with --suite")
+
+
 def test_train_into_an_existing_empty_folder_and_list_runs_as_json(files, capsys, genlab_home) -> None:
     (files / "empty").mkdir()
     assert main(["train", "--model", "gmm", "--data", str(files / "user.csv"), "--out", str(files / "empty"),
