@@ -284,6 +284,11 @@ class RankGauss:
         qs = self.quantiles
         slope_lo = (qs[1] - qs[0]) / (zr[1] - zr[0])
         slope_hi = (qs[-1] - qs[-2]) / (zr[-1] - zr[-2])
+        # Tied end quantiles can differ by a rounding error (np.quantile interpolates): a slope of 1e-12 would
+        # send a test value just past the training extreme to z ~ 1e12. Treat such slopes as the tie they are.
+        tiny = 1e-9 * np.maximum(qs[-1] - qs[0], np.finfo(float).tiny)
+        slope_lo = np.where(slope_lo > tiny, slope_lo, 0.0)
+        slope_hi = np.where(slope_hi > tiny, slope_hi, 0.0)
         return np.full(qs.shape[1], zr[0]), np.full(qs.shape[1], zr[-1]), slope_lo, slope_hi
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ import streamlit as st
 
 from genlib import compare, plots
 from genlib.data import Dataset
+from genlib.metrics.likelihood import is_discrete
 from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
 from genlib.models import REGISTRY, ModelError, compatible_models
 from genlib.store import StoreError
@@ -187,6 +188,7 @@ with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)
 st.markdown("#### 2 · Live metric table")
 floor_values = _floor(_ds_key(ds), ds)
 n_eval = min(DEFAULT_EVAL_ROWS, len(ds.test))
+discrete_data = is_discrete(ds.test)
 any_active = any(not j.status.finished for j in _matching_jobs(ds))
 finished_at_page_run = {j.id for j in _matching_jobs(ds) if j.status.finished}
 
@@ -213,7 +215,9 @@ def live_table() -> None:
     st.caption(f"Every metric uses {n_eval} held-out test rows and as many fresh samples per run"
                + (f" (a fixed subsample of the {len(ds.test)} test rows)" if len(ds.test) > n_eval else "")
                + ". Best run per column in **green**; ↓ lower is better, ↑ higher is better, →x closest to x. "
-               "Hover a column header for its meaning.")
+               "Hover a column header for its meaning."
+               + (" Held-out log-likelihood is left out: these data are integer levels (pixels), whose density is "
+                  "a set of spikes; it would need dequantization." if discrete_data else ""))
     for r in rows:
         if r.error:
             st.error(f"{r.label}: {r.error}")

@@ -23,7 +23,7 @@ from genlib.transforms import Transform
 if TYPE_CHECKING:  # torch is imported on first use: importing genlib.metrics stays numpy-only (fast app start)
     from genlib.models.fitted import FittedModel
 
-__all__ = ["held_out_log_likelihood", "log_abs_det_jacobian"]
+__all__ = ["held_out_log_likelihood", "is_discrete", "log_abs_det_jacobian"]
 
 #: Relative step of the central finite difference (times each column's scale).
 FD_STEP = 1e-4
@@ -59,6 +59,23 @@ def log_abs_det_jacobian(transform: Transform, x: np.ndarray) -> np.ndarray:
     return np.sum(np.log(np.maximum(slope, MIN_SLOPE)), axis=1)
 
 
+#: Integer-valued columns with at most this many distinct values are treated as discrete (e.g. pixel levels).
+MAX_DISCRETE_LEVELS = 64
+
+
+def is_discrete(x: np.ndarray) -> bool:
+    """True when every column holds only a few integer levels (digits' 0..16 pixels).
+
+    A density of such data is a set of spikes: a model's log-likelihood then measures how narrow its spikes are,
+    not how good it is (here a KDE scored +6.7 nats/dim and a GMM -491 on the same digits). It needs
+    dequantization (adding U(0, 1) noise before training and scoring), which GenLab's models do not do, so the
+    metric is left out (NaN) rather than shown as a number nobody should trust."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        return False
+    return all(len(np.unique(arr[:, j])) <= MAX_DISCRETE_LEVELS for j in range(arr.shape[1]))
+
+
 def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, labels: np.ndarray | None = None,
                             seed: int = 0) -> float | None:
     r"""Mean log-likelihood of held-out rows in data units, per dimension (nats/dim; higher is better).
@@ -72,7 +89,8 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
     ``labels`` are passed to conditional VAEs. The IWAE noise uses the model's generator seeded with
     ``seed`` and restored afterwards, so scoring never changes the training run's random stream.
 
-    A non-finite result (a diverged model, a row far outside the support) gives NaN instead of raising.
+    A non-finite result (a diverged model, a row far outside the support) gives NaN instead of raising, and
+    so do discrete data (see ``is_discrete``), where a density is not defined.
     """
     import torch
 
@@ -85,6 +103,8 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
     arr = _as_2d(x, "x")
     if arr.shape[1] != model.n_features:
         raise DataError(f"x has {arr.shape[1]} columns but the model was trained on {model.n_features}.")
+    if is_discrete(arr):
+        return float("nan")
     logdet = log_abs_det_jacobian(fitted.transform, arr)
     z = fitted.to_model_space(arr)
     model.train(False)
