@@ -102,6 +102,23 @@ def test_job_runs_to_done_with_history_metrics_and_run_id(finance, make_manager,
     assert manager.active == 0
 
 
+def test_preview_samples_are_drawn_by_the_training_thread_and_follow_the_model(finance, make_manager) -> None:
+    """preview_samples > 0: the job keeps the latest samples drawn between steps; the last one is the final model's."""
+    job = make_manager().submit(dataclasses.replace(vae_spec(finance, steps=300, eval_period_s=0.05),
+                                                    preview_samples=64))
+    seen: list[np.ndarray] = []
+    while not job.wait(0.02):
+        if job.preview is not None and (not seen or job.preview is not seen[-1]):
+            seen.append(job.preview)
+    assert job.snapshot().status is JobStatus.DONE
+    assert job.preview is not None and job.preview.shape == (64, 4) and np.all(np.isfinite(job.preview))
+    final = job.fitted.sample(64, seed=4242)
+    np.testing.assert_allclose(job.preview, final, rtol=1e-5, atol=1e-6)
+    assert len(seen) >= 2 and not np.allclose(seen[0], seen[-1]), "previews change as the model trains"
+    plain = make_manager().submit(vae_spec(finance, steps=5))
+    assert plain.wait(30) and plain.preview is None  # default: no preview is drawn
+
+
 def test_classical_job_fits_once(finance, make_manager, tmp_path) -> None:
     store = RunStore(tmp_path / "store")
     job = make_manager(store=store).submit(TrainSpec("gmm", finance, config={"n_components": 3}))

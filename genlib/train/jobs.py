@@ -16,9 +16,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..data import DataError
 from ..models import FittedModel, ModelError, NonFiniteLossError
-from .loop import Progress, TrainSpec, build, evaluate_fitted, resolve_device, train
+from .loop import Progress, TrainSpec, build, draw_preview, evaluate_fitted, resolve_device, train
 
 
 class JobStatus(str, enum.Enum):
@@ -95,6 +97,7 @@ class Job:
         self._log_every = 1
         self.metrics: dict[str, float] = {}
         self._metric_history: list[dict[str, float]] = []
+        self.preview: np.ndarray | None = None  # latest samples drawn by the training thread (spec.preview_samples)
         self.thread: threading.Thread | None = None
 
     # --- called from the training thread ----------------------------------------------------------------
@@ -110,6 +113,8 @@ class Job:
                     self._flush_losses()
             if p.metrics:
                 self._record_metrics(p.metrics)
+            if p.preview is not None:
+                self.preview = p.preview
 
     def _flush_losses(self) -> None:
         """Log the last partial group of steps (a stop mid-group must not drop them). Caller holds the lock."""
@@ -173,7 +178,10 @@ class Job:
             self.fitted = fitted
             train(self.spec, fitted, self._report, self._stop.is_set)
             final = evaluate_fitted(fitted, self.spec.dataset, self.spec.eval_samples)
+            preview = draw_preview(fitted, self.spec)
             with self._lock:
+                if preview is not None:
+                    self.preview = preview
                 self._flush_losses()
                 self._record_metrics(final)
                 self.status = JobStatus.STOPPED if self._stop.is_set() else JobStatus.DONE

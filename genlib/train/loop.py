@@ -50,6 +50,7 @@ class TrainSpec:
     transform: str = "auto"
     eval_period_s: float | None = 5.0   # recompute metrics every this many seconds of training (None: at end)
     eval_samples: int = DEFAULT_EVAL_ROWS  # metrics use at most this many test rows (and as many samples)
+    preview_samples: int = 0             # >0: also draw this many samples at each rescoring, for live previews
     name: str | None = None
     out_dir: str | None = None           # run folder to write (default: a new folder inside the store)
 
@@ -65,6 +66,18 @@ class Progress:
     total: int
     losses: dict[str, float] | None = None
     metrics: dict[str, float] | None = None
+    preview: np.ndarray | None = None   # fresh samples (data units) drawn with the metrics, when asked for
+
+
+def draw_preview(fitted: FittedModel, spec: TrainSpec) -> np.ndarray | None:
+    """Samples for a live preview, drawn HERE in the training thread with a fixed seed.
+
+    Why not from the page: sampling switches the model to eval mode (batch norm, dropout) while the training
+    thread may be mid-step; drawing between two steps keeps both correct, and the fixed seed makes successive
+    previews show the model changing, not the noise."""
+    if spec.preview_samples <= 0:
+        return None
+    return fitted.sample(spec.preview_samples, seed=4242)
 
 
 def build(spec: TrainSpec, device: torch.device) -> FittedModel:
@@ -111,7 +124,8 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
         report(Progress(0, 1))
         losses = model.fit(x, labels)
         _check_finite(losses, 1)
-        report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples)))
+        report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples),
+                        draw_preview(fitted, spec)))
         return 1
 
     total = int(spec.steps or model.default_steps)
@@ -129,9 +143,11 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
         model.steps_done = step - 1
         losses = model.train_step(x[idx], None if labels is None else labels[idx])
         _check_finite(losses, step)
-        metrics = None
+        metrics = preview = None
         if spec.eval_period_s is not None and time.perf_counter() - last_eval >= spec.eval_period_s:
             metrics = evaluate_fitted(fitted, spec.dataset, spec.eval_samples)
+            preview = draw_preview(fitted, spec)
+            model.train(True)  # sampling may have switched to eval mode
             last_eval = time.perf_counter()
-        report(Progress(step, total, losses, metrics))
+        report(Progress(step, total, losses, metrics, preview))
     return step
