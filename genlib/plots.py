@@ -143,9 +143,11 @@ def trajectory_3d(points: np.ndarray, other: np.ndarray | None = None, names: tu
 
 def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max_images: int = 40,
                titles: Sequence[str] | None = None, vmax: float | None = None) -> go.Figure:
-    """Flattened grey images as a tiled heatmap (digits: 8×8, values 0..16)."""
+    """Flattened grey images as a tiled heatmap (digits: 8×8, values 0..16); (3, H, W) shapes are drawn in colour."""
     images = np.asarray(images)[:max_images]
-    h, w = shape
+    if len(shape) == 3:
+        return _rgb_grid(images, tuple(shape), n_cols)
+    h, w = shape[-2:]
     n = len(images)
     n_cols = min(n_cols, max(n, 1))
     n_rows = int(np.ceil(n / n_cols))
@@ -159,6 +161,28 @@ def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
     return _layout(fig, height=max(120, 60 * n_rows + 20))
+
+
+def _rgb_grid(images: np.ndarray, shape: tuple[int, int, int], n_cols: int, gap: int = 1) -> go.Figure:
+    """Flattened (C, H, W) images tiled as one RGB picture (lorenz_images: channels x, y, z), each channel
+    stretched over the range of the images shown; a single channel is drawn grey, extra channels are dropped."""
+    c, h, w = shape
+    imgs = images.reshape(len(images), c, h, w).astype(float)
+    lo, hi = np.nanmin(imgs, axis=(0, 2, 3), keepdims=True), np.nanmax(imgs, axis=(0, 2, 3), keepdims=True)
+    imgs = (imgs - lo) / np.where(hi > lo, hi - lo, 1.0)
+    rgb = np.repeat(imgs, 3, axis=1) if c == 1 else imgs[:, :3]
+    n = len(rgb)
+    n_cols = max(1, min(n_cols, n))
+    n_rows = max(1, int(np.ceil(n / n_cols)))
+    canvas = np.full((n_rows * (h + gap), n_cols * (w + gap), 3), 255, dtype=np.uint8)
+    for k in range(n):
+        r, col = divmod(k, n_cols)
+        canvas[r * (h + gap): r * (h + gap) + h, col * (w + gap): col * (w + gap) + w] = \
+            np.clip(np.moveaxis(rgb[k], 0, -1) * 255, 0, 255).astype(np.uint8)
+    fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, height=max(120, int(60 + 40 * n_rows * h / 8 / max(1, n_cols / 10))))
 
 
 def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None = None,

@@ -37,13 +37,15 @@ if ds is not None:
                     f"{ds.n_features} columns" + (f", {ds.n_classes} classes" if ds.n_classes else ""))
         if ds.image_shape is None:
             st.dataframe(describe(ds).style.format("{:.4g}"), width="stretch")
-        st.download_button("Download training split (CSV)",
-                           pd.DataFrame(ds.train, columns=ds.columns).to_csv(index=False).encode(),
+        st.download_button("Download training split (CSV)",  # built only when clicked: image data are MBs
+                           lambda: pd.DataFrame(ds.train, columns=ds.columns).to_csv(index=False).encode(),
                            file_name=f"{ds.name}_train.csv", mime="text/csv")
     with right:
         if ds.image_shape is not None:
             st.plotly_chart(plots.image_grid(ds.train[:40], ds.image_shape), key="home_images")
-            st.caption("The first 40 training images (8×8 pixels, grey levels 0–16).")
+            st.caption("The first 40 training images (8×8 pixels, grey levels 0–16)." if len(ds.image_shape) == 2
+                       else "The first 40 training images: each is one trajectory, its 1,024 steps in raster "
+                            "order, red/green/blue = x/y/z. The Lorenz lab page trains on them.")
         elif ds.n_features == 3 and ds.name == "lorenz":
             st.plotly_chart(plots.trajectory_3d(ds.train), key="home_3d")
             st.caption("States on the Lorenz attractor: the butterfly. Drag to rotate.")

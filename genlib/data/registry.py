@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from genlib.data import digits, finance, lorenz, toy2d
+from genlib.data import digits, finance, lorenz, lorenz_images, toy2d
 from genlib.data.base import DataError, Dataset, DatasetInfo, ParamSpec
 from genlib.data.csv_loader import CSV_PARAMS, load_csv
 
@@ -40,6 +40,18 @@ DATASETS: dict[str, DatasetInfo] = {
             "States (x, y, z) sampled on the Lorenz-63 strange attractor.",
             lorenz.load_lorenz,
             lorenz.PARAMS,
+        ),
+        DatasetInfo(
+            "lorenz_images",
+            "Whole Lorenz trajectories (1,024 steps at dt 0.1) as 32×32 RGB images, channels x, y, z (seed 001).",
+            lorenz_images.load_lorenz_images,
+            lorenz_images.IMAGE_PARAMS,
+        ),
+        DatasetInfo(
+            "lorenz_windows",
+            "Short windows of Lorenz trajectories (16 steps × x, y, z = 48 values) for VAEs and flows.",
+            lorenz_images.load_lorenz_windows,
+            lorenz_images.WINDOW_PARAMS,
         ),
     )
 }

@@ -1,0 +1,154 @@
+r"""`lorenz_images` and `lorenz_windows`: whole Lorenz trajectories as training rows (seed 001's GAN data).
+
+`lorenz_images`: each of `n_traj` trajectories (random start, 10 time units of burn-in dropped) keeps 1,024 steps
+at `dt` (102.3 time units at dt = 0.1, like the seed's "T = 100") and becomes one 32×32 image with channels
+x, y, z, laid out in raster order (image[c, r, k] = state at step 32·r + k, coordinate c) and min-max scaled
+to [-1, 1] per channel; see :mod:`genlib.dynamics.trajectories`. A row is that image flattened in (C, H, W)
+order: 3,072 columns x0…x1023, y0…y1023, z0…z1023 (column "x37" is x at step 37), so `image_shape` is
+(3, 32, 32) and the `dcgan` model trains on it as it is.
+
+The scaler is fitted on all trajectories of the data set (train and test), a fixed property of the data's
+representation like the 0..16 grey levels of `digits`, so every row lies in [-1, 1]. `Dataset` has no slot for
+it (and `params` must hold exactly the generator parameters), so :func:`lorenz_images_scaler` recomputes it from
+`dataset.params` (or a run's stored `dataset_params`): the simulation is deterministic and memoised, so this is
+exact and usually instant, and it also works for a model reloaded from the run store.
+
+`lorenz_windows`: the same kind of trajectories cut into windows of `length` steps every `stride` steps, one row
+per window flattened as (x0, y0, z0, x1, …), in data units: small vectors for VAEs and flows, which then
+generate short pieces of trajectory.
+
+Both split 80/20 *by trajectory*, so no test row shares a trajectory (or overlapping window) with a training row.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from genlib.data.base import DataError, Dataset, ParamSpec
+from genlib.data.csv_loader import split_rows
+
+if TYPE_CHECKING:
+    from genlib.dynamics.trajectories import ChannelScaler
+
+# genlib.dynamics.trajectories is imported inside the loaders: the registry imports this module, and importing
+# genlib.data must not pull in genlib.dynamics (nor risk a cycle with it). These mirror its constants (tested).
+COORDS = ("x", "y", "z")
+IMAGE_SIDE = 32
+STEPS_PER_IMAGE = IMAGE_SIDE**2
+TEST_FRACTION = 0.2
+BURN_IN = 10.0
+IMAGE_SHAPE = (3, IMAGE_SIDE, IMAGE_SIDE)
+IMAGE_COLUMNS = [f"{c}{t}" for c in COORDS for t in range(STEPS_PER_IMAGE)]
+MAX_WINDOW_VALUES = 20_000_000  # rows × columns; 160 MB of float64
+
+_SYSTEM: tuple[ParamSpec, ...] = (
+    ParamSpec("dt", 0.1, "time between steps (seed 001: 0.1, ten times the usual 0.01)", (0.01, 0.5)),
+    ParamSpec("sigma", 10.0, "Prandtl number σ", (0.1, 100.0)),
+    ParamSpec("rho", 28.0, "Rayleigh number ρ (chaotic near 28)", (0.1, 200.0)),
+    ParamSpec("beta", 8.0 / 3.0, "geometric factor β", (0.01, 20.0)),
+    ParamSpec("seed", 0, "random seed of the initial states and of the train/test split", (0, 2**32 - 1)),
+)
+
+IMAGE_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("n_traj", 256, "number of trajectories = images (seed 001: 1,000)", (16, 2000)),
+    *_SYSTEM,
+)
+
+WINDOW_PARAMS: tuple[ParamSpec, ...] = (
+    ParamSpec("n_traj", 64, "number of trajectories the windows are cut from", (4, 2000)),
+    ParamSpec("n_steps", 1024, "steps kept per trajectory", (32, 20000)),
+    ParamSpec("length", 16, "steps per window (a row has 3 × length values)", (2, 256)),
+    ParamSpec("stride", 8, "steps between the starts of successive windows", (1, 256)),
+    *_SYSTEM,
+)
+
+
+def _split_trajectories(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test trajectory indices; the split has its own stream, independent of the initial states."""
+    idx = np.arange(n)
+    train, test, _, _ = split_rows(idx, np.random.default_rng((int(seed), 1)), TEST_FRACTION)
+    return np.sort(train), np.sort(test)
+
+
+def _system_text(n_traj: int, dt: float, sigma: float, rho: float, beta: float) -> str:
+    return f"{n_traj} Lorenz-63 trajectories (σ={sigma:g}, ρ={rho:g}, β={beta:.4g}) sampled every {dt:g}"
+
+
+def _image_trajectories(n_traj: int, dt: float, sigma: float, rho: float, beta: float, seed: int) -> np.ndarray:
+    from genlib.dynamics.trajectories import lorenz_trajectories
+
+    return lorenz_trajectories(n_traj, STEPS_PER_IMAGE, dt, seed, sigma, rho, beta, BURN_IN)
+
+
+def load_lorenz_images(n_traj: int = 256, dt: float = 0.1, sigma: float = 10.0, rho: float = 28.0,
+                       beta: float = 8.0 / 3.0, seed: int = 0) -> Dataset:
+    """One flattened (3, 32, 32) image in [-1, 1] per trajectory; 80/20 split by trajectory."""
+    from genlib.dynamics.trajectories import ChannelScaler, to_images
+
+    traj = _image_trajectories(n_traj, dt, sigma, rho, beta, seed)
+    scaler = ChannelScaler.fit(traj)
+    rows = to_images(traj, scaler).reshape(len(traj), -1).astype(np.float64)
+    tr, te = _split_trajectories(len(traj), seed)
+    return Dataset(
+        name="lorenz_images",
+        description=(
+            f"{_system_text(n_traj, dt, sigma, rho, beta)}, each 1,024 steps ({(STEPS_PER_IMAGE - 1) * dt:g} time "
+            "units) drawn as a 32×32 RGB image: channels x, y, z scaled to [-1, 1], time in raster order."
+        ),
+        columns=list(IMAGE_COLUMNS),
+        train=np.ascontiguousarray(rows[tr]),
+        test=np.ascontiguousarray(rows[te]),
+        image_shape=IMAGE_SHAPE,
+        params={"n_traj": int(n_traj), "dt": float(dt), "sigma": float(sigma), "rho": float(rho),
+                "beta": float(beta), "seed": int(seed)},
+    )
+
+
+def lorenz_images_scaler(dataset: Dataset | dict[str, Any]) -> ChannelScaler:
+    """The scaler that maps a `lorenz_images` row back to a trajectory: ``from_images(rows, scaler)``.
+
+    Accepts the Dataset or its ``params`` dict (e.g. a stored run's ``dataset_params``); recomputed from the same
+    deterministic simulation, so it is exactly the scaler used to build the rows.
+    """
+    from genlib.dynamics.trajectories import ChannelScaler
+
+    if isinstance(dataset, Dataset) and dataset.name != "lorenz_images":
+        raise DataError(f"lorenz_images_scaler needs the lorenz_images dataset, got '{dataset.name}'.")
+    given = dataset.params if isinstance(dataset, Dataset) else dict(dataset)
+    p = {s.name: type(s.default)(given.get(s.name, s.default)) for s in IMAGE_PARAMS}
+    return ChannelScaler.fit(_image_trajectories(p["n_traj"], p["dt"], p["sigma"], p["rho"], p["beta"], p["seed"]))
+
+
+def window_columns(length: int) -> list[str]:
+    """x0, y0, z0, x1, y1, z1, …: the flattening order of :func:`genlib.dynamics.trajectories.windows`."""
+    return [f"{c}{t}" for t in range(int(length)) for c in COORDS]
+
+
+def load_lorenz_windows(n_traj: int = 64, n_steps: int = 1024, length: int = 16, stride: int = 8, dt: float = 0.1,
+                        sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0, seed: int = 0) -> Dataset:
+    """Flattened windows of `length` steps (3·length columns, data units); split 80/20 by trajectory, rows shuffled."""
+    if length > n_steps:
+        raise DataError(f"window length ({length}) must not exceed the steps per trajectory ({n_steps}).")
+    n_rows = n_traj * ((n_steps - length) // stride + 1)
+    if n_rows * 3 * length > MAX_WINDOW_VALUES:
+        raise DataError(f"lorenz_windows would hold {n_rows:,} windows × {3 * length} values, over the "
+                        f"{MAX_WINDOW_VALUES:,}-value limit; use fewer trajectories or steps, or a larger stride.")
+    from genlib.dynamics.trajectories import lorenz_trajectories, windows
+
+    traj = lorenz_trajectories(n_traj, n_steps, dt, seed, sigma, rho, beta, BURN_IN)
+    tr, te = _split_trajectories(n_traj, seed)
+    rng = np.random.default_rng((int(seed), 2))
+    train, test = windows(traj[tr], length, stride), windows(traj[te], length, stride)
+    return Dataset(
+        name="lorenz_windows",
+        description=(
+            f"Windows of {length} steps ({(length - 1) * dt:g} time units) every {stride} steps along "
+            f"{_system_text(n_traj, dt, sigma, rho, beta)}; a row is (x0, y0, z0, x1, …) in the system's units."
+        ),
+        columns=window_columns(length),
+        train=np.ascontiguousarray(train[rng.permutation(len(train))]),
+        test=np.ascontiguousarray(test[rng.permutation(len(test))]),
+        params={"n_traj": int(n_traj), "n_steps": int(n_steps), "length": int(length), "stride": int(stride),
+                "dt": float(dt), "sigma": float(sigma), "rho": float(rho), "beta": float(beta), "seed": int(seed)},
+    )
