@@ -19,6 +19,7 @@ PAGES = {
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
+        st.Page("pages/lorenz.py", title="Lorenz lab", icon=":material/cyclone:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     ],
 }

@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from . import cli_lorenz
+    cli_lorenz.add_parser(sub)
     return p
 
 
@@ -244,7 +247,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
+def cmd_lorenz(args: argparse.Namespace) -> int:
+    from . import cli_lorenz
+    return cli_lorenz.run(args)
+
+
+COMMANDS = {"lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
             "evaluate": cmd_evaluate, "runs": cmd_runs}
 
 

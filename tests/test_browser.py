@@ -144,3 +144,16 @@ def test_compare_page_table_updates_live_while_two_models_train(server: str, pag
     pg.get_by_text("Side by side").wait_for()
     pg.get_by_role("button", name="Download table (CSV)").wait_for()
     _assert_no_exception(pg)
+
+
+def test_lorenz_lab_draws_the_butterfly_and_switches_sections(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/lorenz")
+    pg.get_by_role("heading", name="Lorenz attractor lab").wait_for()
+    pg.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
+    pg.get_by_text("Sensitive dependence on initial conditions").wait_for()
+    _assert_no_exception(pg)
+    pg.get_by_text("2 · Lyapunov exponent").click()
+    pg.get_by_text("λ₁ (Benettin)").wait_for(timeout=60_000)
+    pg.get_by_text("From data alone: Rosenstein's method").wait_for()
+    _assert_no_exception(pg)
