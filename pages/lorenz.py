@@ -105,8 +105,9 @@ def simulator() -> None:
     right.plotly_chart(plots_lorenz.time_series(a.t, {"start x₀": a.states, "start x₀ + ε": b.states}),
                        key="lz_ts")
     st.markdown("**Sensitive dependence on initial conditions.** The two starts differ by ε in x. Their distance "
-                "grows like ε·e^{λt} — a straight line on this log axis, with slope the largest Lyapunov exponent "
-                "λ ≈ 0.906 — until it reaches the size of the attractor.")
+                "grows like ε·e^(λt) — a straight line on this log axis, with slope the largest Lyapunov exponent "
+                "λ ≈ 0.906 — until it reaches the size of the attractor. (For the first few time units it barely "
+                "grows: the nudge must first turn into the most unstable direction.)")
     d = lz.separation(a, b)
     st.plotly_chart(plots_lorenz.separation_plot(a.t, d, lz.LYAPUNOV_REFERENCE, d0=eps), key="lz_sep")
 
@@ -179,7 +180,7 @@ def fits() -> None:
                          "ρ": f.params.get("rho"), "β": f.params.get("beta"), "terms": f.n_terms,
                          "λ of fitted system": lam, "note": "fitted system diverges" if why else ""})
     table = pd.DataFrame(rows)
-    st.dataframe(table.style.format({"coefficient RMSE": "{:.3g}", "σ": "{:.3f}", "ρ": "{:.3f}", "β": "{:.4f}",
+    st.dataframe(table.style.format({"dt": "{:g}", "coefficient RMSE": "{:.3g}", "σ": "{:.3f}", "ρ": "{:.3f}", "β": "{:.4f}",
                                      "λ of fitted system": "{:.3f}"}, na_rep="—"),
                  hide_index=True, key="lz_fit_table")
     st.caption("True values σ = 10, ρ = 28, β = 8/3 ≈ 2.6667; RMSE over all 30 library coefficients. The seed's "
