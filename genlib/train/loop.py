@@ -124,8 +124,7 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
         report(Progress(0, 1))
         losses = model.fit(x, labels)
         _check_finite(losses, 1)
-        report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples),
-                        draw_preview(fitted, spec)))
+        report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples)))
         return 1
 
     total = int(spec.steps or model.default_steps)
@@ -147,7 +146,6 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
         if spec.eval_period_s is not None and time.perf_counter() - last_eval >= spec.eval_period_s:
             metrics = evaluate_fitted(fitted, spec.dataset, spec.eval_samples)
             preview = draw_preview(fitted, spec)
-            model.train(True)  # sampling may have switched to eval mode
             last_eval = time.perf_counter()
         report(Progress(step, total, losses, metrics, preview))
     return step
