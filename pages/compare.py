@@ -40,11 +40,6 @@ def _ds_key(ds: Dataset) -> tuple[str, str, tuple[int, ...]]:
     return ds.name, repr(sorted(ds.params.items())), ds.test.shape
 
 
-@st.cache_resource(show_spinner="Preparing the real-data side of the metrics…", max_entries=8)
-def _floor(key: tuple, _ds: Dataset) -> dict[str, float]:
-    return floor(reference_for(_ds))
-
-
 @st.cache_resource(show_spinner="Scoring the stored run…", max_entries=64)
 def _stored_metrics(run_id: str, key: tuple, _ds: Dataset) -> dict[str, float]:
     """Today's suite on a stored run (its record may predate metrics added since)."""
@@ -71,16 +66,9 @@ def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str
     st.toast(f"Queued {len(ids)} sweep runs of {plan.model}")
 
 
-def _arrow(key: str) -> str:
-    info = SUITE[key]
-    if info.ideal is not None:
-        return f"→{info.ideal:g}"
-    return "↓" if info.lower_is_better else "↑"
-
-
 def _column_config(keys: list[str]) -> dict[str, Any]:
     cfg: dict[str, Any] = {
-        key: st.column_config.Column(f"{SUITE[key].title} {_arrow(key)}",  # numbers formatted by the Styler
+        key: st.column_config.Column(f"{SUITE[key].title} {SUITE[key].arrow}",  # numbers formatted by the Styler
                                      help=SUITE[key].description + (f" Unit: {SUITE[key].unit}." if SUITE[key].unit else ""))
         for key in keys}
     cfg["history"] = st.column_config.LineChartColumn("AD over time", help="Anderson–Darling at each rescoring")
@@ -186,7 +174,8 @@ with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)
 
 # --- 3. live table -----------------------------------------------------------------------------------------------
 st.markdown("#### 2 · Live metric table")
-floor_values = _floor(_ds_key(ds), ds)
+with st.spinner("Preparing the real-data side of the metrics…"):
+    floor_values = floor(reference_for(ds))  # built once per dataset and cached in genlib.metrics.suite
 n_eval = min(DEFAULT_EVAL_ROWS, len(ds.test))
 discrete_data = is_discrete(ds.test)
 any_active = any(not j.status.finished for j in _matching_jobs(ds))
@@ -249,7 +238,7 @@ with st.expander("What the metrics measure (formulas)"):
     st.markdown("Each metric compares the model's samples $\\tilde x$ with held-out real rows $x$ the model never "
                 "saw. The oracle floor is the value two real samples get: no model can beat it except by luck.")
     for key, info in SUITE.items():
-        st.markdown(f"**{info.title}** {_arrow(key)}" + (f" ({info.unit})" if info.unit else ""))
+        st.markdown(f"**{info.title}** {SUITE[key].arrow}" + (f" ({info.unit})" if info.unit else ""))
         if info.latex:
             st.latex(info.latex)
         st.caption(info.description)
@@ -297,7 +286,7 @@ else:
         per = {label: per_column(ref, fake) for label, fake in samples.items()}
         for key in ("anderson_darling", "wasserstein"):
             if per:
-                st.markdown(f"**{SUITE[key].title} per column** ({_arrow(key)})")
+                st.markdown(f"**{SUITE[key].title} per column** ({SUITE[key].arrow})")
                 st.dataframe(pd.DataFrame({label: p[key] for label, p in per.items()}, index=ds.columns).T,
                              width="stretch", key=f"cmp_percol_{key}")
 

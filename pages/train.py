@@ -5,7 +5,6 @@ import numpy as np
 import streamlit as st
 
 from genlib import plots
-from genlib.data import Dataset
 from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
@@ -31,11 +30,6 @@ manager = job_manager()
 
 #: The four metric cards: marginals, dependence, "can a classifier tell?", and mode coverage.
 HEADLINE = ("anderson_darling", "kendall_error", "c2st_auc", "coverage")
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _floor(name: str, params: str, _ds: Dataset) -> dict[str, float]:
-    return floor(reference_for(_ds))
 
 
 def _start(spec: TrainSpec) -> None:
@@ -107,7 +101,7 @@ with right:
                   args=(s.id,), help="end now and discard the model")
         if s.metrics:
             cols = st.columns(len(HEADLINE))
-            fl = _floor(job.spec.dataset.name, str(job.spec.dataset.params), job.spec.dataset)
+            fl = floor(reference_for(job.spec.dataset))  # cached per dataset in genlib.metrics.suite
             for col, key in zip(cols, HEADLINE):
                 info = SUITE[key]
                 if key in s.metrics:
@@ -120,7 +114,7 @@ with right:
         with st.expander("What these metrics measure"):
             for key in HEADLINE:
                 info = SUITE[key]
-                st.markdown(f"**{info.title}** ({'closest to ' + format(info.ideal, 'g') if info.ideal is not None else 'lower' if info.lower_is_better else 'higher'} is better)")
+                st.markdown(f"**{info.title}** ({info.direction} is better)")
                 st.latex(info.latex)
                 st.caption(info.description)
         if s.losses:

@@ -176,6 +176,20 @@ class MetricInfo:
         """Display name for tables and metric cards."""
         return self.label or self.name.replace("_", " ")
 
+    @property
+    def direction(self) -> str:
+        """Which values are better, in words: "closest to 0.5", "lower" or "higher"."""
+        if self.ideal is not None:
+            return f"closest to {self.ideal:g}"
+        return "lower" if self.lower_is_better else "higher"
+
+    @property
+    def arrow(self) -> str:
+        """The same as a table-header mark: "→0.5", "↓" or "↑"."""
+        if self.ideal is not None:
+            return f"→{self.ideal:g}"
+        return "↓" if self.lower_is_better else "↑"
+
     def best_index(self, values: Sequence[float | None]) -> int | None:
         """Index of the best finite value (first one on ties), or None when no value is finite.
 
