@@ -146,7 +146,7 @@ def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max
     """Flattened grey images as a tiled heatmap (digits: 8×8, values 0..16); (3, H, W) shapes are drawn in colour."""
     images = np.asarray(images)[:max_images]
     if len(shape) == 3:
-        return _rgb_grid(images, tuple(shape), n_cols)
+        return rgb_grid(images.reshape(len(images), *shape), n_cols=n_cols, max_images=max_images)
     h, w = shape[-2:]
     n = len(images)
     n_cols = min(n_cols, max(n, 1))
@@ -163,15 +163,23 @@ def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max
     return _layout(fig, height=max(120, 60 * n_rows + 20))
 
 
-def _rgb_grid(images: np.ndarray, shape: tuple[int, int, int], n_cols: int, gap: int = 1) -> go.Figure:
-    """Flattened (C, H, W) images tiled as one RGB picture (lorenz_images: channels x, y, z), each channel
-    stretched over the range of the images shown; a single channel is drawn grey, extra channels are dropped."""
-    c, h, w = shape
-    imgs = images.reshape(len(images), c, h, w).astype(float)
-    lo, hi = np.nanmin(imgs, axis=(0, 2, 3), keepdims=True), np.nanmax(imgs, axis=(0, 2, 3), keepdims=True)
-    imgs = (imgs - lo) / np.where(hi > lo, hi - lo, 1.0)
+def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32, value_range: tuple[float, float] | None = None,
+             gap: int = 1) -> go.Figure:
+    """(n, C, H, W) images tiled as one RGB picture (lorenz_images: channels x, y, z).
+
+    ``value_range`` maps that range onto 0..255 for every channel (e.g. (−1, 1)); None stretches each channel over
+    the range of the images shown. A single channel is drawn grey; channels beyond three are dropped."""
+    imgs = np.asarray(images, dtype=float)[:max_images]
+    if imgs.ndim != 4 or len(imgs) == 0:
+        imgs = np.zeros((0, 3, 1, 1))
+    n, c, h, w = imgs.shape
+    if value_range is None:
+        lo = np.nanmin(imgs, axis=(0, 2, 3), keepdims=True) if n else 0.0
+        hi = np.nanmax(imgs, axis=(0, 2, 3), keepdims=True) if n else 1.0
+    else:
+        lo, hi = value_range
+    imgs = (imgs - lo) / np.where(np.asarray(hi) > lo, np.asarray(hi) - lo, 1.0)
     rgb = np.repeat(imgs, 3, axis=1) if c == 1 else imgs[:, :3]
-    n = len(rgb)
     n_cols = max(1, min(n_cols, n))
     n_rows = max(1, int(np.ceil(n / n_cols)))
     canvas = np.full((n_rows * (h + gap), n_cols * (w + gap), 3), 255, dtype=np.uint8)
@@ -182,7 +190,7 @@ def _rgb_grid(images: np.ndarray, shape: tuple[int, int, int], n_cols: int, gap:
     fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, height=max(120, int(60 + 40 * n_rows * h / 8 / max(1, n_cols / 10))))
+    return _layout(fig, height=max(140, int(40 + 60 * n_rows)))
 
 
 def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None = None,

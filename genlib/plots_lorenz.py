@@ -11,6 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from genlib import plots
 from genlib.plots import PALETTE, REAL_DARK, _layout
 
 AXES = ("x", "y", "z")
@@ -98,21 +99,10 @@ def rosenstein_fits(results: Mapping[str, Any]) -> go.Figure:
     return _layout(fig, height=340)
 
 
-def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32, gap: int = 2) -> go.Figure:
-    """(n, 3, H, W) images with values in [−1, 1] tiled as one RGB picture (channels = x, y, z)."""
-    images = np.asarray(images, dtype=float)[:max_images]
-    n, c, h, w = images.shape if images.ndim == 4 else (0, 3, 1, 1)
-    n_cols = max(1, min(n_cols, n))
-    n_rows = max(1, int(np.ceil(n / n_cols)))
-    canvas = np.full((n_rows * (h + gap), n_cols * (w + gap), 3), 255, dtype=np.uint8)
-    for k in range(n):
-        r, col = divmod(k, n_cols)
-        rgb = np.clip((np.moveaxis(images[k], 0, -1) + 1.0) * 127.5, 0, 255).astype(np.uint8)
-        canvas[r * (h + gap): r * (h + gap) + h, col * (w + gap): col * (w + gap) + w] = rgb[..., :3]
-    fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return _layout(fig, height=max(140, int(40 + 60 * n_rows)))
+def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32) -> go.Figure:
+    """Trajectory images (n, 3, H, W) with values in [−1, 1] (channels = x, y, z), on one fixed colour scale so
+    real and generated grids compare."""
+    return plots.rgb_grid(images, n_cols=n_cols, max_images=max_images, value_range=(-1.0, 1.0), gap=2)
 
 
 def return_map(maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:

@@ -43,7 +43,7 @@ def test_home_renders_every_builtin_dataset() -> None:
     # the capability table lists the registered models
     tables = [df.value for df in at.dataframe]
     assert any("vae" in set(t.get("model", [])) for t in tables)
-    for name in ["toy2d", "digits", "lorenz", "finance"]:
+    for name in ["toy2d", "digits", "lorenz", "lorenz_images", "lorenz_windows", "finance"]:
         at.selectbox(key="home_dataset").set_value(name).run()
         _no_exception(at)
         assert not at.error, [e.value for e in at.error]
