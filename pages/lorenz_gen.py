@@ -154,6 +154,10 @@ def chaos_check(job: Job) -> None:
                 "trajectories alike, plus checks of the distribution: the marginals of x, y, z, how often z peaks, "
                 "and **Lorenz's map** — each maximum of z plotted against the next, a sharp cusp for the real "
                 "system that a model must reproduce to have learned the dynamics, not just the cloud of points.")
+    st.markdown("Read the exponent against the **real** column, never alone: Rosenstein's estimator also returns a "
+                "positive number for white noise (about 1.25 / dt, ≈ 12 here), so a generated exponent far above "
+                "the real one means *jittery*, not *more chaotic* — seed 001's \"positive, hence chaotic\" is not "
+                "enough. The **mean state change per step** shows the jitter directly.")
     ds = job.spec.dataset
     n = int(st.select_slider("trajectories to compare", [16, 32, 64], 32, key=f"lz_chaos_n_{job.id}"))
     table, real, fake = _chaos(job.id, n, job)

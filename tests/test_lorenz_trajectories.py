@@ -178,6 +178,7 @@ def test_chaos_table_real_vs_real_agrees(traj: np.ndarray) -> None:
         assert _cell(df, "marginal KS", coord) < 0.06
     assert abs(_cell(df, "z maxima", "z") / _cell(df, "z maxima", "z", "real") - 1) < 0.05
     assert _cell(df, "return-map", "z") < 1.5 * _cell(df, "return-map", "z", "real")
+    assert abs(_cell(df, "mean |state", "xyz") / _cell(df, "mean |state", "xyz", "real") - 1) < 0.05
 
 
 def test_chaos_table_flags_garbage_without_crashing(traj: np.ndarray) -> None:
@@ -190,6 +191,8 @@ def test_chaos_table_flags_garbage_without_crashing(traj: np.ndarray) -> None:
     assert _cell(df, "z maxima", "z") > 2 * _cell(df, "z maxima", "z", "real")
     assert _cell(df, "return-map", "z") > 4 * _cell(df, "return-map", "z", "real")
     assert _cell(df, "marginal KS", "z") > 2 * _cell(df, "marginal KS", "z", "real")
+    # Independent draws jump across the attractor at every step: the step size gives noise away at once.
+    assert _cell(df, "mean |state", "xyz") > 2 * _cell(df, "mean |state", "xyz", "real")
 
     const = np.ones((3, STEPS_PER_IMAGE, 3))
     const[0, 10] = np.nan  # a diverged sample: left out, and said so
