@@ -20,6 +20,8 @@ They differ in the latent penalty, the prior and the networks:
   blind spot: shrinking every code (μ and σ together, the decoder scaling back up) costs at most 1 per latent
   dimension, so the codes collapse into a small ball and decoded prior samples are far off (finance:
   Anderson–Darling ≈ 80 vs ≈ 2 with MMD).
+- ``ae``: the exception to the Gaussian encoder: a plain deterministic autoencoder (loss ||x − f(g(x))||², no
+  prior); it samples by decoding z from a Gaussian fitted to its training codes.
 
 All share :class:`LatentAutoencoder` (networks, σ, conditioning, sampling, training step, checkpoints); only the
 penalty / prior and, for ``conv_vae``, the network builder are overridden.
@@ -748,3 +750,96 @@ class WAE(LatentAutoencoder):
         loss, logs = super().losses(x, cond)
         logs[self.config.penalty] = self._last_penalty.mean().item()
         return loss, logs
+
+
+# ============================================================================ plain (deterministic) autoencoder
+
+@dataclass
+class AEConfig:
+    latent_dim: int = _latent_dim(4)
+    enc_width: int = _width(128, "encoder")
+    enc_depth: int = _depth(2, "encoder")
+    dec_width: int = _width(64, "decoder")
+    dec_depth: int = _depth(2, "decoder")
+    activation: str = _activation()
+    code_momentum: float = param(0.02, "rate of the moving averages of the codes' mean and second moment, which "
+                                       "define the Gaussian that sample() draws z from", range=(1e-4, 1.0), log=True)
+    lr: float = _lr()
+    grad_clip: float = _grad_clip()
+    # Read by LatentAutoencoder; an AE has no decoder noise and no σ (class attributes, not settings).
+    sigma = 1.0
+    learn_sigma = False
+    decoder_noise = False
+
+
+@register
+class AE(LatentAutoencoder):
+    r"""Plain deterministic autoencoder z = g(x), x̂ = f(z), trained on ||x − f(g(x))||² (seed 003's "AE").
+
+    An AE has no prior, so :meth:`sample` decodes z drawn from a Gaussian N(m, C) fitted to the training codes:
+    m and C come from moving averages of the batches' first and second moments during training (a plain average
+    for the first 1/``code_momentum`` steps). That Gaussian is a stand-in, not a learned density: seed 003's
+    "AE + GMM" (:mod:`genlib.latent.gmm`) fits a mixture to the codes instead."""
+
+    name = "ae"
+    label = "Autoencoder (deterministic; samples from a Gaussian fitted to the codes)"
+    Config = AEConfig
+    capabilities = frozenset({"sample", "encode", "decode"})
+    default_steps = 3000
+    formula = (r"\begin{aligned}\mathcal{L} &= \lVert x - f_\theta(g_\phi(x))\rVert^2\\"
+               r"z_{\text{new}} &\sim \mathcal{N}(m, C),\quad m, C = \text{mean, covariance of the codes } g_\phi(x)"
+               r"\end{aligned}")
+    summary = ("The encoder g compresses each row to a code z, the decoder f maps it back; training only asks "
+               "for good reconstructions, so nothing shapes where the codes lie. To generate, GenLab draws z "
+               "from a Gaussian fitted to the training codes and decodes it (seed 003 fits a mixture of "
+               "Gaussians there instead: the latent-space explorer's AE + GMM).")
+
+    def __init__(self, config: AEConfig, n_features: int, device: torch.device | str = "cpu",
+                 n_classes: int = 0, image_shape: tuple[int, ...] | None = None):
+        super().__init__(config, n_features, device, n_classes, image_shape)
+        L = config.latent_dim
+        self.code_mean = torch.zeros(L, device=self.device)
+        self.code_m2 = torch.eye(L, device=self.device)          # E[z zᵀ]; N(0, I) until trained
+        self.code_steps = torch.zeros(1, device=self.device)
+
+    def build_networks(self) -> tuple[nn.Module, nn.Module]:
+        c = self.config
+        return (mlp(self.n_features, c.latent_dim, c.enc_width, c.enc_depth, c.activation),
+                mlp(c.latent_dim, self.n_features, c.dec_width, c.dec_depth, c.activation))
+
+    def _encode(self, x: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, logvar at its floor): the code is a point, reported as the narrowest Gaussian the family allows."""
+        z = self.encoder(x)
+        return z, torch.full_like(z, LOGVAR_MIN)
+
+    def losses(self, x: torch.Tensor, cond: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        z = self.encoder(x)
+        recon = ((x - self.decoder(z)) ** 2).sum(-1)
+        loss = recon.mean()
+        with torch.no_grad():
+            self.code_steps += 1
+            rate = max(float(self.config.code_momentum), 1.0 / float(self.code_steps))
+            self.code_mean.lerp_(z.mean(0), rate)
+            self.code_m2.lerp_(z.T @ z / len(z), rate)
+        return loss, {"loss": loss.item(), "recon": loss.item()}
+
+    def code_covariance(self) -> torch.Tensor:
+        """C = E[z zᵀ] − m mᵀ from the moving averages (symmetrised)."""
+        cov = self.code_m2 - torch.outer(self.code_mean, self.code_mean)
+        return 0.5 * (cov + cov.T)
+
+    @torch.no_grad()
+    def sample_prior(self, n: int) -> torch.Tensor:
+        """z ~ N(m, C) of the training codes (C's negative round-off eigenvalues set to 0)."""
+        evals, evecs = torch.linalg.eigh(self.code_covariance())
+        root = evecs * evals.clamp_min(0.0).sqrt()
+        return self.code_mean + self.randn(n, self.config.latent_dim) @ root.T
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {**super().state_dict(), "code_mean": self.code_mean.detach().clone(),
+                "code_m2": self.code_m2.detach().clone(), "code_steps": self.code_steps.detach().clone()}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        super().load_state_dict(state)
+        for key in ("code_mean", "code_m2", "code_steps"):
+            setattr(self, key, state[key].to(self.device).float().clone())
