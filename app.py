@@ -20,10 +20,15 @@ PAGES = {
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/leaderboard:"),
         st.Page("pages/lorenz.py", title="Lorenz lab", icon=":material/cyclone:"),
+        st.Page("pages/latent.py", title="Latent explorer", icon=":material/scatter_plot:"),
+        st.Page("pages/density.py", title="Density", icon=":material/blur_on:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     ],
 }
 
+from genlib.latent import warm_up_umap  # noqa: E402
+
+warm_up_umap()  # umap's first import compiles with numba (10+ s): do it in a background thread at app start
 page = st.navigation(PAGES)
 sidebar_job_monitor()  # pages start jobs in button callbacks, which run before this line
 page.run()

@@ -157,3 +157,42 @@ def test_lorenz_lab_draws_the_butterfly_and_switches_sections(server: str, page)
     pg.get_by_text("λ₁ (Benettin)").wait_for(timeout=60_000)
     pg.get_by_text("From data alone: Rosenstein's method").wait_for()
     _assert_no_exception(pg)
+
+
+def test_latent_explorer_projects_with_umap_and_lasso_selection_decodes(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/latent")
+    pg.get_by_role("heading", name="Latent-space explorer").wait_for()
+    pg.get_by_text("Do the codes separate the classes?").wait_for(timeout=60_000)
+    _assert_no_exception(pg)
+    pg.get_by_role("button", name="Project").click()
+    pg.get_by_text(re.compile(r"UMAP: (fitted in|from the cache)")).wait_for(timeout=120_000)
+    pg.wait_for_timeout(2000)  # let Plotly finish drawing before dragging on it
+    chart = pg.locator('[data-testid="stPlotlyChart"]').nth(1)  # scree plot, then the PCA | UMAP pair
+    chart.scroll_into_view_if_needed()
+    pg.wait_for_timeout(1000)
+    box = chart.bounding_box()
+    assert box is not None
+    # a lasso over the UMAP panel (right half): the points inside are selected, then decoded below the chart
+    x0, y0, w, h = box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.3, box["width"] * 0.3, box["height"] * 0.4
+    pg.mouse.move(x0, y0)
+    pg.mouse.down()
+    for fx, fy in ((1, 0), (1, 1), (0, 1), (0, 0.05)):
+        pg.mouse.move(x0 + fx * w, y0 + fy * h, steps=8)
+    pg.mouse.up()
+    pg.get_by_text(re.compile(r"\d+ selected")).wait_for(timeout=60_000)
+    _assert_no_exception(pg)
+
+
+def test_density_page_shows_the_latent_gmm_and_the_toy_densities(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/density")
+    pg.get_by_role("heading", name="Density", exact=True).wait_for()
+    pg.get_by_text(re.compile(r"log ε = .* rows below it")).wait_for(timeout=60_000)
+    _assert_no_exception(pg)
+    pg.get_by_text("2 · Densities on 2-D toy data").click()
+    pg.get_by_text("Held-out log-likelihood").wait_for(timeout=60_000)
+    pg.get_by_role("button", name="Train the gan").click()
+    pg.get_by_text(re.compile(r"gan on moons — (running|done)")).first.wait_for(timeout=60_000)
+    pg.locator('[data-testid="stPlotlyChart"]').nth(2).wait_for(timeout=60_000)
+    _assert_no_exception(pg)

@@ -1,0 +1,126 @@
+"""Density (seeds 000 and 003): how likely is an observation? A Gaussian mixture on an encoder's codes (seed 003's
+"AE + GMM" generator and its p(x) < ε outliers), and parametric vs non-parametric densities, a flow and a GAN's
+discriminator on 2-D toy data. Thin: genlib.latent and genlib.density do the work."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genlib import latent as lt
+from genlib import plots_latent
+from genlib.data import DataError
+from genlib.latent.embed import fingerprint
+from pages.common import ensure_app_shell
+from pages.density_toy import toy_section
+from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
+
+ensure_app_shell()
+
+st.title("Density")
+st.markdown(
+    "A density p(x) answers seed 003's third question — *how likely is this new observation?* — and, if it can "
+    "be sampled, its second: *how do I draw new data?* Below, first a mixture of Gaussians fitted to the codes "
+    "of an encoder (sample codes, decode them: a generator; score codes: an outlier detector), then the "
+    "classic density estimators side by side on 2-D data you can see.")
+section = st.radio("Section", ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"],
+                   horizontal=True, key="dn_section")
+
+
+@st.cache_data(show_spinner="Fitting mixtures for k = 1…15…", max_entries=16)
+def _curve(fp: str, _codes: np.ndarray, cov: str) -> pd.DataFrame:
+    return lt.bic_aic_curve(_codes, covariance_type=cov)
+
+
+@st.cache_resource(show_spinner="Fitting the mixture…", max_entries=16)
+def _gmm(fp: str, _codes: np.ndarray, k: int, cov: str):
+    return lt.fit_gmm(_codes, n_components=k, covariance_type=cov)
+
+
+def latent_gmm_section() -> None:
+    st.markdown(
+        "Seed 003's *AE + GMM*: an autoencoder alone cannot generate (nothing says which codes are valid), so "
+        "fit a Gaussian mixture p(z) to the codes of the training rows, draw new codes from it and decode them. "
+        "The same mixture scores every row: a code in a region with little mass — log p(z) below log ε — is an "
+        "outlier. **BIC** and **AIC** pick the number of components k (lower is better; BIC penalises "
+        "parameters more and prefers fewer).")
+    st.latex(r"p(z) = \sum_{k=1}^{K}\pi_k\,\mathcal N(z\mid\mu_k,\Sigma_k), \qquad "
+             r"\mathrm{BIC} = -2\log L + p\log n, \quad \mathrm{AIC} = -2\log L + 2p, \qquad "
+             r"\text{outlier} \iff p(z) < \varepsilon")
+    ds = data_picker("dn")
+    if ds is None:
+        return
+    with st.expander("Train an encoder here (or on the Latent explorer page)"):
+        train_controls(ds, "dn")
+    source = pick_source(ds, "dn_source")
+    x, labels = shown_rows(ds)
+    cond = labels if getattr(source.encoder, "conditional", False) else None
+    try:
+        codes = codes_of(source.key, fingerprint(x), source.encoder, x, cond)
+    except (DataError, ValueError) as exc:
+        st.error(f"Cannot encode these rows with {source.label}: {exc}")
+        return
+    fp = source.key + fingerprint(codes)
+    c = st.columns(3)
+    cov = c[0].selectbox("covariance type", lt.COVARIANCE_TYPES, key="dn_cov",
+                         help="full: any ellipse per component; diag: axis-aligned; spherical: round; "
+                              "tied: one shared ellipse")
+    curve = _curve(fp, codes, cov)
+    best = lt.best_k(curve, "bic")
+    k = int(c[1].slider("components k", 1, int(curve["k"].max()), best, key=f"dn_k_{cov}",
+                        help=f"BIC's choice: {best}"))
+    eps_q = float(c[2].select_slider("outlier threshold ε: lowest share flagged", [0.001, 0.005, 0.01, 0.02, 0.05,
+                                                                               0.1], 0.01, key="dn_eps",
+                                     format_func=lambda q: f"{100 * q:g} %"))
+    gmm = _gmm(fp, codes, k, cov)
+    ll = lt.log_likelihood(gmm, codes)
+    thr = lt.outlier_threshold(ll, quantile=eps_q)
+    flagged = ll < thr
+    left, right = st.columns(2)
+    left.plotly_chart(plots_latent.bic_aic_figure(curve, chosen=k), key="dn_bic")
+    right.plotly_chart(plots_latent.loglik_histogram(ll, thr), key="dn_hist")
+    st.caption(f"log ε = {thr:.2f} nats: {int(flagged.sum())} of {len(ll)} rows below it.")
+
+    st.markdown("**Where the mass is.** The codes drawn in 2-D (PCA of the codes, or UMAP if you projected them on "
+                "the Latent explorer), with contours of a 2-D mixture fitted to the view itself — a picture of "
+                "p, not p itself when the codes have more than two dimensions — and the outliers ringed.")
+    view_method = st.radio("view", ["pca", "umap"], horizontal=True, key="dn_view")
+    try:
+        view = codes[:, :2] if codes.shape[1] == 2 else lt.embed(codes, view_method, n_components=2)
+    except DataError as exc:
+        st.error(str(exc))
+        return
+    view_gmm = lt.fit_view_density(view, n_components=min(k, 15))
+    (xl, yl) = lt.grid_limits(view)
+    st.plotly_chart(plots_latent.embedding_scatter(view, color=labels, highlight=flagged,
+                                                   density=lt.density_grid(view_gmm, xl, yl, n=80),
+                                                   title="codes, contours and outliers (ringed)"),
+                    key="dn_view_fig")
+
+    st.markdown("**Sample new rows**: z ~ p(z), decoded by the encoder's decoder (or PCA's inverse).")
+    c = st.columns([1, 3])
+    n_samples = int(c[0].select_slider("samples", [8, 16, 32, 64], 32, key="dn_ns"))
+    seed = int(c[0].number_input("seed", 0, 10_000, 0, key="dn_seed"))
+    clip = pixel_range(ds)
+    _, rows = lt.sample_and_decode(gmm, source.encoder, n_samples, seed=seed, clip=clip)
+    if ds.image_shape:
+        c[1].plotly_chart(plots_latent.image_strip(rows, ds.image_shape, n_cols=8, vmax=clip[1] if clip else None),
+                          key="dn_samples")
+        worst = np.argsort(ll)[:8]
+        st.markdown("**The least likely training rows** (lowest log p(z)): often odd or badly written digits.")
+        st.plotly_chart(plots_latent.image_strip(x[worst], ds.image_shape, n_cols=8,
+                                                 col_captions=[f"{v:.1f}" for v in ll[worst]],
+                                                 vmax=clip[1] if clip else None), key="dn_worst")
+    else:
+        c[1].dataframe(pd.DataFrame(rows, columns=ds.columns), key="dn_samples_table")
+    st.download_button("Samples (CSV)", pd.DataFrame(rows, columns=ds.columns).to_csv(index=False).encode(),
+                       "gmm_samples.csv", "text/csv", key="dn_samples_dl")
+    st.download_button("Log-likelihood per row (CSV)",
+                       pd.DataFrame({"row": np.arange(len(ll)), "log_p": ll, "outlier": flagged})
+                       .to_csv(index=False).encode(), "latent_loglik.csv", "text/csv", key="dn_ll_dl")
+
+
+if section.startswith("1"):
+    latent_gmm_section()
+else:
+    toy_section()

@@ -1,0 +1,183 @@
+"""Density page, second half: parametric vs non-parametric densities on 2-D toy data (seeds 000 and 003), a flow
+beside them, and a GAN's discriminator over the plane while it trains. Not a page of its own: pages/density.py
+calls :func:`toy_section`."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genlib import density as dn
+from genlib import plots_density
+from genlib.data import Dataset
+from genlib.data.toy2d import SHAPES
+from genlib.models.classical import rule_of_thumb_bandwidth
+from genlib.models.fitted import FittedModel
+from genlib.train import Job, JobStatus, TrainSpec
+from pages.common import _builtin, job_manager
+
+FLOWS = ("maf", "realnvp", "nsf")
+GANS = ("gan", "wgan_gp")
+GRID_N = 120  # cells per side: a KDE on a 200×200 grid takes seconds, 120 keeps a slider responsive
+
+
+@st.cache_resource(show_spinner="Fitting Gaussian, GMM and KDE…", max_entries=16)
+def _classical(shape: str, n: int, noise: float, k: int, h: float) -> dict[str, FittedModel]:
+    ds = _dataset(shape, n, noise)
+    return dn.fit_density_models(ds.train, n_components=k, bandwidth=h)
+
+
+@st.cache_data(show_spinner="Scoring bandwidths…", max_entries=16)
+def _sweep(shape: str, n: int, noise: float) -> pd.DataFrame:
+    ds = _dataset(shape, n, noise)
+    return dn.kde_bandwidth_sweep(ds.train, ds.test)
+
+
+@st.cache_data(show_spinner="Evaluating densities on the grid…", max_entries=32)
+def _grids(key: tuple[Any, ...], _models: dict[str, FittedModel], _grid: dn.Grid,
+           _test: np.ndarray) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Densities on the grid and the held-out table, cached per (data, settings, flow run)."""
+    dens = {name: dn.density_on_grid(m, _grid) for name, m in _models.items()}
+    table = dn.heldout_table(_models, _test, grid=_grid)
+    return dens, table
+
+
+def _dataset(shape: str, n: int, noise: float) -> Dataset:
+    return _builtin("toy2d", (("n", int(n)), ("noise", float(noise)), ("seed", 0), ("shape", shape)))
+
+
+def _jobs(kind: str) -> list[Job]:
+    ids = set(st.session_state.get(f"dn_{kind}_jobs", []))
+    return [j for j in job_manager().jobs() if j.id in ids]
+
+
+def _start(kind: str, spec: TrainSpec) -> None:
+    job = job_manager().submit(spec)
+    st.session_state.setdefault(f"dn_{kind}_jobs", []).append(job.id)
+    st.toast(f"Started {spec.label()} ({job.id})")
+
+
+def toy_section() -> None:
+    st.markdown(
+        "Four answers to *how likely is this point?* on data you can see. A **Gaussian** is one parametric guess; "
+        "a **mixture** of K Gaussians bends around the shape; a **kernel density estimate** puts a bump of "
+        "width h on every training point and needs no shape at all; a **normalizing flow** learns an invertible "
+        "map to a Gaussian and gets an exact density by the change of variables. The table scores each on "
+        "held-out points: the mean log p(x) in nats, higher is better.")
+    c = st.columns(4)
+    c[0].latex(r"\mathcal N(x\mid\mu,\Sigma)")
+    c[1].latex(r"p(x)=\sum_{k=1}^{K}\pi_k\,\mathcal N(x\mid\mu_k,\Sigma_k)")
+    c[2].latex(r"\hat p_h(x)=\frac{1}{n h^2}\sum_{i=1}^{n}K\!\left(\frac{x-x_i}{h}\right)")
+    c[3].latex(r"\log p(x)=\log p_z(f(x))+\log\left|\det\frac{\partial f}{\partial x}\right|")
+
+    c = st.columns(3)
+    shape = c[0].selectbox("toy data", SHAPES, index=SHAPES.index("moons"), key="dn_shape")
+    n = int(c[1].select_slider("points", [500, 1000, 2000, 5000], 2000, key="dn_n"))
+    noise = float(c[2].select_slider("noise", [0.0, 0.02, 0.05, 0.1, 0.2], 0.05, key="dn_noise"))
+    ds = _dataset(shape, n, noise)
+    sweep = _sweep(shape, n, noise)
+    best_h = dn.best_bandwidth(sweep)
+    hs = [float(h) for h in sweep["bandwidth"]]
+    c = st.columns(3)
+    k = int(c[0].slider("GMM components K", 1, 20, 8, key="dn_k"))
+    h = float(c[1].select_slider("KDE bandwidth h", hs, min(hs, key=lambda v: abs(v - best_h)), key="dn_h",
+                                 format_func=lambda v: f"{v:.3g}",
+                                 help="Too small: a spike on every point (under-smoothed); too large: one blur "
+                                      "(over-smoothed). The star on the curve below is the held-out best."))
+    flow_name = c[2].selectbox("flow", FLOWS, key="dn_flow")
+
+    models: dict[str, Any] = dict(_classical(shape, n, noise, k, h))
+    flow_job = next((j for j in reversed(_jobs("flow")) if j.status is JobStatus.DONE and j.fitted is not None
+                     and j.spec.dataset.params == ds.params and j.spec.model == flow_name), None)
+    if flow_job is not None:
+        models[f"flow ({flow_name})"] = flow_job.fitted
+    grid = dn.Grid.around(ds.train, ds.test, n=GRID_N, margin=0.5, square=True)
+    key = (shape, n, noise, k, h, flow_job.id if flow_job else None)
+    dens, table = _grids(key, models, grid, ds.test)
+    subtitles = {name: f"held-out {ll:.2f} nats" for name, ll in zip(table["model"], table["heldout_ll"])}
+    st.plotly_chart(plots_density.density_row(dens, grid, train=ds.train, subtitles=subtitles), key="dn_row")
+
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Held-out log-likelihood** (nats per point; grid mass ≈ 1 checks the density is one)")
+        st.dataframe(table.style.format({"heldout_ll": "{:.3f}", "heldout_ll_per_dim": "{:.3f}",
+                                         "grid_integral": "{:.3f}"}).highlight_max("heldout_ll"),
+                     hide_index=True, key="dn_table")
+        st.download_button("Held-out table (CSV)", table.to_csv(index=False).encode(), "density_heldout.csv",
+                           "text/csv", key="dn_table_dl")
+        running = [j for j in _jobs("flow") if not j.status.finished]
+        steps = int(st.number_input("flow steps", 100, 50_000, 1500, step=500, key="dn_flow_steps"))
+        spec = TrainSpec(model=flow_name, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
+                         name=f"{flow_name} on {shape}")
+        st.button(f"Train the {flow_name} flow", key="dn_flow_start", on_click=_start, args=("flow", spec),
+                  disabled=bool(running))
+        if running:
+            _flow_progress(running[-1])
+        elif flow_job is None:
+            st.caption("Train a flow to add its density to the row and the table (about 10–30 s on a laptop).")
+    with right:
+        scott = rule_of_thumb_bandwidth(ds.train, "scott")
+        st.plotly_chart(plots_density.bandwidth_sweep_curve(sweep, marks={"your h": h, "Scott's rule": scott}),
+                        key="dn_sweep")
+        st.caption(f"The training curve keeps rising as h shrinks (each point scores its own spike) while the "
+                   f"held-out one falls: over-fitting, made visible. Best held-out h = {best_h:.3g}.")
+    st.divider()
+    gan_section(ds, shape)
+
+
+def _flow_progress(job: Job) -> None:
+    @st.fragment(run_every=1.0)
+    def body() -> None:
+        s = job.snapshot()
+        st.progress(s.fraction, text=f"{s.name}: step {s.step}/{s.total}")
+        if s.status.finished:
+            st.rerun()  # the whole section, so the finished flow joins the row
+
+    body()
+
+
+def gan_section(ds: Dataset, shape: str) -> None:
+    st.markdown("#### What the discriminator sees")
+    st.markdown(
+        "A GAN has no density to draw, but its discriminator has an opinion on every point of the plane. For a "
+        "fixed generator the best discriminator is the ratio below: it says *real* where the data have more mass "
+        "than the generator and *fake* where the generator over-produces, and the generator moves its points "
+        "uphill on it. Watch the colours and the orange points chase each other while it trains (the view GAN "
+        "Lab made famous).")
+    st.latex(r"D^*(x) = \frac{p_{\text{data}}(x)}{p_{\text{data}}(x) + p_G(x)}")
+    c = st.columns(3)
+    model = c[0].selectbox("GAN", GANS, key="dn_gan")
+    steps = int(c[1].number_input("steps", 100, 50_000, 3000, step=500, key="dn_gan_steps"))
+    stretch = c[2].toggle("stretch colours", True, key="dn_gan_stretch",
+                          help="label smoothing and instance noise keep D near ½; stretching shows its shape")
+    spec = TrainSpec(model=model, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
+                     name=f"{model} on {shape}")
+    st.button(f"Train the {model}", key="dn_gan_start", on_click=_start, args=("gan", spec))
+    jobs = [j for j in _jobs("gan") if j.spec.dataset.params == ds.params]
+    if not jobs:
+        st.info("Press the button: the discriminator's map appears here and updates every second as it trains.")
+        return
+    job = jobs[-1]
+    grid = dn.Grid.around(ds.train, n=80, margin=0.3, square=True)
+
+    @st.fragment(run_every=1.0 if not job.status.finished else None)
+    def live() -> None:
+        s = job.snapshot()
+        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+        if s.error:
+            st.error(s.error)
+            return
+        fitted = job.fitted
+        if fitted is None:
+            st.caption("Building the model…")
+            return
+        # critic_on_grid / generated_points use private copies: safe while the job trains (genlib.density.critic).
+        values = dn.critic_on_grid(fitted, grid)
+        fake = dn.generated_points(fitted, 500, seed=3)
+        st.plotly_chart(plots_density.critic_heatmap(values, grid, real=ds.train[:1000], generated=fake,
+                                                     kind=dn.critic_kind(fitted), stretch=stretch),
+                        key=f"dn_critic_{job.id}")
+
+    live()

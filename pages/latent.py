@@ -1,0 +1,197 @@
+"""Latent-space explorer (seed 003): how can data be represented more efficiently? Encode every row with an
+autoencoder-type model (or PCA, the linear baseline), look at the codes with UMAP, walk between them, and check
+how well they separate the classes. Thin: genlib.latent does the work, genlib.plots_latent draws."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genlib import latent as lt
+from genlib import plots_latent
+from genlib.data import DataError
+from genlib.latent.embed import fingerprint
+from pages.common import ensure_app_shell
+from pages.latent_common import (PCA, codes_of, data_picker, pick_source, pixel_range, shown_rows,
+                                 train_controls)
+
+ensure_app_shell()
+lt.warm_up_umap()  # no-op after the first call; app.py starts it too
+
+st.title("Latent-space explorer")
+st.markdown(
+    "An **autoencoder** squeezes each row x through a few numbers z = f(x) (the *code*) and rebuilds it as "
+    "g(z); what survives the squeeze is what the data are made of. **PCA** does the same with a linear f and g "
+    "— the baseline seed 003 starts from. A **VAE** also asks the codes to look like draws from N(0, I), so "
+    "that decoding a fresh z gives a new row. With 64 pixels per digit and a handful of codes, can you see the "
+    "ten digits in the codes?")
+c = st.columns(3)
+c[0].latex(r"\text{PCA: } z = W^\top(x-\mu),\ \hat x = \mu + Wz")
+c[1].latex(r"\text{AE: } \min_{f,g}\ \lVert x - g(f(x)) \rVert^2")
+c[2].latex(r"\text{VAE: } \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))")
+
+ds = data_picker("lt")
+if ds is None:
+    st.stop()
+st.subheader("1 · The encoder")
+train_controls(ds, "lt")
+source = pick_source(ds, "lt_source")
+enc = source.encoder
+x, labels = shown_rows(ds)
+cond_labels = labels if getattr(enc, "conditional", False) else None
+try:
+    codes = codes_of(source.key, fingerprint(x), enc, x, cond_labels)
+except (DataError, ValueError) as exc:
+    st.error(f"Cannot encode these rows with {source.label}: {exc}")
+    st.stop()
+std = ds.train.std(axis=0)
+err = lt.reconstruction_error(enc, x, cond_labels, scale=np.where(std > 0, std, 1.0))  # digits: blank pixels
+c = st.columns(3)
+c[0].metric("rows shown", f"{len(x):,}")
+c[1].metric("code size", codes.shape[1], f"from {ds.n_features} columns", delta_color="off")
+c[2].metric("reconstruction error", f"{err.mean():.3f}", "mean squared, in training std units", delta_color="off")
+if source.key == PCA:
+    st.plotly_chart(plots_latent.explained_variance_figure(enc.explained_variance_ratio), key="lt_scree")
+
+# --------------------------------------------------------------------------------------------- projection
+st.subheader("2 · UMAP of the codes, beside PCA")
+st.markdown(
+    "UMAP draws the codes in 2-D (or 3-D) so that points that are neighbours among the codes stay neighbours "
+    "on the screen. **n_neighbors** sets how local that notion is (small: fine clusters, large: the global "
+    "layout); **min_dist** how tightly points may pack. Distances *between* clusters on a UMAP plot mean "
+    "little; PCA's axes are honest but linear.")
+st.latex(r"\min_{Y}\ \sum_{i,j} \Big[ v_{ij}\log\frac{v_{ij}}{w_{ij}} + (1-v_{ij})\log\frac{1-v_{ij}}{1-w_{ij}}"
+         r"\Big],\quad w_{ij} = \big(1 + a\lVert y_i-y_j\rVert^{2b}\big)^{-1}")
+with st.form("lt_umap_form"):
+    c = st.columns(4)
+    n_neighbors = int(c[0].slider("n_neighbors", 2, 100, 15, key="lt_nn"))
+    min_dist = float(c[1].slider("min_dist", 0.0, 0.99, 0.1, 0.01, key="lt_md"))
+    metric = c[2].selectbox("metric", lt.METRICS, key="lt_metric")
+    dims = int(c[3].radio("dimensions", [2, 3], horizontal=True, key="lt_dims"))
+    projected = st.form_submit_button("Project", type="primary")
+if projected:
+    st.session_state["lt_projected"] = True
+if not lt.umap_ready():
+    st.caption("UMAP is still warming up in the background (numba compiles it once per process, 10+ s).")
+
+color_options = (["label"] if labels is not None else []) + ["reconstruction error"] + list(ds.columns)[:50]
+color_by = st.selectbox("colour by", color_options, key="lt_color")
+if color_by == "label":
+    color = labels
+elif color_by == "reconstruction error":
+    color = err
+else:
+    color = x[:, list(ds.columns).index(color_by)]
+hover = {"image": plots_latent.ascii_images(x, ds.image_shape)} if ds.image_shape and len(ds.image_shape) == 2 \
+    else {c: x[:, j] for j, c in enumerate(list(ds.columns)[:6])}
+if labels is not None:
+    hover = {"label": labels, **hover}
+
+if st.session_state.get("lt_projected"):
+    try:
+        pca_view = lt.embed(codes, "pca", n_components=dims)
+        res = lt.embed_with_info(codes, "umap", n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist,
+                                 metric=metric)
+    except DataError as exc:
+        st.error(str(exc))
+        st.stop()
+    st.caption(f"UMAP: {'from the cache' if res.cached else f'fitted in {res.seconds:.1f} s'} · "
+               f"{len(codes):,} codes of size {codes.shape[1]}. Select points (lasso or box) to see them decoded.")
+    if dims == 2:
+        fig = plots_latent.embedding_pair(pca_view, res.coords, color=color, color_label=color_by, hover=hover)
+    else:
+        fig = plots_latent.embedding_scatter(res.coords, color=color, color_label=color_by, hover=hover,
+                                             title="UMAP (3-D, drag to rotate)")
+    fig.update_layout(hoverlabel=dict(font_family="monospace"))  # the digit drawn in shade characters
+    event = st.plotly_chart(fig, key="lt_view", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    picked = plots_latent.selected_rows(event)
+    if picked:
+        rows = np.array(sorted(picked))[:32]
+        st.markdown(f"**{len(picked)} selected** — first {len(rows)}: input (top) and its reconstruction (bottom)")
+        recon = lt.reconstruct(enc, x[rows], None if cond_labels is None else cond_labels[rows])
+        if ds.image_shape:
+            lo, hi = pixel_range(ds) or (None, None)
+            both = np.concatenate([x[rows], np.clip(recon, lo, hi)])
+            st.plotly_chart(plots_latent.image_strip(both, ds.image_shape, n_cols=len(rows), vmax=hi,
+                                                     row_captions=["input", "decoded"]), key="lt_sel_imgs")
+        else:
+            st.dataframe(pd.DataFrame(np.vstack([x[rows], recon]), columns=ds.columns)
+                         .assign(kind=["input"] * len(rows) + ["decoded"] * len(rows)), key="lt_sel_table")
+    st.download_button("Codes and embedding (CSV)",
+                       pd.DataFrame(np.column_stack([codes, res.coords]),
+                                    columns=[f"z{i}" for i in range(codes.shape[1])]
+                                    + [f"umap{i + 1}" for i in range(dims)])
+                       .assign(label=labels if labels is not None else np.nan).to_csv(index=False).encode(),
+                       "latent_codes.csv", "text/csv", key="lt_dl")
+else:
+    st.info("Press **Project** to draw the codes (the first UMAP of a session compiles for a few seconds).")
+
+# --------------------------------------------------------------------------------------------- arithmetic
+st.subheader("3 · Walking in the latent space")
+st.markdown(
+    "Decode points *between* two codes: a smooth morph means the code space is continuous, a jump or a blur "
+    "means the model left holes there (a VAE's KL term exists to fill them). A **traversal** moves one "
+    "coordinate and keeps the rest: what does that single number control? *Slerp* follows the sphere where "
+    "Gaussian codes live instead of cutting through its low-density middle.")
+st.latex(r"z_t = (1-t)\,z_a + t\,z_b \qquad \text{slerp: } z_t = \frac{\sin((1-t)\Omega)}{\sin\Omega}z_a + "
+         r"\frac{\sin(t\Omega)}{\sin\Omega}z_b")
+c = st.columns(4)
+n = len(x)
+row_a = int(c[0].number_input("row A", 0, n - 1, 0, key="lt_row_a"))
+default_b = int(np.flatnonzero(labels != labels[row_a])[0]) if labels is not None and \
+    np.any(labels != labels[row_a]) else min(1, n - 1)
+row_b = int(c[1].number_input("row B", 0, n - 1, default_b, key="lt_row_b"))
+mode = c[2].radio("path", ["linear", "slerp"], horizontal=True, key="lt_mode")
+steps = int(c[3].slider("steps", 3, 16, 10, key="lt_interp_steps"))
+clip = pixel_range(ds)
+lab_a = None if cond_labels is None else int(cond_labels[row_a])
+path = lt.interpolate(codes[row_a], codes[row_b], steps, mode, label=lab_a)
+decoded = lt.decode(enc, path.z, path.labels, clip=clip)
+if ds.image_shape:
+    st.plotly_chart(plots_latent.image_strip(decoded, ds.image_shape, col_captions=path.captions,
+                                             vmax=clip[1] if clip else None), key="lt_interp")
+else:
+    st.dataframe(pd.DataFrame(decoded, columns=ds.columns).assign(t=path.captions), key="lt_interp_table")
+
+c = st.columns(2)
+dim = int(c[0].slider("traverse code dimension", 0, codes.shape[1] - 1, 0, key="lt_dim"))
+spread = float(np.std(codes[:, dim])) or 1.0
+values = np.linspace(-3, 3, 9) * spread + float(np.mean(codes[:, dim]))
+trav = lt.traverse(codes[row_a], dim, values, label=lab_a)
+decoded = lt.decode(enc, trav.z, trav.labels, clip=clip)
+c[1].caption(f"z{dim} from −3 to +3 standard deviations of its codes ({spread:.2g}), the other coordinates "
+             f"those of row A.")
+if ds.image_shape:
+    st.plotly_chart(plots_latent.image_strip(decoded, ds.image_shape, col_captions=trav.captions,
+                                             vmax=clip[1] if clip else None), key="lt_trav")
+else:
+    st.dataframe(pd.DataFrame(decoded, columns=ds.columns).assign(value=trav.captions), key="lt_trav_table")
+if getattr(enc, "conditional", False) and ds.image_shape:
+    st.markdown("**Conditional VAE: the same code, every class.** The label says *which* digit; the code keeps "
+                "*how* it is written (slant, thickness), so each row should share a style.")
+    rows_cls = lt.class_rows(codes[row_a], enc.n_classes)
+    st.plotly_chart(plots_latent.image_strip(lt.decode(enc, rows_cls.z, rows_cls.labels, clip=clip),
+                                             ds.image_shape, col_captions=rows_cls.captions,
+                                             vmax=clip[1] if clip else None), key="lt_classes")
+
+# --------------------------------------------------------------------------------------------- clusters
+st.subheader("4 · Do the codes separate the classes?")
+if labels is None:
+    st.info("These data have no labels, so cluster purity cannot be measured; colour the views by a column.")
+    st.stop()
+st.markdown(
+    "Seed 003's table: cluster the codes without looking at the labels, then read each cluster's share of "
+    "every label. A pure cluster holds one class; purity 1 means the codes alone sort the classes. The "
+    "adjusted Rand index is 0 for a random clustering and 1 for a perfect one.")
+st.latex(r"\text{purity} = \frac{1}{n}\sum_{c}\max_{\ell}\,\#\{i \in c : y_i = \ell\}")
+c = st.columns(2)
+k = int(c[0].slider("clusters", 2, 30, int(ds.n_classes or 10), key="lt_k"))
+method = c[1].radio("clustering", lt.CLUSTER_METHODS, horizontal=True, key="lt_cluster_method")
+report = lt.cluster_report(codes, labels, k=k, method=method)
+c = st.columns(3)
+c[0].metric("purity", f"{report.purity:.3f}")
+c[1].metric("adjusted Rand index", f"{report.ari:.3f}")
+c[2].metric("normalised mutual information", f"{report.nmi:.3f}")
+st.plotly_chart(plots_latent.purity_heatmap(report.table), key="lt_purity")
+st.download_button("Cluster × label table (CSV)", report.table.to_csv().encode(), "cluster_purity.csv",
+                   "text/csv", key="lt_purity_dl")

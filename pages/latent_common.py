@@ -1,0 +1,161 @@
+"""What the Latent explorer and the Density page share: the data set, the encoder (a model trained here, a stored
+run, or the PCA baseline) and the codes of every row. The choice lives in ``st.session_state["latent_source"]``,
+so the Density page opens on the encoder the explorer showed last."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from genlib import latent as lt
+from genlib.data import Dataset
+from genlib.latent.embed import fingerprint
+from genlib.models import REGISTRY
+from genlib.models.fitted import FittedModel
+from genlib.train import Job, JobStatus, TrainSpec
+from pages.common import config_widgets, dataset_picker, job_manager, run_store
+
+ENCODER_MODELS = ("vae", "ae", "cvae", "wae", "vae_lars", "conv_vae")
+PCA = "pca"
+DEFAULT_STEPS = 3000
+MAX_ROWS = 5000  # rows encoded and shown; UMAP on more is slow on a laptop
+
+
+@dataclass
+class Source:
+    """One encoder the user can pick: ``key`` is "pca", "job:<id>" or "run:<id>"."""
+
+    key: str
+    label: str
+    encoder: Any           # genlib.latent Encoder (ModelEncoder or PCAEncoder)
+    fitted: FittedModel | None
+
+
+def data_picker(prefix: str) -> Dataset | None:
+    """The data set (digits by default), shared by both pages through the widget key prefix."""
+    return dataset_picker(prefix, default="digits")
+
+
+def _same_data(params: dict[str, Any], name: str, ds: Dataset) -> bool:
+    return name == ds.name and dict(params) == dict(ds.params)
+
+
+@st.cache_resource(show_spinner="Fitting PCA…", max_entries=8)
+def _pca(fp: str, _x: np.ndarray, k: int) -> Any:
+    return lt.fit_pca(_x, n_components=k)
+
+
+@st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)
+def _load_run(run_id: str) -> FittedModel:
+    return run_store().load(run_id)
+
+
+def sources(ds: Dataset) -> dict[str, Source]:
+    """PCA (always), finished jobs of this session and stored runs with an encoder on these data."""
+    k = int(min(ds.n_features, len(ds.train), 16))
+    out = {PCA: Source(PCA, f"PCA ({k} components) — the linear baseline",
+                       _pca(fingerprint(ds.train), ds.train, k), None)}
+    session_runs = set()
+    for job in job_manager().jobs():
+        if (job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None
+                and lt.has_encoder(job.fitted) and job.spec.dataset.name == ds.name
+                and job.spec.dataset.params == ds.params and job.spec.dataset.n_features == ds.n_features):
+            out[f"job:{job.id}"] = Source(f"job:{job.id}", f"{job.spec.label()} ({job.id}, this session)",
+                                          lt.ModelEncoder(job.fitted), job.fitted)
+            session_runs.add(job.run_id)
+    for rec in run_store().list():
+        if (rec.model in ENCODER_MODELS and rec.status in ("done", "stopped") and rec.run_dir
+                and _same_data(rec.dataset_params, rec.dataset, ds) and rec.id not in session_runs):
+            key = f"run:{rec.id}"
+            try:
+                fitted = _load_run(rec.id)
+            except Exception as exc:  # a corrupt or foreign checkpoint must not break the page
+                st.caption(f"Stored run {rec.id} could not be loaded: {exc}")
+                continue
+            out[key] = Source(key, f"{rec.name} (stored run {rec.id})", lt.ModelEncoder(fitted), fitted)
+    return out
+
+
+def pick_source(ds: Dataset, key: str) -> Source:
+    """A selectbox over :func:`sources`, defaulting to the shared choice; remembers the pick for the other page."""
+    options = sources(ds)
+    keys = list(options)
+    pending = st.session_state.get("latent_pending")
+    if pending in keys:  # a model trained from either page: show it once it is done
+        st.session_state[key] = pending
+        st.session_state.pop("latent_pending")
+    shared = st.session_state.get("latent_source")
+    default = keys.index(shared) if shared in keys else (len(keys) - 1)
+    choice = st.selectbox("Encoder", keys, index=default, format_func=lambda k: options[k].label, key=key)
+    st.session_state["latent_source"] = choice
+    return options[choice]
+
+
+def train_controls(ds: Dataset, prefix: str) -> None:
+    """Pick an autoencoder-type model compatible with the data and train it in the background."""
+    from genlib.models import compatible_models
+
+    usable = [m for m in ENCODER_MODELS if m in compatible_models(ds.n_classes, ds.image_shape)]
+    c = st.columns([2, 1, 1])
+    model = c[0].selectbox("Model to train", usable, key=f"{prefix}_model",
+                           format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    steps = int(c[1].number_input("steps", 100, 100_000, DEFAULT_STEPS, step=500, key=f"{prefix}_steps"))
+    with st.expander(f"{model} settings"):
+        config = config_widgets(model, f"{prefix}_{model}")
+    spec = TrainSpec(model=model, dataset=ds, config=config, steps=steps, batch_size=128, eval_period_s=None,
+                     name=f"{model} on {ds.name}")
+    c[2].button("Train", type="primary", key=f"{prefix}_train", on_click=_start, args=(spec,))
+    running = [j for j in job_manager().jobs() if j.id in st.session_state.get("latent_jobs", [])
+               and not j.status.finished]
+    if running:
+        _progress(running[-1])
+
+
+def _start(spec: TrainSpec) -> None:
+    job = job_manager().submit(spec)
+    st.session_state.setdefault("latent_jobs", []).append(job.id)
+    st.session_state["latent_source"] = st.session_state["latent_pending"] = f"job:{job.id}"  # picked when done
+    st.toast(f"Started {spec.label()} ({job.id}); it appears under Encoder when done.")
+
+
+def _progress(job: Job) -> None:
+    @st.fragment(run_every=1.0)
+    def body() -> None:
+        s = job.snapshot()
+        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+        if s.status.finished:
+            if s.error:
+                st.error(s.error)
+            else:
+                st.rerun()  # the whole page, so the new encoder joins the list
+
+    body()
+
+
+@st.cache_data(show_spinner="Encoding…", max_entries=16)
+def codes_of(source_key: str, fp: str, _encoder: Any, _x: np.ndarray, _labels: np.ndarray | None) -> np.ndarray:
+    """Codes of the shown rows, cached per (encoder, rows)."""
+    return lt.latent_codes(_encoder, _x, _labels)
+
+
+def shown_rows(ds: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
+    """Every row, training then held-out (at most MAX_ROWS, a fixed subset), and their labels: what the views
+    show. The held-out rows are included on purpose: they show whether unseen data land where the training
+    data do."""
+    x = np.concatenate([ds.train, ds.test])
+    y = None if ds.labels_train is None or ds.labels_test is None else \
+        np.concatenate([ds.labels_train, ds.labels_test])
+    if len(x) > MAX_ROWS:
+        idx = np.random.default_rng(0).choice(len(x), MAX_ROWS, replace=False)
+        idx.sort()
+        x, y = x[idx], None if y is None else y[idx]
+    return x, y
+
+
+def pixel_range(ds: Dataset) -> tuple[float, float] | None:
+    """Grey-scale bounds for decoded images (digits: 0..16), None for tabular data."""
+    if ds.image_shape is None:
+        return None
+    return float(np.min(ds.train)), float(np.max(ds.train))
