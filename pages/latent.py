@@ -30,6 +30,12 @@ c[0].latex(r"\text{PCA: } z = W^\top(x-\mu),\ \hat x = \mu + Wz")
 c[1].latex(r"\text{AE: } \min_{f,g}\ \lVert x - g(f(x)) \rVert^2")
 c[2].latex(r"\text{VAE: } \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))")
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pca_baseline(_ds, k: int, fp: str) -> object:
+    """PCA with as many components as the model's code: the linear baseline beside it (cached per data, k)."""
+    return lt.fit_pca(_ds.train, n_components=min(k, _ds.n_features, len(_ds.train)))
+
+
 ds = data_picker("lt")
 if ds is None:
     st.stop()
@@ -46,10 +52,17 @@ except (DataError, ValueError) as exc:
     st.stop()
 std = ds.train.std(axis=0)
 err = lt.reconstruction_error(enc, x, cond_labels, scale=np.where(std > 0, std, 1.0))  # digits: blank pixels
-c = st.columns(3)
+scale = np.where(std > 0, std, 1.0)
+baseline = None if source.key == PCA else _pca_baseline(ds, codes.shape[1], fingerprint(ds.train))
+c = st.columns(4)
 c[0].metric("rows shown", f"{len(x):,}")
 c[1].metric("code size", codes.shape[1], f"from {ds.n_features} columns", delta_color="off")
 c[2].metric("reconstruction error", f"{err.mean():.3f}", "mean squared, in training std units", delta_color="off")
+if baseline is not None:
+    pca_err = float(lt.reconstruction_error(baseline, x, scale=scale).mean())
+    c[3].metric("PCA, same code size", f"{pca_err:.3f}",
+                f"{'better' if err.mean() < pca_err else 'worse'}: the model's error is {err.mean() / pca_err:.2f}×",
+                delta_color="off", help="the linear baseline: PCA keeping as many components as the model's code")
 if source.key == PCA:
     st.plotly_chart(plots_latent.explained_variance_figure(enc.explained_variance_ratio), key="lt_scree")
 
@@ -188,8 +201,12 @@ c = st.columns(2)
 k = int(c[0].slider("clusters", 2, 30, int(ds.n_classes or 10), key="lt_k"))
 method = c[1].radio("clustering", lt.CLUSTER_METHODS, horizontal=True, key="lt_cluster_method")
 report = lt.cluster_report(codes, labels, k=k, method=method)
-c = st.columns(3)
+c = st.columns(4)
 c[0].metric("purity", f"{report.purity:.3f}")
+if baseline is not None:
+    base_codes = lt.latent_codes(baseline, x)
+    c[3].metric("PCA, same code size: purity", f"{lt.cluster_report(base_codes, labels, k=k, method=method).purity:.3f}",
+                help="the same clustering on the linear baseline's codes")
 c[1].metric("adjusted Rand index", f"{report.ari:.3f}")
 c[2].metric("normalised mutual information", f"{report.nmi:.3f}")
 st.plotly_chart(plots_latent.purity_heatmap(report.table), key="lt_purity")

@@ -72,6 +72,9 @@ def test_an_autoencoder_trained_on_the_latent_page_feeds_the_density_page(tmp_pa
     label = at.selectbox(key="lt_source").format_func(at.selectbox(key="lt_source").value)
     assert label.startswith("ae on digits")
     assert _metric(at, "code size") == "4"  # the ae's default latent_dim, not PCA's 16
+    # the linear baseline with the same code size sits beside it; 300 steps of a non-linear AE need not beat it
+    assert 0 < float(_metric(at, "PCA, same code size")) < float(_metric(at, "reconstruction error")) * 10
+    assert 0.1 < float(_metric(at, "PCA, same code size: purity")) <= 1
 
     at.switch_page("pages/density.py").run()
     _ok(at)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import warnings
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,6 +34,12 @@ METRICS: tuple[str, ...] = ("euclidean", "manhattan", "chebyshev", "cosine", "co
                             "braycurtis")
 #: Fewer points than this give no meaningful neighbourhood graph (and UMAP's spectral start fails).
 MIN_POINTS = 5
+#: Layout epochs. umap-learn uses 500 below 10,000 points; on the 1,797 digits' 64-dim codes 200 epochs gave the
+#: same picture (trustworthiness@10 0.9756 vs 0.9757, nearest neighbour of the same digit 96.9 % vs 96.4 %) in
+#: 1.05 s instead of 2.2 s, which is what keeps "Project" under 2 s on 2 cores.
+UMAP_EPOCHS = 200
+#: umap-learn's own threshold: below it, UMAP finds neighbours exactly (here: from a precomputed matrix).
+EXACT_NEIGHBOURS_BELOW = 4096
 CACHE_SIZE = 16
 
 # ----------------------------------------------------------------------------- background warm-up
@@ -49,7 +56,7 @@ def _warm_up() -> None:
         import umap  # noqa: F401  (the slow part: numba compiles on import)
 
         x = np.random.default_rng(0).normal(size=(64, 4))
-        umap.UMAP(n_neighbors=8, n_components=2, random_state=0, n_jobs=1, n_epochs=20).fit_transform(x)
+        _fit(x, "umap", 2, 8, 0.1, "euclidean", 0, n_epochs=20)  # the same code path as a real fit
     except Exception as exc:  # never kill the app from a background thread; report through umap_error()
         _warm_error = f"{type(exc).__name__}: {exc}"
     finally:
@@ -150,16 +157,28 @@ def _validate(codes: np.ndarray, method: str, n_components: int, n_neighbors: in
 
 
 def _fit(arr: np.ndarray, method: str, n_components: int, n_neighbors: int, min_dist: float, metric: str,
-         seed: int) -> np.ndarray:
+         seed: int, n_epochs: int | None = None) -> np.ndarray:
     if method == "pca":
         from sklearn.decomposition import PCA
         return PCA(n_components=n_components, random_state=seed).fit_transform(arr)
     import umap  # lazy: see the module docstring
 
+    # umap-learn's exact path for small data (n < 4,096) gets all pairwise distances from scikit-learn's
+    # pairwise_distances with a numba function called once per pair from Python: 1.6 M calls for the 1,797
+    # digits, 80 % of a 5 s fit (profiled). The same exact matrix from scikit-learn's vectorised metric, passed
+    # as "precomputed", gives UMAP the same neighbours in ~0.05 s. Larger data keep UMAP's own approximate
+    # neighbour search (NN-descent), which is fast and needs no n × n matrix.
+    data, used_metric = arr, metric
+    if len(arr) < EXACT_NEIGHBOURS_BELOW:
+        from sklearn.metrics import pairwise_distances
+        data, used_metric = pairwise_distances(arr, metric=metric), "precomputed"
     # n_jobs=1 because a fixed random_state makes UMAP single-threaded anyway (it warns otherwise).
     reducer = umap.UMAP(n_components=n_components, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
-                        metric=metric, random_state=int(seed), n_jobs=1)
-    return reducer.fit_transform(arr)
+                        metric=used_metric, random_state=int(seed), n_jobs=1,
+                        n_epochs=UMAP_EPOCHS if n_epochs is None else int(n_epochs))
+    with warnings.catch_warnings():  # "precomputed" disables inverse_transform, which is never used here
+        warnings.filterwarnings("ignore", message=".*precomputed.*")
+        return reducer.fit_transform(data)
 
 
 def embed_with_info(codes: np.ndarray, method: Literal["umap", "pca"] = "umap", n_components: int = 2,
