@@ -329,3 +329,16 @@ def test_scatter_colours_numbers_with_a_colour_bar() -> None:
     assert isinstance(plots_latent.loglik_histogram(ll, threshold=float(np.quantile(ll, 0.05))).data[0].x,
                       (np.ndarray, tuple, list))
     assert isinstance(purity_table(np.zeros(3, int), np.array([1, 1, 2])), pd.DataFrame)
+
+
+def test_ascii_images_draw_the_digit_and_selected_rows_read_the_row_index() -> None:
+    from genlib.plots_latent import ascii_images, selected_rows
+
+    img = np.zeros((1, 64))
+    img[0, 8:16] = 16.0          # the second pixel row fully dark
+    art = ascii_images(img, (8, 8), vmax=16)[0].split("<br>")
+    assert len(art) == 8 and all(len(line) == 8 for line in art)
+    assert art[1] == "█" * 8 and art[0] == " " * 8
+    event = {"selection": {"points": [{"customdata": [12, "a"]}, {"customdata": [3]}, {"x": 1.0}]}}
+    assert selected_rows(event) == [3, 12]
+    assert selected_rows({"selection": {"points": []}}) == [] and selected_rows(None) == []
