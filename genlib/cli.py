@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="machine-readable output")
 
     from . import cli_lorenz
+    from .anomaly import cli as cli_anomaly
     cli_lorenz.add_parser(sub)
+    cli_anomaly.add_score_parser(sub)
     return p
 
 
@@ -252,7 +254,12 @@ def cmd_lorenz(args: argparse.Namespace) -> int:
     return cli_lorenz.run(args)
 
 
-COMMANDS = {"lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
+def cmd_score(args: argparse.Namespace) -> int:
+    from .anomaly.cli import run_score
+    return run_score(args)
+
+
+COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
             "evaluate": cmd_evaluate, "runs": cmd_runs}
 
 

@@ -1,0 +1,114 @@
+"""``python -m genlib score RUN_DIR --data FILE.csv --out scores.csv``: seed 003's GAN anomaly score per row.
+
+Wiring (done in ``genlib/cli.py``): ``add_score_parser(sub)`` in the parser, ``COMMANDS["score"] = run_score``.
+Every user problem raises ``DataError`` / ``ModelError`` / ``ValueError`` with one sentence; ``genlib.cli.main``
+turns those into one line on stderr and exit code 2.
+
+``--method encoder`` uses ``anomaly_encoder.pt`` next to the run's checkpoint; when there is none, it trains one
+(f-AnoGAN izi_f) on ``--normal FILE.csv`` or, by default, on the training split of the run's built-in dataset,
+and saves it there for the next call.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from genlib.data.base import DataError
+
+# .reconstruct and .scoring load torch: imported inside the functions, so `genlib --help` stays fast.
+DEFAULT_LAMBDA = 0.9  # the seed's λ on the residual (= Schlegl's 0.1 on the feature term); scoring re-exports it
+
+__all__ = ["add_score_parser", "run_score", "read_rows"]
+
+
+def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``score`` sub-command to ``python -m genlib``'s sub-parsers."""
+    p = subparsers.add_parser("score", help="anomaly score of each CSV row under a trained GAN run (seed 003)")
+    p.add_argument("run", help="run folder made by 'genlib train --out' (or its checkpoint .pt file)")
+    p.add_argument("--data", required=True, help="CSV of rows to score, with the run's column names")
+    p.add_argument("--out", required=True, help="CSV to write: one row per input row with score, G, C")
+    p.add_argument("--lam", type=float, default=DEFAULT_LAMBDA,
+                   help="λ in AS = λ·G + (1−λ)·C (weight of the residual; 0.9 = Schlegl's setting)")
+    p.add_argument("--method", choices=("encoder", "optimise"), default="optimise",
+                   help="find z* by latent optimisation (AnoGAN) or a trained encoder (f-AnoGAN)")
+    p.add_argument("--iters", type=int, default=200, help="Adam steps per row for --method optimise")
+    p.add_argument("--normal", default=None,
+                   help="CSV of normal rows to train the encoder on when the run has none saved")
+    p.add_argument("--encoder-steps", type=int, default=1000, help="training steps of a new encoder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the latent starts / encoder training")
+    return p
+
+
+def read_rows(path: str | Path, columns: list[str]) -> np.ndarray:
+    """The ``columns`` of a CSV, in file order (extra columns such as a label are ignored); DataError if unusable."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p} not found.")
+    try:
+        df = pd.read_csv(p)
+    except Exception as exc:  # empty file, bad quoting, binary data…
+        raise DataError(f"{p.name} is not a readable CSV ({type(exc).__name__}).") from None
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        shown = ", ".join(f"'{c}'" for c in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise DataError(f"{p.name} lacks the run's column(s) {shown}; the run was trained on "
+                        f"{len(columns)} columns named like '{columns[0]}'.")
+    if len(df) == 0:
+        raise DataError(f"{p.name} has no rows to score.")
+    sub = df[columns]
+    text = [c for c in columns if not pd.api.types.is_numeric_dtype(sub[c])]
+    if text:
+        raise DataError(f"column(s) {', '.join(text[:5])} of {p.name} are non-numeric (text).")
+    x = sub.to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(x)):
+        bad = int(np.argmax(~np.isfinite(x).all(axis=1)))
+        raise DataError(f"{p.name} has NaN or infinite values (first at data row {bad + 1}).")
+    return x
+
+
+def _encoder_for(fitted, ckpt_dir: Path, args: argparse.Namespace):
+    from .reconstruct import ENCODER_FILE, load_encoder, save_encoder, train_encoder
+
+    path = ckpt_dir / ENCODER_FILE
+    if path.is_file():
+        return load_encoder(path, fitted)
+    if args.normal:
+        normal = read_rows(args.normal, list(fitted.columns))
+    else:
+        from genlib.data import DATASETS, load_dataset
+        name = fitted.info.get("dataset")
+        if name not in DATASETS:
+            raise DataError(f"the run has no {ENCODER_FILE} and was not trained on a built-in dataset; pass "
+                            "--normal NORMAL.csv to train an encoder, or use --method optimise")
+        normal = load_dataset(name, **dict(fitted.info.get("dataset_params") or {})).train
+    if args.encoder_steps < 1:
+        raise ValueError("--encoder-steps must be at least 1")
+    enc = train_encoder(fitted, normal, steps=args.encoder_steps, seed=args.seed)
+    save_encoder(enc, path)
+    return enc
+
+
+def run_score(args: argparse.Namespace) -> int:
+    """Load the run, score every row of ``--data`` and write ``--out`` (columns: score, G, C). Returns 0."""
+    from genlib.store import read_run_dir
+
+    from .scoring import combine, parts_for
+
+    if not 0.0 <= args.lam <= 1.0:
+        raise ValueError(f"--lam must be between 0 and 1; got {args.lam}")
+    if args.iters < 0:
+        raise ValueError("--iters must be 0 or more")
+    _, fitted = read_run_dir(args.run)
+    run_path = Path(args.run)
+    ckpt_dir = run_path if run_path.is_dir() else run_path.parent
+    x = read_rows(args.data, list(fitted.columns))
+    encoder = _encoder_for(fitted, ckpt_dir, args) if args.method == "encoder" else None
+    parts = parts_for(fitted, x, method=args.method, encoder=encoder, iters=args.iters, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"score": combine(parts, args.lam), "G": parts.G, "C": parts.C}).to_csv(out, index=False)
+    print(f"scored {len(parts)} rows → {out} (λ = {args.lam:g}, method {args.method})")
+    return 0

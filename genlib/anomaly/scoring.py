@@ -1,0 +1,149 @@
+r"""Seed 003's WGAN anomaly score and the numbers used to judge any anomaly score.
+
+    AS = λ·G + (1 − λ)·C
+    G  = RMS over features of (x − x̂)               (residual; model space, i.e. after the run's transform)
+    C  = RMS over units of (f(x) − f(x̂))            (f = the critic's last hidden layer)
+
+with x̂ = G(z*) the best reconstruction (:mod:`genlib.anomaly.reconstruct`). Note the convention: the seed's λ
+weights the RESIDUAL, so Schlegl et al.'s "λ = 0.1 on the feature term" is the seed's λ = 0.9 (the default).
+
+Why keep G and C apart (:class:`ScoreParts`): finding z* is the expensive part; with both parts stored per row,
+changing λ is one multiply-add, so a slider re-scores instantly without retraining or re-optimising.
+Higher scores mean more anomalous, everywhere in this package.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from genlib.models.fitted import FittedModel
+
+from .reconstruct import Encoder, encode_reconstruct, gan_networks, optimise_latent
+
+__all__ = ["ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
+           "auroc", "precision_at_k", "DEFAULT_LAMBDA"]
+
+from .cli import DEFAULT_LAMBDA  # one definition, kept where the CLI can read it without torch
+
+
+@dataclass
+class ScoreParts:
+    """Per-row residual G and critic-feature distance C (both ≥ 0, shape (n,)); combine with any λ."""
+
+    G: np.ndarray
+    C: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.G = np.asarray(self.G, dtype=np.float64).reshape(-1)
+        self.C = np.asarray(self.C, dtype=np.float64).reshape(-1)
+        if self.G.shape != self.C.shape:
+            raise ValueError(f"G and C must have one value per row each, got {self.G.shape} and {self.C.shape}")
+
+    def __len__(self) -> int:
+        return len(self.G)
+
+    def score(self, lam: float = DEFAULT_LAMBDA) -> np.ndarray:
+        return combine(self, lam)
+
+
+def combine(parts: ScoreParts, lam: float = DEFAULT_LAMBDA) -> np.ndarray:
+    """AS = λ·G + (1 − λ)·C per row; λ in [0, 1] (λ = 1: pure residual, λ = 0: pure feature distance)."""
+    lam = float(lam)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"λ must be between 0 and 1, got {lam}")
+    return lam * parts.G + (1.0 - lam) * parts.C
+
+
+def parts_from_reconstruction(fitted: FittedModel, x_model: np.ndarray, x_hat_model: np.ndarray,
+                              batch: int = 1024) -> ScoreParts:
+    """G and C for rows x and their reconstructions x̂, both already in MODEL space (f is the critic's features,
+    evaluated on a private frozen copy). Identical x and x̂ give G = C = 0 exactly."""
+    _, f, _ = gan_networks(fitted)
+    x = np.asarray(x_model, dtype=np.float64)
+    xh = np.asarray(x_hat_model, dtype=np.float64)
+    if x.shape != xh.shape:
+        raise ValueError(f"x and x̂ must have the same shape, got {x.shape} and {xh.shape}")
+    g_part = np.sqrt(np.mean((x - xh).reshape(len(x), -1) ** 2, axis=1))
+    c_part = np.empty(len(x))
+    device = fitted.model.device
+    with torch.no_grad():
+        for s in range(0, len(x), batch):
+            a = torch.as_tensor(x[s:s + batch], dtype=torch.float32, device=device)
+            b = torch.as_tensor(xh[s:s + batch], dtype=torch.float32, device=device)
+            diff = (f(a) - f(b)).flatten(1).double()
+            c_part[s:s + batch] = diff.pow(2).mean(1).sqrt().cpu().numpy()
+    return ScoreParts(g_part, c_part)
+
+
+def parts_for(fitted: FittedModel, x: np.ndarray, method: Literal["encoder", "optimise"] = "optimise",
+              encoder: Encoder | None = None, iters: int = 200, lam_feature: float = 0.1, lr: float = 0.05,
+              batch: int = 256, seed: int = 0) -> ScoreParts:
+    """G and C for rows ``x`` (DATA units): reconstruct by an encoder (one pass) or by latent optimisation."""
+    x_model = fitted.transform.forward(np.asarray(x, dtype=np.float64))
+    if method == "encoder":
+        if encoder is None:
+            raise ValueError("method 'encoder' needs a trained encoder (genlib.anomaly.train_encoder)")
+        _, x_hat = encode_reconstruct(fitted, encoder, x)
+    elif method == "optimise":
+        _, x_hat = optimise_latent(fitted, x, iters=iters, lr=lr, lam_feature=lam_feature, batch=batch, seed=seed)
+    else:
+        raise ValueError(f"method must be 'encoder' or 'optimise', got {method!r}")
+    return parts_from_reconstruction(fitted, x_model, x_hat)
+
+
+@dataclass
+class Thresholds:
+    """Alarm levels from scores of NORMAL rows: mean + 1σ (lenient) and mean + 3σ (strict)."""
+
+    mean: float
+    std: float
+    one_sigma: float
+    three_sigma: float
+
+
+def thresholds(scores_normal: np.ndarray) -> Thresholds:
+    """mean + kσ of the scores of normal rows (k = 1, 3): a row scoring above is flagged."""
+    s = np.asarray(scores_normal, dtype=np.float64).reshape(-1)
+    if len(s) < 2:
+        raise ValueError("need at least 2 normal scores to set a threshold")
+    m, sd = float(np.mean(s)), float(np.std(s, ddof=1))
+    return Thresholds(m, sd, m + sd, m + 3 * sd)
+
+
+def _check_labels(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    s = np.asarray(s, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ValueError(f"one label per score needed, got {y.shape} and {s.shape}")
+    if len(np.unique(y)) != 2:
+        raise ValueError("ROC needs both normal (0) and anomalous (1) rows")
+    return y, s
+
+
+def roc(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """(fpr, tpr, thresholds, AUROC) of scores ``s`` against labels ``y`` (1 = anomaly), via scikit-learn."""
+    y, s = _check_labels(y, s)
+    fpr, tpr, thr = roc_curve(y, s)
+    return fpr, tpr, thr, float(roc_auc_score(y, s))
+
+
+def auroc(y: np.ndarray, s: np.ndarray) -> float:
+    """Area under the ROC curve: 0.5 = chance, 1 = every anomaly scores above every normal row."""
+    y, s = _check_labels(y, s)
+    return float(roc_auc_score(y, s))
+
+
+def precision_at_k(y: np.ndarray, s: np.ndarray, k: int | None = None) -> float:
+    """Share of true anomalies among the ``k`` highest scores (default k = number of anomalies: R-precision).
+    Ties at the cut are broken by a stable sort on the order of the rows."""
+    y = np.asarray(y).astype(np.int64).reshape(-1)
+    s = np.asarray(s, dtype=np.float64).reshape(-1)
+    k = int(y.sum()) if k is None else int(k)
+    if k < 1 or k > len(y):
+        raise ValueError(f"k must be between 1 and {len(y)}, got {k}")
+    top = np.argsort(-s, kind="stable")[:k]
+    return float(y[top].mean())
