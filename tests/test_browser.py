@@ -196,3 +196,19 @@ def test_density_page_shows_the_latent_gmm_and_the_toy_densities(server: str, pa
     pg.get_by_text(re.compile(r"gan on moons — (running|done)")).first.wait_for(timeout=60_000)
     pg.locator('[data-testid="stPlotlyChart"]').nth(2).wait_for(timeout=60_000)
     _assert_no_exception(pg)
+
+
+def test_anomaly_page_trains_a_wgan_and_shows_scores(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/anomaly")
+    pg.get_by_role("heading", name="Anomaly scoring").wait_for()
+    _assert_no_exception(pg)
+    steps = pg.get_by_role("spinbutton", name="steps")
+    steps.fill("300")
+    steps.press("Enter")
+    pg.wait_for_timeout(1000)
+    pg.get_by_role("button", name="Train", exact=True).click()
+    pg.get_by_text("Against simple detectors, same split").wait_for(timeout=240_000)
+    pg.get_by_text("AUROC").first.wait_for(timeout=120_000)
+    pg.get_by_text("The top anomalies").wait_for()
+    _assert_no_exception(pg)

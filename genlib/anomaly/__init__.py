@@ -21,7 +21,8 @@ _WHERE = {
     **dict.fromkeys(("SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv",
                      "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
     **dict.fromkeys(("DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
-                     "parts_from_reconstruction", "precision_at_k", "roc", "thresholds"), "scoring"),
+                     "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc",
+                     "thresholds"), "scoring"),
 }
 
 
@@ -35,4 +36,4 @@ __all__ = ["comparison_table", "gmm_pca_scores", "isolation_forest_scores", "vae
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",
            "SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv", "load_scenario",
            "lorenz_perturbed", "scenario_dataset", "DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine",
-           "parts_for", "parts_from_reconstruction", "precision_at_k", "roc", "thresholds"]
+           "parts_for", "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc", "thresholds"]

@@ -83,6 +83,14 @@ def parts_for(fitted: FittedModel, x: np.ndarray, method: Literal["encoder", "op
               encoder: Encoder | None = None, iters: int = 200, lam_feature: float = 0.1, lr: float = 0.05,
               batch: int = 256, seed: int = 0) -> ScoreParts:
     """G and C for rows ``x`` (DATA units): reconstruct by an encoder (one pass) or by latent optimisation."""
+    return parts_and_reconstructions(fitted, x, method, encoder, iters, lam_feature, lr, batch, seed)[0]
+
+
+def parts_and_reconstructions(fitted: FittedModel, x: np.ndarray,
+                              method: Literal["encoder", "optimise"] = "optimise", encoder: Encoder | None = None,
+                              iters: int = 200, lam_feature: float = 0.1, lr: float = 0.05, batch: int = 256,
+                              seed: int = 0) -> tuple[ScoreParts, np.ndarray]:
+    """:func:`parts_for`, plus each row's best reconstruction x̂ in DATA units (what a gallery shows)."""
     x_model = fitted.transform.forward(np.asarray(x, dtype=np.float64))
     if method == "encoder":
         if encoder is None:
@@ -92,7 +100,8 @@ def parts_for(fitted: FittedModel, x: np.ndarray, method: Literal["encoder", "op
         _, x_hat = optimise_latent(fitted, x, iters=iters, lr=lr, lam_feature=lam_feature, batch=batch, seed=seed)
     else:
         raise ValueError(f"method must be 'encoder' or 'optimise', got {method!r}")
-    return parts_from_reconstruction(fitted, x_model, x_hat)
+    x_hat = np.asarray(x_hat, dtype=np.float64)
+    return parts_from_reconstruction(fitted, x_model, x_hat), fitted.transform.inverse(x_hat)
 
 
 @dataclass

@@ -1,0 +1,220 @@
+"""Anomaly scoring with WGAN reconstruction (seed 003; Schlegl et al. 2017, f-AnoGAN): a GAN learns the normal
+data; an object the generator cannot rebuild, or whose rebuild the critic sees differently, is anomalous.
+Thin: genlib.anomaly does the work, genlib.plots_anomaly draws."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from genlib import anomaly as an
+from genlib import plots, plots_anomaly
+from genlib.data import DataError
+from genlib.train import Job, JobStatus, TrainSpec
+from pages.common import ensure_app_shell, job_manager
+
+ensure_app_shell()
+
+st.title("Anomaly scoring")
+st.markdown(
+    "Train a GAN on **normal** data only. For a new object x, search the generator's inputs for the z whose "
+    "output G(z) looks most like x: a normal object is rebuilt well, an anomaly is not, because the generator "
+    "never learned to draw it. The score mixes the **residual** G (pixels or values) with the distance C "
+    "between the critic's intermediate features f of x and of its rebuild — the critic has learned what "
+    "normal data look like. Seed 003 weights the residual by λ (λ = 0.9 is Schlegl's setting).")
+st.latex(r"z^* = \arg\min_z \lVert x - G(z)\rVert^2, \qquad "
+         r"\mathrm{AS}(x) = \lambda\,\underbrace{\mathrm{RMS}(x - G(z^*))}_{G} + (1-\lambda)\,"
+         r"\underbrace{\mathrm{RMS}(f(x) - f(G(z^*)))}_{C}")
+
+# --------------------------------------------------------------------------------------------- set-up
+st.subheader("1 · Normal data and test data")
+c = st.columns(3)
+kind = c[0].selectbox("scenario", ["digits", "finance", "lorenz_windows"], key="an_kind",
+                      format_func={"digits": "digits: one class held out", "finance": "finance: corrupted rows",
+                                   "lorenz_windows": "Lorenz windows: perturbed system"}.get)
+params: dict[str, Any] = {}
+if kind == "digits":
+    params["k"] = int(c[1].selectbox("anomalous digit", list(range(10)), key="an_digit"))
+elif kind == "finance":
+    params["frac"] = float(c[1].select_slider("share of corrupted test rows", [0.05, 0.1, 0.2], 0.1, key="an_frac"))
+    params["scale"] = float(c[2].select_slider("×scale of the extreme rows", [2.0, 3.0, 5.0, 10.0], 5.0,
+                                               key="an_scale"))
+else:
+    params["param"] = c[1].selectbox("perturbed parameter", ["rho", "sigma"], key="an_param")
+
+
+@st.cache_data(show_spinner="Building the scenario…", max_entries=16)
+def _scenario(kind: str, items: tuple[tuple[str, Any], ...]) -> an.Scenario:
+    return an.load_scenario(kind, **dict(items))
+
+
+try:
+    sc = _scenario(kind, tuple(sorted(params.items())))
+except DataError as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption(sc.description)
+c = st.columns(3)
+c[0].metric("normal training rows", f"{len(sc.normal_train):,}")
+c[1].metric("test rows", f"{len(sc.test_x):,}")
+c[2].metric("anomalies among them", f"{sc.n_anomalies:,}")
+
+# --------------------------------------------------------------------------------------------- training
+st.subheader("2 · Train a WGAN-GP on the normal rows")
+st.latex(r"\min_G \max_{\lVert D\rVert_L \le 1}\ \mathbb{E}_{x}[D(x)] - \mathbb{E}_z[D(G(z))] "
+         r"\;-\; \lambda_{GP}\,\mathbb{E}_{\hat x}\big[(\lVert\nabla D(\hat x)\rVert - 1)^2\big]")
+c = st.columns([1, 1, 1])
+steps = int(c[0].number_input("steps", 100, 100_000, 3000, step=500, key="an_steps"))
+latent = int(c[1].select_slider("latent size", [4, 8, 16, 32], 16, key="an_latent"))
+ds = an.scenario_dataset(sc)
+spec = TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": latent}, steps=steps, batch_size=128,
+                 eval_period_s=None, name=f"wgan_gp on {sc.name}")
+
+
+def _start(spec: TrainSpec, key: str) -> None:
+    job = job_manager().submit(spec)
+    st.session_state.setdefault("an_jobs", {})[key] = job.id
+    st.toast(f"Started {spec.label()} ({job.id})")
+
+
+scenario_key = f"{kind}:{sorted(params.items())}"
+c[2].button("Train", type="primary", key="an_train", on_click=_start, args=(spec, scenario_key))
+job_id = st.session_state.get("an_jobs", {}).get(scenario_key)
+job: Job | None = next((j for j in job_manager().jobs() if j.id == job_id), None)
+if job is None:
+    st.info("Press **Train**: the GAN learns the normal rows in the background (a minute or two on a laptop).")
+    st.stop()
+
+
+was_running = not job.status.finished
+
+
+@st.fragment(run_every=1.0 if was_running else None)
+def _progress() -> None:
+    s = job.snapshot()
+    st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+    if s.error:
+        st.error(s.error)
+    if s.losses:
+        st.plotly_chart(plots.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{job.id}")
+    if was_running and s.status.finished:
+        st.rerun()  # the whole page, so the scores appear
+
+
+_progress()
+if job.status is not JobStatus.DONE or job.fitted is None:
+    st.stop()
+
+# --------------------------------------------------------------------------------------------- scoring
+st.subheader("3 · Scores")
+st.markdown(
+    "**Latent optimisation** (AnoGAN) runs Adam on z for every test row: slow, but the best rebuild the "
+    "generator can make. An **encoder** trained after the GAN (f-AnoGAN's izi_f: x → E(x) → G(E(x)) ≈ x, "
+    "with G and D frozen) gives z in one pass: fast enough to score a stream. λ re-weights the two parts "
+    "instantly, without recomputing anything.")
+c = st.columns(3)
+method = c[0].radio("find z*", ["optimise", "encoder"], horizontal=True, key="an_method")
+iters = int(c[1].select_slider("iterations per row", [25, 50, 100, 200, 400], 100, key="an_iters",
+                               disabled=method != "optimise"))
+lam = float(c[2].slider("λ (weight of the residual G)", 0.0, 1.0, 0.9, 0.05, key="an_lam"))
+
+
+@st.cache_resource(show_spinner="Training the encoder (G and D frozen)…", max_entries=8)
+def _encoder(job_id: str, _fitted: Any, _normal: np.ndarray) -> Any:
+    return an.train_encoder(_fitted, _normal, steps=1000)
+
+
+@st.cache_data(show_spinner="Reconstructing every test row…", max_entries=16)
+def _parts(job_id: str, method: str, iters: int, _fitted: Any, _sc: an.Scenario
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    enc = _encoder(job_id, _fitted, _sc.normal_train) if method == "encoder" else None
+    parts, recon = an.parts_and_reconstructions(_fitted, _sc.test_x, method, enc, iters)
+    normal = _sc.normal_train[np.random.default_rng(0).choice(len(_sc.normal_train),
+                                                             min(300, len(_sc.normal_train)), replace=False)]
+    ref = an.parts_for(_fitted, normal, method, enc, iters)  # thresholds come from normal rows only
+    return parts.G, parts.C, recon, ref.G, ref.C
+
+
+G, C, recon, ref_G, ref_C = _parts(job.id, method, iters, job.fitted, sc)
+scores = lam * G + (1 - lam) * C
+th = an.thresholds(lam * ref_G + (1 - lam) * ref_C)
+st.plotly_chart(plots_anomaly.score_histogram(scores, sc.test_y, th.one_sigma, th.three_sigma), key="an_hist")
+c = st.columns(3)
+c[0].metric("flagged above 1σ", int((scores > th.one_sigma).sum()))
+c[1].metric("flagged above 3σ", int((scores > th.three_sigma).sum()))
+if sc.test_y is not None:
+    c[2].metric("AUROC", f"{an.auroc(sc.test_y, scores):.3f}")
+
+# --------------------------------------------------------------------------------------------- baselines
+st.subheader("4 · Against simple detectors, same split")
+st.markdown("An **isolation forest** isolates points with random cuts (anomalies need few); a **GMM on PCA** "
+            "scores −log p of a mixture on 20 principal components. ROC: every threshold at once.")
+
+
+@st.cache_data(show_spinner="Fitting the baselines…", max_entries=16)
+def _baselines(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> dict[str, np.ndarray]:
+    n_pca = min(20, _sc.n_features)
+    return {"isolation forest": an.isolation_forest_scores(_sc.normal_train, _sc.test_x),
+            "GMM on PCA": an.gmm_pca_scores(_sc.normal_train, _sc.test_x, n_pca=n_pca)}
+
+
+@st.cache_data(show_spinner="Training the VAE baseline on the normal rows…", max_entries=8)
+def _vae(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> np.ndarray:
+    return an.vae_scores(_sc, steps=1500)
+
+
+detectors = {f"WGAN ({method}, λ = {lam:g})": scores, **_baselines(kind, tuple(sorted(params.items())), sc)}
+if st.toggle("add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)", key="an_vae"):
+    detectors["VAE reconstruction error"] = _vae(kind, tuple(sorted(params.items())), sc)
+if sc.test_y is not None:
+    table = an.comparison_table(sc, detectors)
+    left, right = st.columns([2, 3])
+    left.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "detector"}), hide_index=True,
+                   key="an_table")
+    left.download_button("Comparison (CSV)", table.to_csv(index=False).encode(), "anomaly_comparison.csv",
+                         "text/csv", key="an_table_dl")
+    curves = {}
+    for name, s in detectors.items():
+        fpr, tpr, _, auc = an.roc(sc.test_y, s)
+        curves[name] = (fpr, tpr, auc)
+    right.plotly_chart(plots_anomaly.roc_figure(curves), key="an_roc")
+
+# --------------------------------------------------------------------------------------------- gallery
+st.subheader("5 · The top anomalies")
+n_top = int(st.slider("how many", 4, 16, 8, key="an_top"))
+top = np.argsort(-scores)[:n_top]
+captions = [f"#{r} AS={scores[r]:.2f}" + ("" if sc.test_y is None else (" ✓" if sc.test_y[r] else " ✗"))
+            for r in top]
+st.caption("✓ = truly anomalous, ✗ = a normal row scored high.")
+if sc.image_shape:
+    vmax = float(np.max(sc.normal_train))
+    st.plotly_chart(plots_anomaly.image_gallery(sc.test_x[top], np.clip(recon[top], 0, vmax), sc.image_shape,
+                                                captions, vmax=vmax), key="an_gallery")
+    st.caption("Rows: input, best reconstruction, |residual|.")
+else:
+    scale = sc.normal_train.std(axis=0)
+    st.plotly_chart(plots_anomaly.residual_bars(sc.test_x[top], recon[top], sc.columns, scale, captions),
+                    key="an_bars")
+st.markdown("**Which anomalies are alike?** Seed 003's last step: a UMAP of the *residuals* x − x̂ of the rows "
+            "above the 1σ threshold. Anomalies of the same kind leave the same residual and gather; a lone point is "
+            "an odd one worth a look.")
+flagged = np.flatnonzero(scores > th.one_sigma)
+if len(flagged) >= 10 and st.button("Map the flagged rows' residuals", key="an_umap"):
+    from genlib import latent as lt
+    from genlib import plots_latent
+
+    view = lt.embed(sc.test_x[flagged] - recon[flagged], "umap", n_neighbors=min(15, len(flagged) - 1))
+    color = None if sc.test_y is None else np.where(sc.test_y[flagged] == 1, "anomalous", "normal")
+    st.plotly_chart(plots_latent.embedding_scatter(view, color=color, color_label="truth",
+                                                   hover={"test row": flagged, "score": scores[flagged]},
+                                                   title=f"{len(flagged)} rows above 1σ, by their residuals"),
+                    key="an_umap_fig")
+elif len(flagged) < 10:
+    st.caption("Fewer than 10 rows above 1σ: too few to map.")
+out = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "G": G, "C": C})
+if sc.test_y is not None:
+    out["anomaly"] = sc.test_y
+st.download_button("Scores (CSV)", out.to_csv(index=False).encode(), "anomaly_scores.csv", "text/csv",
+                   key="an_scores_dl")
