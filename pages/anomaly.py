@@ -3,6 +3,8 @@ data; an object the generator cannot rebuild, or whose rebuild the critic sees d
 Thin: genlib.anomaly does the work, genlib.plots_anomaly draws."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,7 @@ from genlib import anomaly as an
 from genlib import plots, plots_anomaly
 from genlib.data import DataError
 from genlib.train import Job, JobStatus, TrainSpec
-from pages.common import ensure_app_shell, job_manager
+from pages.common import MAX_UPLOAD_MB, ensure_app_shell, job_manager
 
 ensure_app_shell()
 
@@ -31,9 +33,10 @@ st.latex(r"z^* = \arg\min_z \lVert x - G(z)\rVert^2, \qquad "
 # --------------------------------------------------------------------------------------------- set-up
 st.subheader("1 · Normal data and test data")
 c = st.columns(3)
-kind = c[0].selectbox("scenario", ["digits", "finance", "lorenz_windows"], key="an_kind",
+kind = c[0].selectbox("scenario", ["digits", "finance", "lorenz_windows", "upload"], key="an_kind",
                       format_func={"digits": "digits: one class held out", "finance": "finance: corrupted rows",
-                                   "lorenz_windows": "Lorenz windows: perturbed system"}.get)
+                                   "lorenz_windows": "Lorenz windows: perturbed system",
+                                   "upload": "your CSVs: normal rows + rows to score"}.get)
 params: dict[str, Any] = {}
 if kind == "digits":
     params["k"] = int(c[1].selectbox("anomalous digit", list(range(10)), key="an_digit"))
@@ -41,8 +44,18 @@ elif kind == "finance":
     params["frac"] = float(c[1].select_slider("share of corrupted test rows", [0.05, 0.1, 0.2], 0.1, key="an_frac"))
     params["scale"] = float(c[2].select_slider("×scale of the extreme rows", [2.0, 3.0, 5.0, 10.0], 5.0,
                                                key="an_scale"))
-else:
+elif kind == "lorenz_windows":
     params["param"] = c[1].selectbox("perturbed parameter", ["rho", "sigma"], key="an_param")
+else:
+    normal_file = c[1].file_uploader("normal rows (CSV)", type=["csv"], key="an_up_normal",
+                                     max_upload_size=MAX_UPLOAD_MB)
+    test_file = c[2].file_uploader("rows to score (CSV; optional 0/1 column 'label')", type=["csv"],
+                                   key="an_up_test", max_upload_size=MAX_UPLOAD_MB)
+    if normal_file is None or test_file is None:
+        st.info("Upload both files: numeric columns with a header row; the rows to score need the same columns, "
+                "plus an optional 0/1 column named **label** (1 = anomaly) to get ROC curves.")
+        st.stop()
+    params["files"] = (normal_file.name, test_file.name, hash(normal_file.getvalue()), hash(test_file.getvalue()))
 
 
 @st.cache_data(show_spinner="Building the scenario…", max_entries=16)
@@ -50,16 +63,30 @@ def _scenario(kind: str, items: tuple[tuple[str, Any], ...]) -> an.Scenario:
     return an.load_scenario(kind, **dict(items))
 
 
+@st.cache_data(show_spinner="Reading the CSVs…", max_entries=8)
+def _uploaded(normal: bytes, test: bytes, names: tuple[str, str]) -> an.Scenario:
+    """The uploads go through genlib's CSV checks (from_csv) via a private temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / Path(n).name for n in names]
+        for path, data in zip(paths, (normal, test)):
+            path.write_bytes(data)
+        has_label = b"label" in test.split(b"\n", 1)[0]
+        return an.from_csv(paths[0], paths[1], label_column="label" if has_label else None)
+
+
 try:
-    sc = _scenario(kind, tuple(sorted(params.items())))
+    if kind == "upload":
+        sc = _uploaded(normal_file.getvalue(), test_file.getvalue(), (normal_file.name, test_file.name))
+    else:
+        sc = _scenario(kind, tuple(sorted(params.items())))
 except DataError as exc:
-    st.error(str(exc))
+    st.error(f"Cannot use these data: {exc}")
     st.stop()
 st.caption(sc.description)
 c = st.columns(3)
 c[0].metric("normal training rows", f"{len(sc.normal_train):,}")
 c[1].metric("test rows", f"{len(sc.test_x):,}")
-c[2].metric("anomalies among them", f"{sc.n_anomalies:,}")
+c[2].metric("anomalies among them", f"{sc.n_anomalies:,}" if sc.test_y is not None else "unknown")
 
 # --------------------------------------------------------------------------------------------- training
 st.subheader("2 · Train a WGAN-GP on the normal rows")

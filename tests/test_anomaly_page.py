@@ -50,3 +50,32 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     _ok(at)
     assert 0.5 < float(_metric(at, "AUROC")) <= 1.0
     assert len(at.get("plotly_chart")) >= 4  # losses, histogram, ROC, gallery
+
+
+def test_uploaded_csvs_become_a_scenario_and_bad_ones_get_one_clear_message(tmp_path, monkeypatch) -> None:
+    import numpy as np
+    import pandas as pd
+
+    monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
+    rng = np.random.default_rng(0)
+    normal = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    test = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"]).assign(label=0)
+    test.loc[:9, ["a", "b", "c"]] += 6.0
+    test.loc[:9, "label"] = 1
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page("pages/anomaly.py").run()
+    at.selectbox(key="an_kind").set_value("upload").run()
+    _ok(at)
+    assert any("Upload both files" in i.value for i in at.info)
+    at.file_uploader(key="an_up_normal").set_value(("normal.csv", normal.to_csv(index=False).encode(), "text/csv"))
+    at.file_uploader(key="an_up_test").set_value(("test.csv", test.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    _ok(at)
+    assert _metric(at, "normal training rows") == "200" and _metric(at, "anomalies among them") == "10"
+
+    bad = test.assign(b="oops")  # a text column
+    at.file_uploader(key="an_up_test").set_value(("bad.csv", bad.to_csv(index=False).encode(), "text/csv"))
+    at.run()
+    _ok(at)  # the page keeps running
+    assert at.error and at.error[0].value.startswith("Cannot use these data:") and "not numeric" in at.error[0].value
