@@ -184,7 +184,8 @@ st.markdown("An **isolation forest** isolates points with random cuts (anomalies
 def _baselines(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> dict[str, np.ndarray]:
     n_pca = min(20, _sc.n_features)
     return {"isolation forest": an.isolation_forest_scores(_sc.normal_train, _sc.test_x),
-            "GMM on PCA": an.gmm_pca_scores(_sc.normal_train, _sc.test_x, n_pca=n_pca)}
+            "GMM on PCA": an.gmm_pca_scores(_sc.normal_train, _sc.test_x, n_pca=n_pca,
+                                            standardize=_sc.image_shape is None)}  # pixels share one unit
 
 
 @st.cache_data(show_spinner="Training the VAE baseline on the normal rows…", max_entries=8)
@@ -193,6 +194,7 @@ def _vae(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> np.
 
 
 detectors = {f"WGAN ({method}, λ = {lam:g})": scores, **_baselines(kind, tuple(sorted(params.items())), sc)}
+detectors["WGAN + GMM (rank mean)"] = an.rank_mean(scores, detectors["GMM on PCA"])
 if st.toggle("add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)", key="an_vae"):
     detectors["VAE reconstruction error"] = _vae(kind, tuple(sorted(params.items())), sc)
 if sc.test_y is not None:
