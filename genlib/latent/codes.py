@@ -15,9 +15,8 @@ Example:
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol, Union, runtime_checkable
+from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
@@ -25,7 +24,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from ..data.base import DataError
-from ..models.base import GenerativeModel, ModelError
+from ..models.base import ModelError
 from ..models.fitted import FittedModel
 
 __all__ = ["Encoder", "ModelEncoder", "PCAEncoder", "as_encoder", "has_encoder", "fit_pca", "latent_codes",
@@ -82,20 +81,6 @@ def _check_labels(labels: np.ndarray | None, n: int, enc: Encoder) -> np.ndarray
     return lab.astype(np.int64)
 
 
-@contextlib.contextmanager
-def _eval_mode(model: GenerativeModel) -> Iterator[None]:
-    """Eval mode for the block, then each network's own previous mode (not blindly train mode)."""
-    modules = [v for v in vars(model).values() if isinstance(v, torch.nn.Module)]
-    before = [m.training for m in modules]
-    for m in modules:
-        m.train(False)
-    try:
-        yield
-    finally:
-        for m, mode in zip(modules, before):
-            m.train(mode)
-
-
 # ----------------------------------------------------------------------------- encoders
 
 @dataclass
@@ -138,7 +123,7 @@ class ModelEncoder:
         arr = _as_rows(x, self.n_features, "rows to encode")
         lab = _check_labels(labels, len(arr), self)
         model, out = self.fitted.model, []
-        with _eval_mode(model), torch.no_grad():
+        with model.evaluating(), torch.no_grad():
             for s in range(0, len(arr), self.batch_size):
                 xb = self.fitted.to_model_space(arr[s:s + self.batch_size])
                 lb = None if lab is None else self._labels_tensor(lab[s:s + self.batch_size])
@@ -149,7 +134,7 @@ class ModelEncoder:
         codes = _as_rows(z, self.latent_dim, "codes")
         lab = _check_labels(labels, len(codes), self)
         model, out = self.fitted.model, []
-        with _eval_mode(model), torch.no_grad():
+        with model.evaluating(), torch.no_grad():
             for s in range(0, len(codes), self.batch_size):
                 zb = torch.as_tensor(codes[s:s + self.batch_size], dtype=torch.float32, device=model.device)
                 lb = None if lab is None else self._labels_tensor(lab[s:s + self.batch_size])

@@ -107,17 +107,13 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
         return float("nan")
     logdet = log_abs_det_jacobian(fitted.transform, arr)
     z = fitted.to_model_space(arr)
-    model.train(False)
-    try:
-        with torch.no_grad():
-            if "log_prob" in caps:
-                log_pz = model.log_prob(z)
-            else:
-                lab = None if labels is None else torch.as_tensor(np.asarray(labels), device=model.device)
-                with seeded(model, seed):
-                    log_pz = model.iwae_log_likelihood(z, k=k, labels=lab)
-    finally:
-        model.train(True)
+    with model.evaluating(), torch.no_grad():
+        if "log_prob" in caps:
+            log_pz = model.log_prob(z)
+        else:
+            lab = None if labels is None else torch.as_tensor(np.asarray(labels), device=model.device)
+            with seeded(model, seed):
+                log_pz = model.iwae_log_likelihood(z, k=k, labels=lab)
     log_px = log_pz.detach().cpu().double().numpy().reshape(-1) + logdet
     value = float(np.mean(log_px) / arr.shape[1])
     return value if math.isfinite(value) else float("nan")

@@ -10,11 +10,12 @@ users only ever see data in its own units.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import numbers
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Type, TypeVar
+from typing import Any, ClassVar, Iterator, Type, TypeVar
 
 import torch
 
@@ -118,6 +119,20 @@ class GenerativeModel(ABC):
         for module in self._modules():
             module.train(mode)
         return self
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator["GenerativeModel"]:
+        """Eval mode for a block (sampling, scoring, encoding), then each network's own previous mode: a caller
+        between two training steps leaves training as it found it, and a finished model is not forced back."""
+        modules = self._modules()
+        before = [m.training for m in modules]
+        for m in modules:
+            m.train(False)
+        try:
+            yield self
+        finally:
+            for m, mode in zip(modules, before):
+                m.train(mode)
 
     def _modules(self) -> list[torch.nn.Module]:
         return [v for v in vars(self).values() if isinstance(v, torch.nn.Module)]

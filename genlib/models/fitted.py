@@ -61,12 +61,8 @@ class FittedModel:
         if labels is None and "condition" in self.model.capabilities and self.model.n_classes:
             labels = np.arange(n) % self.model.n_classes  # a conditional model with no labels: every class in turn
         lab = None if labels is None else torch.as_tensor(labels, device=self.model.device)
-        self.model.train(False)
-        try:
-            with seeded(self.model, seed):
-                z = self.model.sample(n, lab)
-        finally:
-            self.model.train(True)
+        with self.model.evaluating(), seeded(self.model, seed):
+            z = self.model.sample(n, lab)
         z_np = z.detach().cpu().double().numpy()
         if not np.all(np.isfinite(z_np)):
             raise FloatingPointError(f"{self.name} produced non-finite samples; the model has diverged")
