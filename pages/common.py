@@ -15,7 +15,7 @@ import torch
 from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
 from genlib.models import REGISTRY, config_fields
 from genlib.store import RunStore, default_root
-from genlib.train import JobManager, JobSnapshot, JobStatus
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 UPLOAD = "upload a CSV…"
@@ -61,6 +61,21 @@ def _manager(root: str) -> JobManager:
 def job_manager() -> JobManager:
     """The one JobManager of this process: jobs outlive page changes and are seen from every tab."""
     return _manager(str(default_root()))
+
+
+def start_page_job(spec: TrainSpec, session_key: str, note: str = "") -> Job:
+    """Submit a job from a page's button callback and remember its id under ``session_key`` in this session, so
+    the page can show its own jobs (:func:`page_jobs`) among every job of the process."""
+    job = job_manager().submit(spec)
+    st.session_state.setdefault(session_key, []).append(job.id)
+    st.toast(f"Started {spec.label()} ({job.id}){note}")
+    return job
+
+
+def page_jobs(session_key: str) -> list[Job]:
+    """The jobs this session started under ``session_key``, oldest first."""
+    ids = set(st.session_state.get(session_key, []))
+    return [j for j in job_manager().jobs() if j.id in ids]
 
 
 # --- datasets ----------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from genlib.data.toy2d import SHAPES
 from genlib.models.classical import rule_of_thumb_bandwidth
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, JobStatus, TrainSpec
-from pages.common import _builtin, job_manager
+from pages.common import _builtin, page_jobs, start_page_job
 
 FLOWS = ("maf", "realnvp", "nsf")
 GANS = ("gan", "wgan_gp")
@@ -49,14 +49,11 @@ def _dataset(shape: str, n: int, noise: float) -> Dataset:
 
 
 def _jobs(kind: str) -> list[Job]:
-    ids = set(st.session_state.get(f"dn_{kind}_jobs", []))
-    return [j for j in job_manager().jobs() if j.id in ids]
+    return page_jobs(f"dn_{kind}_jobs")
 
 
 def _start(kind: str, spec: TrainSpec) -> None:
-    job = job_manager().submit(spec)
-    st.session_state.setdefault(f"dn_{kind}_jobs", []).append(job.id)
-    st.toast(f"Started {spec.label()} ({job.id})")
+    start_page_job(spec, f"dn_{kind}_jobs")
 
 
 def toy_section() -> None:

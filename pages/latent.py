@@ -12,7 +12,7 @@ from genlib import plots_latent
 from genlib.data import DataError
 from genlib.latent.embed import fingerprint
 from pages.common import ensure_app_shell
-from pages.latent_common import (PCA, codes_of, data_picker, pick_source, pixel_range, shown_rows,
+from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_rows,
                                  train_controls)
 
 ensure_app_shell()
@@ -29,12 +29,6 @@ c = st.columns(3)
 c[0].latex(r"\text{PCA: } z = W^\top(x-\mu),\ \hat x = \mu + Wz")
 c[1].latex(r"\text{AE: } \min_{f,g}\ \lVert x - g(f(x)) \rVert^2")
 c[2].latex(r"\text{VAE: } \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,\mathcal N(0,I))")
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _pca_baseline(_ds, k: int, fp: str) -> object:
-    """PCA with as many components as the model's code: the linear baseline beside it (cached per data, k)."""
-    return lt.fit_pca(_ds.train, n_components=min(k, _ds.n_features, len(_ds.train)))
-
 
 ds = data_picker("lt")
 if ds is None:
@@ -53,7 +47,7 @@ except (DataError, ValueError) as exc:
 std = ds.train.std(axis=0)
 err = lt.reconstruction_error(enc, x, cond_labels, scale=np.where(std > 0, std, 1.0))  # digits: blank pixels
 scale = np.where(std > 0, std, 1.0)
-baseline = None if source.key == PCA else _pca_baseline(ds, codes.shape[1], fingerprint(ds.train))
+baseline = None if source.key == PCA else pca_encoder(ds, codes.shape[1])
 c = st.columns(4)
 c[0].metric("rows shown", f"{len(x):,}")
 c[1].metric("code size", codes.shape[1], f"from {ds.n_features} columns", delta_color="off")

@@ -15,7 +15,7 @@ from genlib.latent.embed import fingerprint
 from genlib.models import REGISTRY
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, JobStatus, TrainSpec
-from pages.common import config_widgets, dataset_picker, job_manager, run_store
+from pages.common import config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job
 
 ENCODER_MODELS = ("vae", "ae", "cvae", "wae", "vae_lars", "conv_vae")
 PCA = "pca"
@@ -47,6 +47,13 @@ def _pca(fp: str, _x: np.ndarray, k: int) -> Any:
     return lt.fit_pca(_x, n_components=k)
 
 
+def pca_encoder(ds: Dataset, k: int) -> Any:
+    """PCA with k components (at most min(columns, rows)) on the training rows, cached per (data, k): the
+    baseline source, and the same-size linear twin shown beside a model."""
+    k = int(min(k, ds.n_features, len(ds.train)))
+    return _pca(fingerprint(ds.train), ds.train, k)
+
+
 @st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)
 def _load_run(run_id: str) -> FittedModel:
     return run_store().load(run_id)
@@ -54,9 +61,8 @@ def _load_run(run_id: str) -> FittedModel:
 
 def sources(ds: Dataset) -> dict[str, Source]:
     """PCA (always), finished jobs of this session and stored runs with an encoder on these data."""
-    k = int(min(ds.n_features, len(ds.train), 16))
-    out = {PCA: Source(PCA, f"PCA ({k} components) — the linear baseline",
-                       _pca(fingerprint(ds.train), ds.train, k), None)}
+    pca = pca_encoder(ds, 16)
+    out = {PCA: Source(PCA, f"PCA ({pca.latent_dim} components) — the linear baseline", pca, None)}
     session_runs = set()
     for job in job_manager().jobs():
         if (job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None
@@ -107,17 +113,14 @@ def train_controls(ds: Dataset, prefix: str) -> None:
     spec = TrainSpec(model=model, dataset=ds, config=config, steps=steps, batch_size=128, eval_period_s=None,
                      name=f"{model} on {ds.name}")
     c[2].button("Train", type="primary", key=f"{prefix}_train", on_click=_start, args=(spec,))
-    running = [j for j in job_manager().jobs() if j.id in st.session_state.get("latent_jobs", [])
-               and not j.status.finished]
+    running = [j for j in page_jobs("latent_jobs") if not j.status.finished]
     if running:
         _progress(running[-1])
 
 
 def _start(spec: TrainSpec) -> None:
-    job = job_manager().submit(spec)
-    st.session_state.setdefault("latent_jobs", []).append(job.id)
+    job = start_page_job(spec, "latent_jobs", "; it appears under Encoder when done.")
     st.session_state["latent_source"] = st.session_state["latent_pending"] = f"job:{job.id}"  # picked when done
-    st.toast(f"Started {spec.label()} ({job.id}); it appears under Encoder when done.")
 
 
 def _progress(job: Job) -> None:

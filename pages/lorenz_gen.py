@@ -14,7 +14,7 @@ from genlib.data.lorenz_images import lorenz_images_scaler
 from genlib.dynamics import trajectories as tr
 from genlib.models import REGISTRY
 from genlib.train import Job, JobStatus, TrainSpec
-from pages.common import _builtin, config_widgets, device_options, job_manager
+from pages.common import _builtin, config_widgets, device_options, page_jobs, start_page_job
 
 KINDS = {
     "DCGAN on trajectory images (seed 001)": ("lorenz_images", ["dcgan"]),
@@ -29,16 +29,8 @@ def _dataset(name: str, n_traj: int) -> Dataset:
     return _builtin(name, (("n_traj", int(n_traj)),))
 
 
-def _page_jobs() -> list[Job]:
-    ids = set(st.session_state.get("lz_gen_jobs", []))
-    return [j for j in job_manager().jobs() if j.id in ids]
-
-
 def _start(spec: TrainSpec) -> None:
-    job = job_manager().submit(spec)
-    st.session_state.setdefault("lz_gen_jobs", []).append(job.id)
-    st.session_state["lz_gen_pick"] = job.id
-    st.toast(f"Started {spec.label()} ({job.id})")
+    st.session_state["lz_gen_pick"] = start_page_job(spec, "lz_gen_jobs").id
 
 
 def _trajectories(rows: np.ndarray, ds: Dataset) -> np.ndarray:
@@ -84,7 +76,7 @@ def generative_section() -> None:
                      name=f"{model} on {ds_name}")
     st.button("Start training", type="primary", key="lz_gen_start", on_click=_start, args=(spec,))
 
-    jobs = _page_jobs()
+    jobs = page_jobs("lz_gen_jobs")
     if not jobs:
         st.info("No model trained here yet: pick one and press **Start training**. It trains in the background; "
                 "previews appear below every few seconds.")
