@@ -154,17 +154,19 @@ def _encoder(job_id: str, _fitted: Any, _normal: np.ndarray) -> Any:
 
 
 @st.cache_data(show_spinner="Reconstructing every test row…", max_entries=16)
-def _parts(job_id: str, method: str, iters: int, _fitted: Any, _sc: an.Scenario
+def _parts(job_id: str, method: str, iters: int, _fitted: Any, _sc: an.Scenario, _normal: Any
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    enc = _encoder(job_id, _fitted, _sc.normal_train) if method == "encoder" else None
+    """G, C and reconstructions of the test rows, and G, C of held-out normal rows; ``_normal`` is the GAN's
+    dataset (its train split trained the GAN and trains the encoder, its test split sets the thresholds)."""
+    enc = _encoder(job_id, _fitted, _normal.train) if method == "encoder" else None
     parts, recon = an.parts_and_reconstructions(_fitted, _sc.test_x, method, enc, iters)
-    normal = _sc.normal_train[np.random.default_rng(0).choice(len(_sc.normal_train),
-                                                             min(300, len(_sc.normal_train)), replace=False)]
-    ref = an.parts_for(_fitted, normal, method, enc, iters)  # thresholds come from normal rows only
+    # Thresholds from normal rows the GAN never trained on (the dataset's held-out split): training rows are
+    # rebuilt better than new normal ones, so thresholds set on them would flag too many normal test rows.
+    ref = an.parts_for(_fitted, _normal.test, method, enc, iters)
     return parts.G, parts.C, recon, ref.G, ref.C
 
 
-G, C, recon, ref_G, ref_C = _parts(job.id, method, iters, job.fitted, sc)
+G, C, recon, ref_G, ref_C = _parts(job.id, method, iters, job.fitted, sc, job.spec.dataset)
 scores = lam * G + (1 - lam) * C
 th = an.thresholds(lam * ref_G + (1 - lam) * ref_C)
 st.plotly_chart(plots_anomaly.score_histogram(scores, sc.test_y, th.one_sigma, th.three_sigma), key="an_hist")
