@@ -16,7 +16,6 @@ The generator used is the one sampling uses (the weight average when the run kee
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from torch import nn
 
 from genlib.models.base import ModelError
 from genlib.models.fitted import FittedModel
+from genlib.models.gan import frozen_copy
 from genlib.train.loop import _INIT_LOCK
 
 __all__ = ["gan_networks", "optimise_latent", "Encoder", "train_encoder", "encode_reconstruct", "save_encoder",
@@ -36,22 +36,14 @@ ENCODER_FILE = "anomaly_encoder.pt"
 ENCODER_FORMAT = "genlab-anomaly-encoder/1"
 
 
-def _private(module: nn.Module) -> nn.Module:
-    snap = copy.deepcopy(module)
-    snap.train(False)
-    snap.requires_grad_(False)
-    return snap
-
-
 def gan_networks(fitted: FittedModel) -> tuple[nn.Module, nn.Module, nn.Module]:
     """Private frozen eval-mode copies (G, D.features, D) of a GAN run; ``ModelError`` for any other model."""
     model = fitted.model
     g, d = getattr(model, "generator", None), getattr(model, "discriminator", None)
     if not isinstance(g, nn.Module) or not isinstance(d, nn.Module) or not hasattr(d, "features"):
         raise ModelError(f"anomaly scores by reconstruction need a GAN (wgan_gp, gan, dcgan); got {fitted.name}")
-    ema = getattr(model, "generator_ema", None)
-    gen = _private(ema if isinstance(ema, nn.Module) else g)
-    disc = _private(d)
+    gen = frozen_copy(model.sampling_generator)
+    disc = frozen_copy(d)
     return gen, disc.features, disc
 
 

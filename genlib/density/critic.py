@@ -24,7 +24,6 @@ every second that is harmless.
 """
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import numpy as np
@@ -33,6 +32,7 @@ from torch import nn
 
 from genlib.models.base import ModelError
 from genlib.models.fitted import FittedModel
+from genlib.models.gan import frozen_copy
 
 from .grid import BATCH_ROWS, Grid
 
@@ -45,14 +45,6 @@ def _networks(fitted: FittedModel) -> tuple[nn.Module, nn.Module]:
     if not isinstance(d, nn.Module) or not isinstance(g, nn.Module):
         raise ModelError(f"{fitted.name} has no discriminator: pick a GAN (gan, wgan_gp)")
     return d, g
-
-
-def _private_copy(module: nn.Module) -> nn.Module:
-    """A detached eval-mode copy: running it changes nothing in ``module``."""
-    snap = copy.deepcopy(module)
-    snap.train(False)
-    snap.requires_grad_(False)
-    return snap
 
 
 def critic_kind(fitted: FittedModel) -> Literal["probability", "critic"]:
@@ -70,7 +62,7 @@ def critic_values(fitted: FittedModel, x: np.ndarray, raw: bool = False, batch_r
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != fitted.model.n_features:
         raise ValueError(f"x must have shape (m, {fitted.model.n_features}), got {arr.shape}")
-    snap = _private_copy(disc)
+    snap = frozen_copy(disc)
     probability = critic_kind(fitted) == "probability" and not raw
     out = np.empty(len(arr), dtype=np.float64)
     with torch.no_grad():
@@ -98,8 +90,7 @@ def generated_points(fitted: FittedModel, n: int, seed: int = 0) -> np.ndarray:
         raise ValueError("number of samples must be at least 1")
     _networks(fitted)
     model = fitted.model
-    ema = getattr(model, "generator_ema", None)
-    gen = _private_copy(ema if isinstance(ema, nn.Module) else model.generator)
+    gen = frozen_copy(model.sampling_generator)
     rng = torch.Generator(device=model.device).manual_seed(int(seed))
     with torch.no_grad():
         z = torch.randn(int(n), model.config.latent_dim, generator=rng, device=model.device)

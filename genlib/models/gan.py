@@ -144,6 +144,15 @@ def _act(name: str) -> nn.Module:
     return nn.LeakyReLU(0.2) if name == "leakyrelu" else ACTIVATIONS[name]()
 
 
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A detached eval-mode copy with no gradients: what a page or a scorer runs while the original may be
+    training in another thread (spectral norm updates its vectors on every train-mode forward of the original)."""
+    snap = copy.deepcopy(module)
+    snap.train(False)
+    snap.requires_grad_(False)
+    return snap
+
+
 def _sn(layer: nn.Module, on: bool) -> nn.Module:
     return _spectral_norm(layer) if on else layer
 
@@ -364,11 +373,15 @@ class _GANBase(GenerativeModel):
         return out
 
     # --- inference ------------------------------------------------------------------------------------------
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator samples come from: the weight average when ``g_ema`` > 0, else the live one."""
+        return self.generator if self.generator_ema is None else self.generator_ema
+
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """n rows from G(z), z ~ N(0, I) (from the weight average when ``g_ema`` > 0); call in eval mode."""
-        generator = self.generator if self.generator_ema is None else self.generator_ema
-        return generator(self.randn(n, self.config.latent_dim))
+        return self.sampling_generator(self.randn(n, self.config.latent_dim))
 
     def _eval_d(self, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
         was_training = self.discriminator.training
