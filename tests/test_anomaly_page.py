@@ -2,8 +2,7 @@
 rows, λ re-scores without recomputing, the baselines share the table, and the encoder route works too."""
 from __future__ import annotations
 
-import time
-
+from conftest import wait_until
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -29,9 +28,8 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     at.button(key="an_train").click().run()
     from pages.common import job_manager
 
-    deadline = time.monotonic() + 240
-    while not all(j.status.finished for j in job_manager().jobs()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_until(lambda: all(j.status.finished for j in job_manager().jobs()), timeout=240, interval=0.5,
+               what="the WGAN job to finish")
     at.run()
     at.select_slider(key="an_iters").set_value(25).run()
     _ok(at)

@@ -3,9 +3,8 @@ an autoencoder trained from the page becomes the encoder of both pages, the late
 digits, and the toy section's densities integrate to one, with a flow and a live GAN discriminator added."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from conftest import wait_until
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -30,13 +29,11 @@ def _metric(at: AppTest, label: str) -> str:
 def _wait_for_jobs(at: AppTest, timeout: float = 240) -> None:
     from pages.common import job_manager  # the same process-wide manager the pages use
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def done() -> bool:
         jobs = job_manager().jobs()
-        if jobs and all(j.status.finished for j in jobs):
-            return
-        time.sleep(0.5)
-    raise AssertionError("training jobs did not finish in time")
+        return bool(jobs) and all(j.status.finished for j in jobs)
+
+    wait_until(done, timeout=timeout, interval=0.5, what="the page's training jobs to finish")
 
 
 def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypatch) -> None:
