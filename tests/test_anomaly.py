@@ -258,3 +258,15 @@ def test_rank_mean_votes_on_ranks_and_raw_pixels_help_the_gmm_on_digits() -> Non
     raw = auroc(sc.test_y, gmm_pca_scores(sc.normal_train, sc.test_x, standardize=False))
     std = auroc(sc.test_y, gmm_pca_scores(sc.normal_train, sc.test_x, standardize=True))
     assert raw > std + 0.05 and raw > 0.95
+
+
+def test_knn_distance_is_zero_on_normal_rows_and_beats_the_forest_on_a_held_out_digit() -> None:
+    from genlib.anomaly import auroc, digits_holdout, isolation_forest_scores, knn_scores
+
+    normal = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert np.allclose(knn_scores(normal, normal, k=1), 0.0)
+    assert knn_scores(normal, np.array([[10.0, 10.0]]), k=2)[0] > knn_scores(normal, np.array([[0.5, 0.5]]), k=2)[0]
+    sc = digits_holdout(8)   # the hardest class for every detector
+    knn = auroc(sc.test_y, knn_scores(sc.normal_train, sc.test_x, k=5))
+    iso = auroc(sc.test_y, isolation_forest_scores(sc.normal_train, sc.test_x, n_estimators=100))
+    assert knn > 0.95 and knn > iso + 0.2

@@ -5,7 +5,7 @@ score is how badly the GAN can reconstruct it, AS = λ·G + (1 − λ)·C (resid
   corrupted rows, Lorenz windows from a perturbed system, your own arrays/CSVs).
 - :mod:`.reconstruct`: z* by latent optimisation (AnoGAN) or by an encoder trained after the GAN (f-AnoGAN).
 - :mod:`.scoring`: per-row parts G and C (re-weighted by λ instantly), thresholds, ROC, precision@k.
-- :mod:`.baselines`: isolation forest, GMM on PCA components, VAE reconstruction error, and a comparison table.
+- :mod:`.baselines`: isolation forest, GMM on PCA components, k-nearest-neighbour distance, VAE reconstruction error, and a comparison table.
 """
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import Any
 # Names → submodule, imported on first use (PEP 562): `python -m genlib --help` builds the `score` parser from
 # .cli, and importing every submodule here would load torch and scikit-learn (~3 s) for a help text.
 _WHERE = {
-    **dict.fromkeys(("comparison_table", "gmm_pca_scores", "isolation_forest_scores", "rank_mean", "vae_scores"),
+    **dict.fromkeys(("comparison_table", "gmm_pca_scores", "isolation_forest_scores", "knn_scores", "rank_mean",
+                     "vae_scores"),
                    "baselines"),
     **dict.fromkeys(("ENCODER_FILE", "Encoder", "encode_reconstruct", "gan_networks", "load_encoder",
                      "optimise_latent", "save_encoder", "train_encoder"), "reconstruct"),
@@ -33,7 +34,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["comparison_table", "gmm_pca_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
+__all__ = ["comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",
            "SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv", "load_scenario",
            "lorenz_perturbed", "scenario_dataset", "DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine",
