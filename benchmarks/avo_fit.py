@@ -6,7 +6,7 @@ seed is picked), with one torch thread. The Weinberg data depend on θ only thro
 parameters free the identifiable quantity A_FB is what can be scored; each parameter is also fitted with the
 other one known (as an experiment knows its beam energy).
 
-    python benchmarks/avo_fit.py [--seeds 0,1,2] [--steps 300]
+    python benchmarks/avo_fit.py [--seeds 0,1,2,3,4] [--steps 600]
 """
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def scored(sim_name: str, quantity: str, theta: np.ndarray) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--steps", type=int, default=600)
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]
