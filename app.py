@@ -23,6 +23,7 @@ PAGES = {
         st.Page("pages/latent.py", title="Latent explorer", icon=":material/scatter_plot:"),
         st.Page("pages/density.py", title="Density", icon=":material/blur_on:"),
         st.Page("pages/anomaly.py", title="Anomalies", icon=":material/crisis_alert:"),
+        st.Page("pages/simulator.py", title="Simulator fitting", icon=":material/tune:"),
         st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     ],
 }

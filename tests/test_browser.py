@@ -212,3 +212,23 @@ def test_anomaly_page_trains_a_wgan_and_shows_scores(server: str, page) -> None:
     pg.get_by_text("AUROC").first.wait_for(timeout=120_000)
     pg.get_by_text("The top anomalies").wait_for()
     _assert_no_exception(pg)
+
+
+def test_simulator_page_fits_poisson_live_and_compares_with_the_exact_fit(server: str, page) -> None:
+    pg = page
+    pg.goto(f"{server}/simulator")
+    pg.get_by_role("heading", name="Simulator fitting (AVO)").wait_for()
+    _assert_no_exception(pg)
+    for label, value in (("proposal steps", "80"), ("critic warm-up steps", "20")):
+        box = pg.get_by_role("spinbutton", name=label)
+        box.fill(value)
+        box.press("Enter")
+        pg.wait_for_timeout(500)
+    pg.get_by_role("button", name="Start", exact=True).click()
+    pg.get_by_text(re.compile(r"done · step 80/80 · [\d,]+ simulations")).wait_for(timeout=120_000)
+    pg.get_by_text("lambda: estimate").wait_for(timeout=30_000)
+    assert pg.locator('[data-testid="stPlotlyChart"]').count() >= 3   # ψ trace, critic, histogram
+    pg.get_by_role("button", name="Maximum likelihood").click()
+    pg.get_by_text("maximum likelihood (x̄)").first.wait_for(state="attached", timeout=30_000)  # a grid cell
+    pg.get_by_role("button", name="History (CSV)").wait_for()
+    _assert_no_exception(pg)
