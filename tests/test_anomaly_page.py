@@ -36,7 +36,8 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     auroc = float(_metric(at, "AUROC"))
     assert 0.6 < auroc <= 1.0  # a short-trained GAN already ranks the held-out digit above chance
     table = at.dataframe[0].value
-    assert set(table["detector"]) >= {"isolation forest", "GMM on PCA", "WGAN + GMM (rank mean)"} and len(table) == 4
+    assert set(table["detector"]) >= {"isolation forest", "GMM on PCA", "k nearest neighbours (k = 5)",
+                                      "WGAN + GMM (rank mean)"} and len(table) == 5
     assert table["AUROC"].is_monotonic_decreasing
 
     flagged = int(_metric(at, "flagged above 1σ"))
