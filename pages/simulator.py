@@ -16,6 +16,7 @@ from genlib.avo import (SIMULATORS, AVOConfig, AVOHistory, AVORun, Simulator, Si
 from pages.common import ensure_app_shell
 
 ensure_app_shell()
+DEFAULTS = AVOConfig()   # the widgets start at the library's defaults
 
 st.title("Simulator fitting (AVO)")
 st.markdown(
@@ -89,13 +90,16 @@ with left:
         "states alike.")
 with right:
     c = st.columns(2)
-    critic_steps = int(c[0].number_input("critic steps per update", 1, 100, 5, key="avo_critic_steps"))
-    warmup = int(c[1].number_input("critic warm-up steps", 0, 5000, 100, step=50, key="avo_warmup",
+    critic_steps = int(c[0].number_input("critic steps per update", 1, 100, DEFAULTS.critic_steps,
+                                         key="avo_critic_steps"))
+    warmup = int(c[1].number_input("critic warm-up steps", 0, 5000, DEFAULTS.critic_warmup, step=50, key="avo_warmup",
                                    help="critic updates before the proposal first moves"))
     c = st.columns(2)
-    lambda_gp = float(c[0].number_input("λ (gradient penalty)", 0.0, 100.0, 0.025, step=0.005, format="%.4g",
+    lambda_gp = float(c[0].number_input("λ (gradient penalty)", 0.0, 100.0, DEFAULTS.lambda_gp, step=0.005,
+                                        format="%.4g",
                                         key="avo_lambda"))
-    lr_critic = float(c[1].number_input("critic learning rate", 1e-5, 1.0, 0.01, step=0.001, format="%.4g",
+    lr_critic = float(c[1].number_input("critic learning rate", 1e-5, 1.0, DEFAULTS.lr_critic, step=0.001,
+                                        format="%.4g",
                                         key="avo_lr_d"))
 
 # --------------------------------------------------------------------------------------------- 3. proposal
@@ -129,14 +133,16 @@ with right:
         sd0[i] = float(cols[k].number_input(f"start σ of {p}", value=float(base.init_sigma[i]), format="%.4g",
                                             key=f"avo_sd0_{name}_{i}"))
     c = st.columns(2)
+    # 300, not the library's 600: half the wait in front of a class; the estimate is already within a few %.
     steps = int(c[0].number_input("proposal steps", 1, 20_000, 300, step=50, key="avo_steps"))
-    batch = int(c[1].number_input("batch M (simulations per step)", 2, 4096, 64, step=16, key="avo_batch"))
+    batch = int(c[1].number_input("batch M (simulations per step)", 2, 4096, DEFAULTS.batch, step=16, key="avo_batch"))
     c = st.columns(2)
-    lr_proposal = float(c[0].number_input("proposal learning rate", 1e-5, 1.0, 0.01, step=0.005, format="%.4g",
+    lr_proposal = float(c[0].number_input("proposal learning rate", 1e-5, 1.0, DEFAULTS.lr_proposal, step=0.005,
+                                          format="%.4g",
                                           key="avo_lr_q", help="in the box's unit coordinates"))
-    gamma = float(c[1].number_input("γ (entropy penalty)", 0.0, 10.0, 0.0, step=0.01, format="%.4g",
+    gamma = float(c[1].number_input("γ (entropy penalty)", 0.0, 10.0, DEFAULTS.gamma, step=0.01, format="%.4g",
                                     key="avo_gamma"))
-    use_baseline = st.toggle("baseline b (leave-one-out mean)", True, key="avo_baseline")
+    use_baseline = st.toggle("baseline b (leave-one-out mean)", DEFAULTS.baseline == "loo", key="avo_baseline")
 
 config = AVOConfig(simulator=name, true_theta=tuple(float(t) for t in truth_in), n_observed=n_observed,
                    steps=steps, batch=batch, critic_steps=critic_steps, critic_warmup=warmup, lambda_gp=lambda_gp,
@@ -198,11 +204,6 @@ def _error_pct(value: float, truth: float) -> float:
     return 100 * abs(value - truth) / abs(truth) if truth != 0 else float("nan")
 
 
-def _run_simulator(cfg: AVOConfig) -> Simulator:
-    sim = get_simulator(cfg.simulator)
-    return sim if cfg.true_theta is None else sim.with_truth(cfg.true_theta)
-
-
 def _estimate(snap: dict[str, Any]) -> np.ndarray | None:
     """The finished fit's estimate (mean of μ over the last steps), or the current μ while it runs."""
     if snap["result"] is not None:
@@ -233,7 +234,7 @@ def _metrics(snap: dict[str, Any], rsim: Simulator, cfg: AVOConfig) -> None:
 
 
 if run is not None:
-    rsim = _run_simulator(run.config)
+    rsim = run.simulator
     was_running = not run.finished
     feats: list[str] | None = None
     if rsim.n_features > 3:
