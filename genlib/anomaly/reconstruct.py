@@ -27,7 +27,7 @@ from torch import nn
 from genlib.models.base import ModelError
 from genlib.models.fitted import FittedModel
 from genlib.models.gan import frozen_copy
-from genlib.train.loop import _INIT_LOCK
+from genlib.train.loop import seeded_init
 
 __all__ = ["gan_networks", "optimise_latent", "Encoder", "train_encoder", "encode_reconstruct", "save_encoder",
            "load_encoder", "ENCODER_FILE"]
@@ -140,10 +140,7 @@ def train_encoder(fitted: FittedModel, x_normal: np.ndarray, steps: int = 1000, 
     g, f, _ = gan_networks(fitted)
     xs = _model_rows(fitted, x_normal)
     device = xs.device
-    # Initial weights come from torch's global RNG: seed it under the lock the trainer uses for the same
-    # purpose, inside fork_rng so the global stream is restored afterwards.
-    with _INIT_LOCK, torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
-        torch.manual_seed(int(seed))
+    with seeded_init(seed, device):
         enc = Encoder(fitted.model.n_features, int(fitted.model.config.latent_dim), width,
                       fitted.model.image_shape).to(device)
     rng = torch.Generator(device=device).manual_seed(int(seed) + 1)

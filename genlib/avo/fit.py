@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from genlib.models.gan import gradient_penalty
+from genlib.train.loop import seeded_init
 
 from .proposal import GaussianProposal, score_function_surrogate
 from .simulators import Simulator, SimulatorError, get_simulator
@@ -182,8 +183,7 @@ def fit_avo(config: AVOConfig, observed: np.ndarray | None = None,
         return mu, sd
     shift, scale = obs.mean(0), obs.std(0)
     scale = np.where(scale > 1e-12, scale, 1.0)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(config.seed))
+    with seeded_init(config.seed):   # the trainer's lock: jobs may be seeding torch's global RNG right now
         critic = Critic(sim.n_features, int(config.critic_hidden), shift, scale)
     opt_d = torch.optim.Adam(critic.parameters(), lr=config.lr_critic, betas=(0.5, 0.9))
     opt_q = torch.optim.Adam(proposal.parameters(), lr=config.lr_proposal)

@@ -5,11 +5,12 @@ stop flag is polled every step, so stopping takes effect within one step.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -20,6 +21,16 @@ from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_clas
 from ..transforms import make_transform
 
 _INIT_LOCK = threading.Lock()  # weight initialisation uses torch's global RNG: seed + build atomically
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Build networks with reproducible initial weights from any thread: seeds torch's global RNG under the lock
+    the trainer uses for the same purpose, inside ``fork_rng`` so the global stream is restored afterwards."""
+    devices = [] if device is None or device.type == "cpu" else [device]
+    with _INIT_LOCK, torch.random.fork_rng(devices=devices):
+        torch.manual_seed(int(seed))
+        yield
 
 
 def resolve_device(name: str = "auto") -> torch.device:
