@@ -19,7 +19,9 @@ def test_simulate_then_rosenstein_on_the_file(tmp_path, capsys) -> None:
     assert main(["lorenz", "lyapunov", "--data", str(out)]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["method"] == "rosenstein" and res["dt"] == 0.01  # read off the t column
-    assert 0.6 < res["exponents"]["xyz"]["exponent"] < 1.2
+    # One trajectory: Rosenstein's measured spread over starts is 0.78-1.11 at this length (test_lorenz_dynamics),
+    # so the bound checks the plumbing (a wrong dt or column would be off by 10x), not the third digit.
+    assert 0.5 < res["exponents"]["xyz"]["exponent"] < 1.5
 
 
 def test_benettin_and_the_integrated_fit_at_large_dt(capsys) -> None:

@@ -194,12 +194,21 @@ def test_delay_embed() -> None:
     assert delay_embed(np.zeros((10, 2)), emb_dim=2, lag=1).shape == (9, 4)
 
 
-def test_rosenstein_lorenz_full_state_near_0_9(lorenz_001: np.ndarray) -> None:
+def test_rosenstein_lorenz_full_state_near_0_9_averaged_over_starts() -> None:
+    # One chaotic trajectory's estimate depends on floating-point details (moving the start by 1e-14 moved it
+    # from 1.109 to 0.970 on one machine), so the test averages over 8 starts. Measured over starts 0-11 at
+    # 6000 samples: mean 0.885, sd 0.085 per trajectory (0.78-1.11), so the mean of 8 has sd ~0.03; ±15% of
+    # 0.9056 is more than four of those, and still fails an estimator off by a sixth.
+    values = [rosenstein(simulate(on_attractor(s), dt=0.01, t_max=60.0, method="rk4").states, dt=0.01).exponent
+              for s in range(8)]
+    assert np.mean(values) == pytest.approx(LYAPUNOV_REFERENCE, rel=0.15)
+    assert np.std(values) < 0.15  # each start is an estimate of the same number, not noise
+
+
+def test_rosenstein_result_curve_and_fit_range(lorenz_001: np.ndarray) -> None:
     res = rosenstein(lorenz_001, dt=0.01)
     assert isinstance(res, RosensteinResult)
-    # Measured: 0.926 here; 0.875 ± 0.05 over 5 starts, and the fit-range rule alone moves it by up to
-    # ±20% (see the rosenstein docstring), so ±20% is this estimator's honest tolerance.
-    assert res.exponent == pytest.approx(LYAPUNOV_REFERENCE, rel=0.20)
+    assert 0.6 < res.exponent < 1.3  # one trajectory: the 0.78-1.11 spread of the test above, with room
     assert res.emb_dim == 1 and res.lag == 0 and res.min_tsep > 10
     assert res.steps.shape == res.times.shape == res.mean_log_divergence.shape
     np.testing.assert_allclose(res.times, res.steps * 0.01)
@@ -215,15 +224,15 @@ def test_rosenstein_lorenz_full_state_near_0_9(lorenz_001: np.ndarray) -> None:
 
 
 def test_rosenstein_at_dt_0_1_like_the_seed_data() -> None:
-    # 1000 samples at dt = 0.1 (one series of seed 001's data set). Measured 0.916 for this start;
-    # 0.82 ± 0.07 over 5 starts (few points in the straight part; see the docstring): ±25% here.
-    states = simulate(on_attractor(0), dt=0.1, t_max=100.0).states
-    res = lyapunov_by_coordinate(states, dt=0.1)
-    assert set(res) == {"x", "y", "z", "xyz"}
-    assert res["xyz"].exponent == pytest.approx(LYAPUNOV_REFERENCE, rel=0.25)
+    # 1000 samples at dt = 0.1 (one series of seed 001's data set), averaged over 8 starts for the reason given
+    # above. Measured over starts 0-9: full state 0.86 ± 0.14 per trajectory (0.64-1.07); x 1.03 ± 0.23,
+    # y 1.22 ± 0.27, z 0.87 ± 0.18 (single values from 0.62 to 1.54), so the means of 8 are within ±0.1.
+    runs = [lyapunov_by_coordinate(simulate(on_attractor(s), dt=0.1, t_max=100.0).states, dt=0.1) for s in range(8)]
+    assert all(set(res) == {"x", "y", "z", "xyz"} for res in runs)
+    assert np.mean([res["xyz"].exponent for res in runs]) == pytest.approx(LYAPUNOV_REFERENCE, rel=0.25)
     for name in "xyz":
-        assert res[name].emb_dim == 3 and res[name].lag >= 1
-        assert 0.5 < res[name].exponent < 1.5  # measured 1.00, 1.15, 0.99
+        assert all(res[name].emb_dim == 3 and res[name].lag >= 1 for res in runs)
+        assert 0.6 < np.mean([res[name].exponent for res in runs]) < 1.5
 
 
 def test_rosenstein_sine_is_zero_and_noise_is_not_chaos() -> None:

@@ -40,7 +40,9 @@ def test_lyapunov_section_reports_benettin_near_the_reference_and_rosenstein_per
     assert abs(value / 0.9056 - 1) < 0.03
     table = at.dataframe[0].value
     assert list(table["series"]) == ["x", "y", "z", "xyz"]
-    assert 0.6 < float(table.loc[table["series"] == "xyz", "λ (Rosenstein)"].iloc[0]) < 1.2
+    # One trajectory: Rosenstein's measured spread over starts is 0.64-1.11 (test_lorenz_dynamics), so this
+    # checks the plumbing (a wrong dt would be off by 10x), not the third digit.
+    assert 0.5 < float(table.loc[table["series"] == "xyz", "λ (Rosenstein)"].iloc[0]) < 1.5
 
 
 def test_fit_section_tables_every_method_at_both_steps() -> None:
