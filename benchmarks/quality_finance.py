@@ -28,7 +28,7 @@ from genlib.data import load_dataset  # noqa: E402
 from genlib.metrics import anderson_darling, kendall_error, oracle_floor  # noqa: E402
 from genlib.models import REGISTRY  # noqa: E402
 from genlib.train.jobs import configure_torch_threads  # noqa: E402
-from genlib.train.loop import Progress, TrainSpec, build, train  # noqa: E402
+from genlib.train.loop import TrainSpec, build, train  # noqa: E402
 
 TARGETS = ("vae", "wgan_gp")  # plus the best flow
 

@@ -44,7 +44,7 @@ def load_app_heap() -> None:
     import torch  # noqa: F401
 
     import genlib.compare  # noqa: F401
-    import genlib.plots  # noqa: F401
+    import genlib.figures.samples  # noqa: F401
 
 
 def gc_pause(repeats: int = 7) -> float:

@@ -32,7 +32,8 @@ mode = {mode!r}
 t_start = time.perf_counter()
 import numpy as np
 from sklearn.datasets import load_digits
-from genlib import latent as lt, plots_latent
+from genlib import figures
+from genlib import latent as lt
 x, y = load_digits(return_X_y=True)
 codes = lt.latent_codes(lt.fit_pca(x), x)
 out = {{}}
@@ -47,7 +48,7 @@ def project():
     pca = lt.embed(codes, "pca")
     t_pca = time.perf_counter() - t0
     res = lt.embed_with_info(codes, "umap", n_neighbors=15, min_dist=0.1)
-    fig = plots_latent.embedding_pair(pca, res.coords, color=y)
+    fig = figures.latent.embedding_pair(pca, res.coords, color=y)
     fig.to_json()  # what Streamlit serialises for the browser
     return time.perf_counter() - t0, t_pca, res.cached
 out["first_s"], out["pca_s"], _ = project()

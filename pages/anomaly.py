@@ -1,6 +1,6 @@
 """Anomaly scoring with WGAN reconstruction (seed 003; Schlegl et al. 2017, f-AnoGAN): a GAN learns the normal
 data; an object the generator cannot rebuild, or whose rebuild the critic sees differently, is anomalous.
-Thin: genlib.anomaly does the work, genlib.plots_anomaly draws."""
+Thin: genlib.anomaly does the work, genlib.figures.anomaly draws."""
 from __future__ import annotations
 
 import tempfile
@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from genlib import anomaly as an
-from genlib import plots, plots_anomaly
+from genlib import figures
 from genlib.data import DataError
 from genlib.train import Job, JobStatus, TrainSpec
 from pages.common import MAX_UPLOAD_MB, ensure_app_shell, job_manager
@@ -125,7 +125,7 @@ def _progress() -> None:
     if s.error:
         st.error(s.error)
     if s.losses:
-        st.plotly_chart(plots.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{job.id}")
+        st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{job.id}")
     if was_running and s.status.finished:
         st.rerun()  # the whole page, so the scores appear
 
@@ -169,7 +169,7 @@ def _parts(job_id: str, method: str, iters: int, _fitted: Any, _sc: an.Scenario,
 G, C, recon, ref_G, ref_C = _parts(job.id, method, iters, job.fitted, sc, job.spec.dataset)
 scores = lam * G + (1 - lam) * C
 th = an.thresholds(lam * ref_G + (1 - lam) * ref_C)
-st.plotly_chart(plots_anomaly.score_histogram(scores, sc.test_y, th.one_sigma, th.three_sigma), key="an_hist")
+st.plotly_chart(figures.anomaly.score_histogram(scores, sc.test_y, th.one_sigma, th.three_sigma), key="an_hist")
 c = st.columns(3)
 c[0].metric("flagged above 1σ", int((scores > th.one_sigma).sum()))
 c[1].metric("flagged above 3σ", int((scores > th.three_sigma).sum()))
@@ -214,7 +214,7 @@ if sc.test_y is not None:
     for name, s in detectors.items():
         fpr, tpr, _, auc = an.roc(sc.test_y, s)
         curves[name] = (fpr, tpr, auc)
-    right.plotly_chart(plots_anomaly.roc_figure(curves), key="an_roc")
+    right.plotly_chart(figures.anomaly.roc_figure(curves), key="an_roc")
 
 # --------------------------------------------------------------------------------------------- gallery
 st.subheader("5 · The top anomalies")
@@ -225,12 +225,12 @@ captions = [f"#{r} AS={scores[r]:.2f}" + ("" if sc.test_y is None else (" ✓" i
 st.caption("✓ = truly anomalous, ✗ = a normal row scored high.")
 if sc.image_shape:
     vmax = float(np.max(sc.normal_train))
-    st.plotly_chart(plots_anomaly.image_gallery(sc.test_x[top], np.clip(recon[top], 0, vmax), sc.image_shape,
+    st.plotly_chart(figures.anomaly.image_gallery(sc.test_x[top], np.clip(recon[top], 0, vmax), sc.image_shape,
                                                 captions, vmax=vmax), key="an_gallery")
     st.caption("Rows: input, best reconstruction, |residual|.")
 else:
     scale = sc.normal_train.std(axis=0)
-    st.plotly_chart(plots_anomaly.residual_bars(sc.test_x[top], recon[top], sc.columns, scale, captions),
+    st.plotly_chart(figures.anomaly.residual_bars(sc.test_x[top], recon[top], sc.columns, scale, captions),
                     key="an_bars")
 st.markdown("**Which anomalies are alike?** Seed 003's last step: a UMAP of the *residuals* x − x̂ of the rows "
             "above the 1σ threshold. Anomalies of the same kind leave the same residual and gather; a lone point is "
@@ -238,11 +238,11 @@ st.markdown("**Which anomalies are alike?** Seed 003's last step: a UMAP of the 
 flagged = np.flatnonzero(scores > th.one_sigma)
 if len(flagged) >= 10 and st.button("Map the flagged rows' residuals", key="an_umap"):
     from genlib import latent as lt
-    from genlib import plots_latent
+    from genlib import figures
 
     view = lt.embed(sc.test_x[flagged] - recon[flagged], "umap", n_neighbors=min(15, len(flagged) - 1))
     color = None if sc.test_y is None else np.where(sc.test_y[flagged] == 1, "anomalous", "normal")
-    st.plotly_chart(plots_latent.embedding_scatter(view, color=color, color_label="truth",
+    st.plotly_chart(figures.latent.embedding_scatter(view, color=color, color_label="truth",
                                                    hover={"test row": flagged, "score": scores[flagged]},
                                                    title=f"{len(flagged)} rows above 1σ, by their residuals"),
                     key="an_umap_fig")

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genlib import compare, plots
+from genlib import compare
+
+from genlib import figures
 from genlib.data import Dataset
 from genlib.metrics.likelihood import is_discrete
 from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
@@ -221,7 +223,7 @@ def live_table() -> None:
                               format_func=lambda k: SUITE[k].title)
         histories = {r.label: r.history for r in rows if r.history}
         if pick and histories:
-            st.plotly_chart(plots.metric_histories(histories, pick, [SUITE[k].title for k in pick]),
+            st.plotly_chart(figures.curves.metric_histories(histories, pick, [SUITE[k].title for k in pick]),
                             key="cmp_hist_fig")
         losses = {}
         for j in _matching_jobs(ds):
@@ -229,7 +231,7 @@ def live_table() -> None:
             if s.losses:
                 losses[s.name + f" ({s.id})"] = (s.loss_steps, s.losses)
         if losses:
-            st.plotly_chart(plots.loss_curves_multi(losses), key="cmp_loss_fig")
+            st.plotly_chart(figures.curves.loss_curves_multi(losses), key="cmp_loss_fig")
 
 
 live_table()
@@ -263,24 +265,24 @@ else:
     log = bool(ds.is_positive and ds.name == "finance")
     tabs = st.tabs(["Histograms", "ECDF", "QQ (tails)", "Pairs", "Correlations", "Per column"])
     with tabs[0]:
-        st.plotly_chart(plots.histogram_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_hist")
+        st.plotly_chart(figures.samples.histogram_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_hist")
     with tabs[1]:
         st.latex(r"\hat F(t) = \frac{1}{n}\#\{i : x_i \le t\}")
-        st.plotly_chart(plots.ecdf_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_ecdf")
+        st.plotly_chart(figures.samples.ecdf_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_ecdf")
     with tabs[2]:
         st.caption("Each point is a quantile of the model against the same quantile of the real data; points off "
                    "the diagonal at the ends mean the tails are too light (inside) or too heavy (outside).")
-        st.plotly_chart(plots.qq_plot(real, samples, ds.columns, log=log), key="cmp_fig_qq")
+        st.plotly_chart(figures.samples.qq_plot(real, samples, ds.columns, log=log), key="cmp_fig_qq")
     with tabs[3]:
         if ds.n_features > 6:
             st.caption(f"Showing the first 6 of {ds.n_features} columns.")
         which = st.selectbox("run", list(samples) or ["—"], key="cmp_pair_run")
-        st.plotly_chart(plots.pair_scatter(real, ds.columns, samples.get(which), log=log), key="cmp_fig_pairs")
+        st.plotly_chart(figures.samples.pair_scatter(real, ds.columns, samples.get(which), log=log), key="cmp_fig_pairs")
     with tabs[4]:
         method = st.radio("correlation", ["pearson", "kendall"], horizontal=True, key="cmp_corr")
         st.latex(r"\tau = \frac{2}{n(n-1)}\sum_{i<j}\operatorname{sign}(x_i - x_j)\operatorname{sign}(y_i - y_j)"
                  if method == "kendall" else r"\rho = \frac{\operatorname{cov}(x, y)}{\sigma_x \sigma_y}")
-        st.plotly_chart(plots.correlation_grid(real, samples, ds.columns, method=method), key="cmp_fig_corr")
+        st.plotly_chart(figures.samples.correlation_grid(real, samples, ds.columns, method=method), key="cmp_fig_corr")
     with tabs[5]:
         ref = reference_for(ds)
         per = {label: per_column(ref, fake) for label, fake in samples.items()}
@@ -358,7 +360,7 @@ if sweeps:
             title, lower = info.title, info.lower_is_better
             if info.ideal is not None:  # e.g. C2ST AUC: 0.5 is best, so colour by the distance to it
                 z, title, lower = np.abs(z - info.ideal), f"|{info.title} − {info.ideal:g}|", True
-            st.plotly_chart(plots.sweep_heatmap([str(v) for v in p.x_values], [str(v) for v in p.y_values], z,
+            st.plotly_chart(figures.curves.sweep_heatmap([str(v) for v in p.x_values], [str(v) for v in p.y_values], z,
                                                 p.x_field, p.y_field or "", title, lower_is_better=lower),
                             key=f"cmp_sweep_fig_{i}")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from genlib import latent as lt
-from genlib import plots_latent
+from genlib import figures
 from genlib.data import DataError
 from genlib.latent.embed import fingerprint
 from pages.common import ensure_app_shell
@@ -77,8 +77,8 @@ def latent_gmm_section() -> None:
     thr = lt.outlier_threshold(ll, quantile=eps_q)
     flagged = ll < thr
     left, right = st.columns(2)
-    left.plotly_chart(plots_latent.bic_aic_figure(curve, chosen=k), key="dn_bic")
-    right.plotly_chart(plots_latent.loglik_histogram(ll, thr), key="dn_hist")
+    left.plotly_chart(figures.latent.bic_aic_figure(curve, chosen=k), key="dn_bic")
+    right.plotly_chart(figures.latent.loglik_histogram(ll, thr), key="dn_hist")
     st.caption(f"log ε = {thr:.2f} nats: {int(flagged.sum())} of {len(ll)} rows below it.")
 
     st.markdown("**Where the mass is.** The codes drawn in 2-D (PCA of the codes, or UMAP if you projected them on "
@@ -92,7 +92,7 @@ def latent_gmm_section() -> None:
         return
     view_gmm = lt.fit_view_density(view, n_components=min(k, 15))
     (xl, yl) = lt.grid_limits(view)
-    st.plotly_chart(plots_latent.embedding_scatter(view, color=labels, highlight=flagged,
+    st.plotly_chart(figures.latent.embedding_scatter(view, color=labels, highlight=flagged,
                                                    density=lt.density_grid(view_gmm, xl, yl, n=80),
                                                    title="codes, contours and outliers (ringed)"),
                     key="dn_view_fig")
@@ -104,11 +104,11 @@ def latent_gmm_section() -> None:
     clip = pixel_range(ds)
     _, rows = lt.sample_and_decode(gmm, source.encoder, n_samples, seed=seed, clip=clip)
     if ds.image_shape:
-        c[1].plotly_chart(plots_latent.image_strip(rows, ds.image_shape, n_cols=8, vmax=clip[1] if clip else None),
+        c[1].plotly_chart(figures.latent.image_strip(rows, ds.image_shape, n_cols=8, vmax=clip[1] if clip else None),
                           key="dn_samples")
         worst = np.argsort(ll)[:8]
         st.markdown("**The least likely training rows** (lowest log p(z)): often odd or badly written digits.")
-        st.plotly_chart(plots_latent.image_strip(x[worst], ds.image_shape, n_cols=8,
+        st.plotly_chart(figures.latent.image_strip(x[worst], ds.image_shape, n_cols=8,
                                                  col_captions=[f"{v:.1f}" for v in ll[worst]],
                                                  vmax=clip[1] if clip else None), key="dn_worst")
     else:

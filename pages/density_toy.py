@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from genlib import density as dn
-from genlib import plots_density
+from genlib import figures
 from genlib.data import Dataset
 from genlib.data.toy2d import SHAPES
 from genlib.models.classical import rule_of_thumb_bandwidth
@@ -94,7 +94,7 @@ def toy_section() -> None:
     key = (shape, n, noise, k, h, flow_job.id if flow_job else None)
     dens, table = _grids(key, models, grid, ds.test)
     subtitles = {name: f"held-out {ll:.2f} nats" for name, ll in zip(table["model"], table["heldout_ll"])}
-    st.plotly_chart(plots_density.density_row(dens, grid, train=ds.train, subtitles=subtitles), key="dn_row")
+    st.plotly_chart(figures.density.density_row(dens, grid, train=ds.train, subtitles=subtitles), key="dn_row")
 
     left, right = st.columns([2, 3])
     with left:
@@ -116,7 +116,7 @@ def toy_section() -> None:
             st.caption("Train a flow to add its density to the row and the table (about 10–30 s on a laptop).")
     with right:
         scott = rule_of_thumb_bandwidth(ds.train, "scott")
-        st.plotly_chart(plots_density.bandwidth_sweep_curve(sweep, marks={"your h": h, "Scott's rule": scott}),
+        st.plotly_chart(figures.density.bandwidth_sweep_curve(sweep, marks={"your h": h, "Scott's rule": scott}),
                         key="dn_sweep")
         st.caption(f"The training curve keeps rising as h shrinks (each point scores its own spike) while the "
                    f"held-out one falls: over-fitting, made visible. Best held-out h = {best_h:.3g}; Scott's rule of thumb "
@@ -175,7 +175,7 @@ def gan_section(ds: Dataset, shape: str) -> None:
         # critic_on_grid / generated_points use private copies: safe while the job trains (genlib.density.critic).
         values = dn.critic_on_grid(fitted, grid)
         fake = dn.generated_points(fitted, 500, seed=3)
-        st.plotly_chart(plots_density.critic_heatmap(values, grid, real=ds.train[:1000], generated=fake,
+        st.plotly_chart(figures.density.critic_heatmap(values, grid, real=ds.train[:1000], generated=fake,
                                                      kind=dn.critic_kind(fitted), stretch=stretch),
                         key=f"dn_critic_{job.id}")
 

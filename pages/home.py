@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from genlib import plots
+from genlib import figures
 from genlib.models import capability_table
 from pages.common import dataset_picker, describe, ensure_app_shell
 
@@ -42,27 +42,27 @@ if ds is not None:
                            file_name=f"{ds.name}_train.csv", mime="text/csv")
     with right:
         if ds.image_shape is not None:
-            st.plotly_chart(plots.image_grid(ds.train[:40], ds.image_shape), key="home_images")
+            st.plotly_chart(figures.samples.image_grid(ds.train[:40], ds.image_shape), key="home_images")
             st.caption("The first 40 training images (8×8 pixels, grey levels 0–16)." if len(ds.image_shape) == 2
                        else "The first 40 training images: each is one trajectory, its 1,024 steps in raster "
                             "order, red/green/blue = x/y/z. The Lorenz lab page trains on them.")
         elif ds.n_features == 3 and ds.name == "lorenz":
-            st.plotly_chart(plots.trajectory_3d(ds.train), key="home_3d")
+            st.plotly_chart(figures.samples.trajectory_3d(ds.train), key="home_3d")
             st.caption("States on the Lorenz attractor: the butterfly. Drag to rotate.")
         elif ds.n_features == 2:
-            st.plotly_chart(plots.scatter_2d(ds.train, columns=ds.columns), key="home_2d")
+            st.plotly_chart(figures.samples.scatter_2d(ds.train, columns=ds.columns), key="home_2d")
         else:
             log = ds.is_positive and float(describe(ds)["skew"].max()) > 2
-            st.plotly_chart(plots.marginal_histograms(ds.train, ds.columns, log_x=log), key="home_hist")
+            st.plotly_chart(figures.samples.marginal_histograms(ds.train, ds.columns, log_x=log), key="home_hist")
             if log:
                 st.caption("Positive, heavy-tailed columns: log-scaled axes show the bulk near zero and the rare "
                            "extremes. Training maps each column onto a standard normal by its ranks (rank-Gauss) "
                            "and maps samples back through the same quantiles, so they stay positive.")
     if ds.image_shape is None and 2 < ds.n_features <= 8:
         a, b = st.columns(2)
-        a.plotly_chart(plots.pair_scatter(ds.train, ds.columns, log=ds.is_positive and ds.name == "finance"),
+        a.plotly_chart(figures.samples.pair_scatter(ds.train, ds.columns, log=ds.is_positive and ds.name == "finance"),
                        key="home_pairs")
-        b.plotly_chart(plots.correlation_heatmap(ds.train, ds.columns, title="Kendall τ between columns"),
+        b.plotly_chart(figures.samples.correlation_heatmap(ds.train, ds.columns, title="Kendall τ between columns"),
                        key="home_corr")
 
 st.header("Which model can do what")

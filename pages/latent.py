@@ -1,6 +1,6 @@
 """Latent-space explorer (seed 003): how can data be represented more efficiently? Encode every row with an
 autoencoder-type model (or PCA, the linear baseline), look at the codes with UMAP, walk between them, and check
-how well they separate the classes. Thin: genlib.latent does the work, genlib.plots_latent draws."""
+how well they separate the classes. Thin: genlib.latent does the work, genlib.figures.latent draws."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from genlib import latent as lt
-from genlib import plots_latent
+from genlib import figures
 from genlib.data import DataError
 from genlib.latent.embed import fingerprint
 from pages.common import ensure_app_shell
@@ -58,7 +58,7 @@ if baseline is not None:
                 f"{'better' if err.mean() < pca_err else 'worse'}: the model's error is {err.mean() / pca_err:.2f}×",
                 delta_color="off", help="the linear baseline: PCA keeping as many components as the model's code")
 if source.key == PCA:
-    st.plotly_chart(plots_latent.explained_variance_figure(enc.explained_variance_ratio), key="lt_scree")
+    st.plotly_chart(figures.latent.explained_variance_figure(enc.explained_variance_ratio), key="lt_scree")
 
 # --------------------------------------------------------------------------------------------- projection
 st.subheader("2 · UMAP of the codes, beside PCA")
@@ -89,7 +89,7 @@ elif color_by == "reconstruction error":
     color = err
 else:
     color = x[:, list(ds.columns).index(color_by)]
-hover = {"image": plots_latent.ascii_images(x, ds.image_shape)} if ds.image_shape and len(ds.image_shape) == 2 \
+hover = {"image": figures.latent.ascii_images(x, ds.image_shape)} if ds.image_shape and len(ds.image_shape) == 2 \
     else {c: x[:, j] for j, c in enumerate(list(ds.columns)[:6])}
 if labels is not None:
     hover = {"label": labels, **hover}
@@ -105,13 +105,13 @@ if st.session_state.get("lt_projected"):
     st.caption(f"UMAP: {'from the cache' if res.cached else f'fitted in {res.seconds:.1f} s'} · "
                f"{len(codes):,} codes of size {codes.shape[1]}. Select points (lasso or box) to see them decoded.")
     if dims == 2:
-        fig = plots_latent.embedding_pair(pca_view, res.coords, color=color, color_label=color_by, hover=hover)
+        fig = figures.latent.embedding_pair(pca_view, res.coords, color=color, color_label=color_by, hover=hover)
     else:
-        fig = plots_latent.embedding_scatter(res.coords, color=color, color_label=color_by, hover=hover,
+        fig = figures.latent.embedding_scatter(res.coords, color=color, color_label=color_by, hover=hover,
                                              title="UMAP (3-D, drag to rotate)")
     fig.update_layout(hoverlabel=dict(font_family="monospace"))  # the digit drawn in shade characters
     event = st.plotly_chart(fig, key="lt_view", on_select="rerun", selection_mode=("points", "box", "lasso"))
-    picked = plots_latent.selected_rows(event)
+    picked = figures.latent.selected_rows(event)
     if picked:
         rows = np.array(sorted(picked))[:32]
         st.markdown(f"**{len(picked)} selected** — first {len(rows)}: input (top) and its reconstruction (bottom)")
@@ -119,7 +119,7 @@ if st.session_state.get("lt_projected"):
         if ds.image_shape:
             lo, hi = pixel_range(ds) or (None, None)
             both = np.concatenate([x[rows], np.clip(recon, lo, hi)])
-            st.plotly_chart(plots_latent.image_strip(both, ds.image_shape, n_cols=len(rows), vmax=hi,
+            st.plotly_chart(figures.latent.image_strip(both, ds.image_shape, n_cols=len(rows), vmax=hi,
                                                      row_captions=["input", "decoded"]), key="lt_sel_imgs")
         else:
             st.dataframe(pd.DataFrame(np.vstack([x[rows], recon]), columns=ds.columns)
@@ -155,7 +155,7 @@ lab_a = None if cond_labels is None else int(cond_labels[row_a])
 path = lt.interpolate(codes[row_a], codes[row_b], steps, mode, label=lab_a)
 decoded = lt.decode(enc, path.z, path.labels, clip=clip)
 if ds.image_shape:
-    st.plotly_chart(plots_latent.image_strip(decoded, ds.image_shape, col_captions=path.captions,
+    st.plotly_chart(figures.latent.image_strip(decoded, ds.image_shape, col_captions=path.captions,
                                              vmax=clip[1] if clip else None), key="lt_interp")
 else:
     st.dataframe(pd.DataFrame(decoded, columns=ds.columns).assign(t=path.captions), key="lt_interp_table")
@@ -169,7 +169,7 @@ decoded = lt.decode(enc, trav.z, trav.labels, clip=clip)
 c[1].caption(f"z{dim} from −3 to +3 standard deviations of its codes ({spread:.2g}), the other coordinates "
              f"those of row A.")
 if ds.image_shape:
-    st.plotly_chart(plots_latent.image_strip(decoded, ds.image_shape, col_captions=trav.captions,
+    st.plotly_chart(figures.latent.image_strip(decoded, ds.image_shape, col_captions=trav.captions,
                                              vmax=clip[1] if clip else None), key="lt_trav")
 else:
     st.dataframe(pd.DataFrame(decoded, columns=ds.columns).assign(value=trav.captions), key="lt_trav_table")
@@ -177,7 +177,7 @@ if getattr(enc, "conditional", False) and ds.image_shape:
     st.markdown("**Conditional VAE: the same code, every class.** The label says *which* digit; the code keeps "
                 "*how* it is written (slant, thickness), so each row should share a style.")
     rows_cls = lt.class_rows(codes[row_a], enc.n_classes)
-    st.plotly_chart(plots_latent.image_strip(lt.decode(enc, rows_cls.z, rows_cls.labels, clip=clip),
+    st.plotly_chart(figures.latent.image_strip(lt.decode(enc, rows_cls.z, rows_cls.labels, clip=clip),
                                              ds.image_shape, col_captions=rows_cls.captions,
                                              vmax=clip[1] if clip else None), key="lt_classes")
 
@@ -203,6 +203,6 @@ if baseline is not None:
                 help="the same clustering on the linear baseline's codes")
 c[1].metric("adjusted Rand index", f"{report.ari:.3f}")
 c[2].metric("normalised mutual information", f"{report.nmi:.3f}")
-st.plotly_chart(plots_latent.purity_heatmap(report.table), key="lt_purity")
+st.plotly_chart(figures.latent.purity_heatmap(report.table), key="lt_purity")
 st.download_button("Cluster × label table (CSV)", report.table.to_csv().encode(), "cluster_purity.csv",
                    "text/csv", key="lt_purity_dl")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genlib import plots_lorenz
+from genlib import figures
 from genlib.dynamics import lorenz as lz
 from genlib.dynamics import lyapunov as ly
 from genlib.dynamics import sindy
@@ -101,15 +101,15 @@ def simulator() -> None:
                    f"units: {err:.2g}. Chaos amplifies any integration error, so even a good scheme parts from "
                    "the reference after a while.")
     left, right = st.columns([3, 2])
-    left.plotly_chart(plots_lorenz.butterfly({"start x₀": a.states, "start x₀ + ε": b.states}), key="lz_fly")
-    right.plotly_chart(plots_lorenz.time_series(a.t, {"start x₀": a.states, "start x₀ + ε": b.states}),
+    left.plotly_chart(figures.lorenz.butterfly({"start x₀": a.states, "start x₀ + ε": b.states}), key="lz_fly")
+    right.plotly_chart(figures.lorenz.time_series(a.t, {"start x₀": a.states, "start x₀ + ε": b.states}),
                        key="lz_ts")
     st.markdown("**Sensitive dependence on initial conditions.** The two starts differ by ε in x. Their distance "
                 "grows like ε·e^(λt) — a straight line on this log axis, with slope the largest Lyapunov exponent "
                 "λ ≈ 0.906 — until it reaches the size of the attractor. (For the first few time units it barely "
                 "grows: the nudge must first turn into the most unstable direction.)")
     d = lz.separation(a, b)
-    st.plotly_chart(plots_lorenz.separation_plot(a.t, d, lz.LYAPUNOV_REFERENCE, d0=eps), key="lz_sep")
+    st.plotly_chart(figures.lorenz.separation_plot(a.t, d, lz.LYAPUNOV_REFERENCE, d0=eps), key="lz_sep")
 
 
 # --- 2. Lyapunov --------------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def lyapunov() -> None:
     m[0].metric("λ₁ (Benettin)", f"{res.exponent:.4f}", f"{err:+.1f} % vs 0.9056", delta_color="off")
     m[1].metric("reference", f"{lz.LYAPUNOV_REFERENCE}")
     m[2].metric("renormalisations", f"{res.n_renorm:,}")
-    st.plotly_chart(plots_lorenz.running_exponent(res.times, res.running, lz.LYAPUNOV_REFERENCE), key="lz_ben")
+    st.plotly_chart(figures.lorenz.running_exponent(res.times, res.running, lz.LYAPUNOV_REFERENCE), key="lz_ben")
 
     st.markdown("#### From data alone: Rosenstein's method")
     st.markdown("Without equations — as for a generated trajectory — embed the series, find each point's nearest "
@@ -147,7 +147,7 @@ def lyapunov() -> None:
                                 "error vs 0.9056": f"{100 * (r.exponent / lz.LYAPUNOV_REFERENCE - 1):+.0f} %",
                                 "embedding dim": r.emb_dim, "lag (steps)": r.lag} for k, r in table.items()]),
                  hide_index=True, key="lz_ros_table")
-    st.plotly_chart(plots_lorenz.rosenstein_fits(table), key="lz_ros_fig")
+    st.plotly_chart(figures.lorenz.rosenstein_fits(table), key="lz_ros_fig")
     st.caption("Dashed: the fitted straight part. An estimator that is only ever checked on the system it was "
                "tuned for proves little: the same code runs on generated trajectories in section 4.")
 
@@ -194,7 +194,7 @@ def fits() -> None:
     for eq in fit.equations_latex():
         st.latex(eq)
     eq_idx = c[2].radio("equation", ("ẋ", "ẏ", "ż"), horizontal=True, key="lz_eq_idx")
-    st.plotly_chart(plots_lorenz.coefficient_bars(sindy.TERMS, {f.method: f.coef for f in by_dt[dt_pick]},
+    st.plotly_chart(figures.lorenz.coefficient_bars(sindy.TERMS, {f.method: f.coef for f in by_dt[dt_pick]},
                                                   sindy.true_coefficients(), ("ẋ", "ẏ", "ż").index(eq_idx)),
                     key="lz_coef_fig")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genlib import plots, plots_lorenz
+from genlib import figures
 from genlib.data import Dataset
 from genlib.data.lorenz_images import lorenz_images_scaler
 from genlib.dynamics import trajectories as tr
@@ -100,7 +100,7 @@ def live_preview(job: Job) -> None:
         if s.error:
             st.error(s.error)
         if s.losses:
-            st.plotly_chart(plots.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{job.id}")
+            st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{job.id}")
         preview = job.preview
         real_rows = ds.test[:16]
         real = _trajectories(real_rows, ds)
@@ -111,21 +111,21 @@ def live_preview(job: Job) -> None:
         if ds.name == "lorenz_images":
             c = st.columns(2)
             c[0].markdown("**Real trajectories as images**")
-            c[0].plotly_chart(plots_lorenz.rgb_grid(tr.to_images(real, lorenz_images_scaler(ds))),
+            c[0].plotly_chart(figures.lorenz.rgb_grid(tr.to_images(real, lorenz_images_scaler(ds))),
                               key=f"lz_gen_real_{job.id}")
             c[1].markdown(f"**Generated** (step {s.step})")
-            c[1].plotly_chart(plots_lorenz.rgb_grid(np.asarray(preview).reshape(-1, 3, 32, 32)),
+            c[1].plotly_chart(figures.lorenz.rgb_grid(np.asarray(preview).reshape(-1, 3, 32, 32)),
                               key=f"lz_gen_fake_{job.id}")
         shown = {"real attractor": real.reshape(-1, 3)}
         for i in range(min(2 if ds.name == "lorenz_images" else 8, len(fake))):
             shown[f"generated {i + 1}"] = fake[i]
         c = st.columns([3, 2])
-        fig = plots_lorenz.butterfly(shown, mode="lines")
+        fig = figures.lorenz.butterfly(shown, mode="lines")
         fig.data[0].update(mode="markers", marker=dict(size=1.5, color="#adb5bd"), line=None)
         c[0].plotly_chart(fig, key=f"lz_gen_fly_{job.id}")
         dt = float(ds.params["dt"])
         t = np.arange(real.shape[1]) * dt
-        c[1].plotly_chart(plots_lorenz.time_series(t, {"real": real[0], "generated": fake[0]}),
+        c[1].plotly_chart(figures.lorenz.time_series(t, {"real": real[0], "generated": fake[0]}),
                           key=f"lz_gen_ts_{job.id}")
 
     body()
@@ -166,10 +166,10 @@ def chaos_check(job: Job) -> None:
         st.caption("Windows of 16 steps are too short for a Lyapunov exponent (the divergence needs many orbits); "
                    "the distribution checks still apply.")
     c = st.columns(2)
-    c[0].plotly_chart(plots_lorenz.return_map({"real": tr.return_map(real[..., 2]),
+    c[0].plotly_chart(figures.lorenz.return_map({"real": tr.return_map(real[..., 2]),
                                                "generated": tr.return_map(fake[..., 2])}),
                       key=f"lz_chaos_map_{job.id}")
-    c[1].plotly_chart(plots.histogram_overlay(real.reshape(-1, 3), {"generated": fake.reshape(-1, 3)},
+    c[1].plotly_chart(figures.samples.histogram_overlay(real.reshape(-1, 3), {"generated": fake.reshape(-1, 3)},
                                               list(tr.COORDS)), key=f"lz_chaos_marg_{job.id}")
     st.download_button("Generated trajectories (CSV)",
                        pd.DataFrame({"trajectory": np.repeat(np.arange(len(fake)), fake.shape[1]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from genlib import plots
+from genlib import figures
 from genlib.metrics import METRICS
 from genlib.store import StoreError
 from pages.common import ensure_app_shell, fmt_time, run_store, samples_csv
@@ -50,7 +50,7 @@ with c1:
 with c2:
     hist = record.history or {}
     if hist.get("losses"):
-        st.plotly_chart(plots.loss_curves(hist["loss_steps"], hist["losses"], title="Training losses"),
+        st.plotly_chart(figures.curves.loss_curves(hist["loss_steps"], hist["losses"], title="Training losses"),
                         key="runs_loss")
 
 if record.status != "failed":
@@ -64,11 +64,11 @@ if record.status != "failed":
     else:
         shape = fitted.info.get("image_shape")
         if shape:
-            st.plotly_chart(plots.image_grid(fake[:40], tuple(shape)), key="runs_img")
+            st.plotly_chart(figures.samples.image_grid(fake[:40], tuple(shape)), key="runs_img")
         elif fake.shape[1] == 2:
-            st.plotly_chart(plots.scatter_2d(fake, columns=fitted.columns), key="runs_sc")
+            st.plotly_chart(figures.samples.scatter_2d(fake, columns=fitted.columns), key="runs_sc")
         else:
-            st.plotly_chart(plots.marginal_histograms(fake, fitted.columns), key="runs_hist")
+            st.plotly_chart(figures.samples.marginal_histograms(fake, fitted.columns), key="runs_hist")
         d1, d2 = st.columns(2)
         d1.download_button("Download samples (CSV)", samples_csv(fake, fitted.columns),
                            file_name=f"{record.id}_samples.csv", mime="text/csv", key="runs_dl_samples")

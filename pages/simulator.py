@@ -1,7 +1,7 @@
 """Simulator fitting with adversarial variational optimisation (seed 002; Louppe, Hermans & Cranmer 2017): find the
 parameters θ of a simulator we can run but whose likelihood we cannot write down, by training a critic to tell
 simulated data from observed data and moving a proposal over θ against it. Thin: genlib.avo does the work,
-genlib.plots_avo draws."""
+genlib.figures.avo draws."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genlib import plots_avo
+from genlib import figures
 from genlib.avo import (SIMULATORS, AVOConfig, AVOHistory, AVORun, Simulator, SimulatorError, get_simulator,
                         make_observed, marginal_samples, weinberg_afb)
 from pages.common import ensure_app_shell
@@ -253,13 +253,13 @@ if run is not None:
             st.error(f"The fit failed: {snap['error']}")
         _metrics(snap, rsim, run.config)
         left, right = st.columns(2)
-        left.plotly_chart(plots_avo.psi_trace_figure(hist, rsim), key="avo_psi")
-        right.plotly_chart(plots_avo.critic_loss_figure(hist), key="avo_critic")
+        left.plotly_chart(figures.avo.psi_trace_figure(hist, rsim), key="avo_psi")
+        right.plotly_chart(figures.avo.critic_loss_figure(hist), key="avo_critic")
         if hist.mu:
             n = 500 if rsim.name == "lorenz" else 5000
             fake = marginal_samples(rsim, np.asarray(hist.mu[-1]), np.asarray(hist.sigma[-1]), n, seed=len(hist.mu))
             obs = run.observed[:20_000]
-            st.plotly_chart(plots_avo.histogram_figure(obs, fake, rsim, feats), key="avo_hist")
+            st.plotly_chart(figures.avo.histogram_figure(obs, fake, rsim, feats), key="avo_hist")
             st.caption(f"Observed rows (first {len(obs):,}) against {n:,} rows simulated from the current proposal "
                        f"q(θ|ψ), step {hist.step[-1]}. When the fit has converged the two cannot be told apart — "
                        "which is all the critic ever checks.")
@@ -371,7 +371,7 @@ if name == "weinberg":
     if path is None and run is not None and _experiment(run.config) == key and run.snapshot()["history"].mu:
         path = np.asarray(run.snapshot()["history"].mu)
     abc_res = store.get("abc")
-    st.plotly_chart(plots_avo.weinberg_ridge_figure(ll, e_vals, g_vals, path, sim.true_theta,
+    st.plotly_chart(figures.avo.weinberg_ridge_figure(ll, e_vals, g_vals, path, sim.true_theta,
                                                     abc_res.accepted if abc_res is not None else None),
                     key="avo_ridge")
     st.caption("Colour: the exact log-likelihood of (the first 20,000 of) the observed angles, relative to its "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from genlib import plots
+from genlib import figures
 from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
@@ -118,9 +118,9 @@ with right:
                 st.latex(info.latex)
                 st.caption(info.description)
         if s.losses:
-            st.plotly_chart(plots.loss_curves(s.loss_steps, s.losses, title="Training losses"), key=f"loss_{s.id}")
+            st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses, title="Training losses"), key=f"loss_{s.id}")
         if len(s.metric_history) > 1:
-            st.plotly_chart(plots.metric_history(s.metric_history, ["anderson_darling", "kendall_error"]),
+            st.plotly_chart(figures.curves.metric_history(s.metric_history, ["anderson_darling", "kendall_error"]),
                             key=f"mh_{s.id}")
         flag = f"_seen_finished_{s.id}"
         if s.status.finished and not st.session_state.get(flag):
@@ -139,15 +139,15 @@ with right:
             labels = np.arange(n) % data.n_classes  # every class in turn
         fake = job.fitted.sample(n, seed=0, labels=labels)
         if data.image_shape is not None:
-            st.plotly_chart(plots.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
+            st.plotly_chart(figures.samples.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
                             key=f"img_{s.id}")
         elif data.n_features == 2:
-            st.plotly_chart(plots.scatter_2d(data.test, fake, columns=data.columns), key=f"sc_{s.id}")
+            st.plotly_chart(figures.samples.scatter_2d(data.test, fake, columns=data.columns), key=f"sc_{s.id}")
         else:
             log = data.is_positive and data.name == "finance"
-            st.plotly_chart(plots.marginal_histograms(data.test, data.columns, fake, log_x=log), key=f"h_{s.id}")
+            st.plotly_chart(figures.samples.marginal_histograms(data.test, data.columns, fake, log_x=log), key=f"h_{s.id}")
             if data.n_features <= 6:
-                st.plotly_chart(plots.pair_scatter(data.test, data.columns, fake, log=log), key=f"p_{s.id}")
+                st.plotly_chart(figures.samples.pair_scatter(data.test, data.columns, fake, log=log), key=f"p_{s.id}")
         c1, c2 = st.columns(2)
         c1.download_button("Download samples (CSV)", samples_csv(fake, data.columns),
                            file_name=f"{s.model}_{data.name}_samples.csv", mime="text/csv", key=f"dl_{s.id}")

@@ -19,7 +19,7 @@ from genlib.anomaly import (ENCODER_FILE, ScoreParts, auroc, combine, comparison
                             isolation_forest_scores, load_encoder, optimise_latent, parts_for,
                             parts_from_reconstruction, precision_at_k, roc, save_encoder, thresholds, train_encoder,
                             vae_scores)
-from genlib.anomaly.cli import add_score_parser, run_score
+from genlib.cli.anomaly import add_score_parser, run_score
 from genlib.data.base import DataError, Dataset
 from genlib.models.base import ModelError
 from genlib.store import read_run_dir

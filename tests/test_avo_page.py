@@ -130,7 +130,7 @@ def test_weinberg_shows_the_identifiability_note_and_the_ridge() -> None:
 
 
 def test_figure_builders() -> None:
-    from genlib import plots_avo
+    from genlib import figures
     from genlib.avo import AVOHistory, get_simulator, marginal_samples
     from genlib.avo.baselines import weinberg_loglik_grid
 
@@ -138,22 +138,22 @@ def test_figure_builders() -> None:
     hist = AVOHistory(step=[1, 2, 3], mu=[[45.0, 1.0], [44.0, 0.98], [43.0, 0.95]],
                       sigma=[[1.0, 0.1], [0.9, 0.09], [0.8, 0.08]], critic_loss=[0.1, 0.05, 0.0],
                       wasserstein=[0.2, 0.1, 0.05], simulations=[64, 128, 192], elapsed=[0.1, 0.2, 0.3])
-    fig = plots_avo.psi_trace_figure(hist, sim)
+    fig = figures.avo.psi_trace_figure(hist, sim)
     assert len(fig.data) == 4 and [a.text for a in fig.layout.annotations].count("true θ") == 2
-    assert len(plots_avo.critic_loss_figure(hist).data) == 2
-    assert len(plots_avo.psi_trace_figure(AVOHistory(), sim).data) == 0
+    assert len(figures.avo.critic_loss_figure(hist).data) == 2
+    assert len(figures.avo.psi_trace_figure(AVOHistory(), sim).data) == 0
     obs = sim.observe(2000, np.random.default_rng(0))
     fake = marginal_samples(sim, np.array([43.0, 0.95]), np.array([0.8, 0.08]), 500)
-    assert len(plots_avo.histogram_figure(obs, fake, sim).data) == 3    # observed, simulated, exact density
+    assert len(figures.avo.histogram_figure(obs, fake, sim).data) == 3    # observed, simulated, exact density
     e, g = np.linspace(40, 50, 11), np.linspace(0.5, 1.5, 9)
     ll = weinberg_loglik_grid(obs, e, g)
-    ridge = plots_avo.weinberg_ridge_figure(ll, e, g, np.asarray(hist.mu), sim.true_theta, np.array([[42.0, 0.9]]))
+    ridge = figures.avo.weinberg_ridge_figure(ll, e, g, np.asarray(hist.mu), sim.true_theta, np.array([[42.0, 0.9]]))
     assert {t.name for t in ridge.data} >= {"true θ", "ABC accepted θ", "AVO: proposal mean μ"}
     lorenz = get_simulator("lorenz")
     x = lorenz.observe(50, np.random.default_rng(0))
-    assert len(plots_avo.histogram_figure(x, x, lorenz).data) == 6                         # first 3 features
-    assert len(plots_avo.histogram_figure(x, x, lorenz, ["z_t2"]).data) == 2
+    assert len(figures.avo.histogram_figure(x, x, lorenz).data) == 6                         # first 3 features
+    assert len(figures.avo.histogram_figure(x, x, lorenz, ["z_t2"]).data) == 2
     pois = get_simulator("poisson")
     c = pois.observe(300, np.random.default_rng(0))
-    bars = plots_avo.histogram_figure(c, c + 1, pois).data[0]
+    bars = figures.avo.histogram_figure(c, c + 1, pois).data[0]
     assert np.allclose(np.diff(bars.x), 1.0)                                               # integer bins

@@ -1,4 +1,4 @@
-"""genlib.density and genlib.plots_density: densities in data units on a 2-D grid (they integrate to one and
+"""genlib.density and genlib.figures.density: densities in data units on a 2-D grid (they integrate to one and
 equal the models' own log-likelihoods), held-out comparisons, the KDE bandwidth sweep, and a GAN critic that
 can be read while the model trains without changing the run."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 from scipy.special import logsumexp
 
-from genlib import plots_density
+from genlib import figures
 from genlib.data.toy2d import load_toy2d
 from genlib.density import (Grid, best_bandwidth, critic_kind, critic_on_grid, critic_values, density_on_grid,
                             fit_classical, fit_density_models, generated_points, heldout_table, integral,
@@ -266,30 +266,30 @@ def test_critic_needs_a_gan(classical) -> None:
 
 def test_density_figures_share_one_colour_scale_and_clip_the_log_floor(classical, wide_grid, moons) -> None:
     dens = {name: density_on_grid(f, wide_grid) for name, f in classical.items() if name != "kde"}
-    single = plots_density.density_heatmap(dens["gmm"], wide_grid, moons.train, moons.test, log=True)
+    single = figures.density.density_heatmap(dens["gmm"], wide_grid, moons.train, moons.test, log=True)
     z = np.asarray(single.data[0].z, dtype=float)
     top = np.log10(dens["gmm"].max())
-    assert np.nanmax(z) == pytest.approx(top) and np.nanmin(z) == pytest.approx(top - plots_density.LOG_DECADES)
+    assert np.nanmax(z) == pytest.approx(top) and np.nanmin(z) == pytest.approx(top - figures.density.LOG_DECADES)
     assert [t.name for t in single.data[1:]] == ["train", "test"]
-    row = plots_density.density_row(dens, wide_grid, moons.train, subtitles={"gmm": "−1.40 nats"})
+    row = figures.density.density_row(dens, wide_grid, moons.train, subtitles={"gmm": "−1.40 nats"})
     heatmaps = [t for t in row.data if isinstance(t, go.Heatmap)]
     assert len(heatmaps) == 2 and {t.coloraxis for t in heatmaps} == {"coloraxis"}
     assert row.layout.coloraxis.cmax == pytest.approx(max(np.log10(d.max()) for d in dens.values()))
-    linear = plots_density.density_heatmap(dens["gaussian"], wide_grid, log=False)
+    linear = figures.density.density_heatmap(dens["gaussian"], wide_grid, log=False)
     np.testing.assert_allclose(np.asarray(linear.data[0].z, dtype=float), dens["gaussian"])
 
 
 def test_critic_and_sweep_figures(gan, eight, moons) -> None:
     grid = Grid.around(eight.train, n=30)
-    fig = plots_density.critic_heatmap(critic_on_grid(gan, grid), grid, eight.train,
+    fig = figures.density.critic_heatmap(critic_on_grid(gan, grid), grid, eight.train,
                                        generated_points(gan, 300, seed=0), kind=critic_kind(gan))
     assert fig.data[0].zmin == 0 and fig.data[0].zmax == 1 and [t.name for t in fig.data[1:]] == ["real", "generated"]
     values = critic_on_grid(gan, grid)
-    stretched = plots_density.critic_heatmap(values, grid, stretch=True).data[0]
+    stretched = figures.density.critic_heatmap(values, grid, stretch=True).data[0]
     reach = np.abs(values - 0.5).max()
     assert reach < 0.5 and (stretched.zmin, stretched.zmax) == pytest.approx((0.5 - reach, 0.5 + reach))
     sweep = kde_bandwidth_sweep(moons.train[:400], moons.test[:200], np.geomspace(0.01, 3, 6))
-    curve = plots_density.bandwidth_sweep_curve(sweep, marks={"Scott": 0.4})
+    curve = figures.density.bandwidth_sweep_curve(sweep, marks={"Scott": 0.4})
     star = [t for t in curve.data if t.name and t.name.startswith("best")]
     assert len(star) == 1 and star[0].x[0] == pytest.approx(best_bandwidth(sweep))
     assert curve.layout.xaxis.type == "log"

@@ -1,4 +1,4 @@
-"""The latent-space explorer's library (genlib.latent, genlib.plots_latent) and the plain autoencoder ``ae``.
+"""The latent-space explorer's library (genlib.latent, genlib.figures.latent) and the plain autoencoder ``ae``.
 
 Models are tiny and briefly trained (digits, CPU, one thread); the UMAP tests use 200 points. The first UMAP
 call of a process pays numba's compile time (≈ 10-30 s); everything else is quick.
@@ -12,7 +12,7 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 from conftest import wait_until
-from genlib import plots_latent
+from genlib import figures
 from genlib.data import DataError, load_dataset
 from genlib.latent import (ModelEncoder, bic_aic_curve, best_k, class_means, class_rows, cluster_report,
                            decode, density_grid, embed, embed_cache_info, embed_with_info, fit_gmm, fit_pca,
@@ -138,7 +138,7 @@ def test_bic_finds_the_number_of_blobs() -> None:
     curve = bic_aic_curve(x, ks=range(1, 7), covariance_type="full")
     assert list(curve.columns) == ["k", "bic", "aic"] and list(curve["k"]) == [1, 2, 3, 4, 5, 6]
     assert best_k(curve, "bic") == 3 == curve.attrs["best_k_bic"]
-    fig = plots_latent.bic_aic_figure(curve)
+    fig = figures.latent.bic_aic_figure(curve)
     star = [t for t in fig.data if t.name and t.name.startswith("best k")]
     assert star and list(star[0].x) == [3]
 
@@ -157,7 +157,7 @@ def test_gmm_samples_from_a_vae_decode_to_digit_images(digits, vae_digits) -> No
     # seeded: same seed, same rows; another seed, other rows; components mixed, not sorted by component
     np.testing.assert_array_equal(sample_and_decode(g, vae_digits, 60, seed=1)[0], z)
     assert not np.allclose(sample_and_decode(g, vae_digits, 60, seed=2)[0], z)
-    fig = plots_latent.image_strip(clipped[:10], (8, 8), col_captions=[str(i) for i in range(10)], vmax=16)
+    fig = figures.latent.image_strip(clipped[:10], (8, 8), col_captions=[str(i) for i in range(10)], vmax=16)
     assert fig.data[0].z.shape == (9, 90)               # 10 tiles of 8×8 with a 1-pixel gap
     assert list(fig.layout.xaxis.tickvals) == [9 * c + 3.5 for c in range(10)]
 
@@ -202,7 +202,7 @@ def test_perfectly_separated_blobs_give_purity_one(digits) -> None:
     labels = [str(k) for k in range(10)]
     np.testing.assert_allclose(rep.table[labels].sum(axis=1), 1.0)
     assert 0.4 < rep.purity < 1.0 and rep.ari > 0.2
-    fig = plots_latent.purity_heatmap(rep.table)
+    fig = figures.latent.purity_heatmap(rep.table)
     assert fig.data[0].z.shape == (10, 10)
 
 
@@ -302,10 +302,10 @@ def test_umap_embedding_has_a_row_per_point_and_the_same_call_is_a_cache_hit(dig
     d = np.linalg.norm(again.coords[:, None] - again.coords[None], axis=-1)
     np.fill_diagonal(d, np.inf)
     assert np.mean(y[np.argmin(d, axis=1)] == y) > 0.5
-    fig = plots_latent.embedding_scatter(again.coords, color=y, highlight=np.arange(200) < 5)
+    fig = figures.latent.embedding_scatter(again.coords, color=y, highlight=np.arange(200) < 5)
     rows = np.concatenate([np.asarray(t.customdata)[:, 0] for t in fig.data if t.name.startswith("label")])
     assert sorted(rows.astype(int)) == list(range(200))   # every point once, findable by its row index
-    pair = plots_latent.embedding_pair(embed(codes, "pca"), again.coords, color=y)
+    pair = figures.latent.embedding_pair(embed(codes, "pca"), again.coords, color=y)
     assert len(pair.data) == 20
 
 
@@ -321,18 +321,18 @@ def test_warm_up_is_idempotent_and_becomes_ready() -> None:
 def test_scatter_colours_numbers_with_a_colour_bar() -> None:
     x, _ = blobs()
     ll = fit_gmm(x, 3).score_samples(x)
-    fig = plots_latent.embedding_scatter(x[:, :2], color=ll, color_label="log p")
+    fig = figures.latent.embedding_scatter(x[:, :2], color=ll, color_label="log p")
     assert len(fig.data) == 1 and fig.data[0].marker.showscale
     assert list(np.asarray(fig.data[0].customdata)[:, 0]) == list(range(len(x)))
-    fig3 = plots_latent.embedding_scatter(x, color=np.repeat(["a", "b", "c"], 60))
+    fig3 = figures.latent.embedding_scatter(x, color=np.repeat(["a", "b", "c"], 60))
     assert {t.type for t in fig3.data} == {"scatter3d"} and len(fig3.data) == 3
-    assert isinstance(plots_latent.loglik_histogram(ll, threshold=float(np.quantile(ll, 0.05))).data[0].x,
+    assert isinstance(figures.latent.loglik_histogram(ll, threshold=float(np.quantile(ll, 0.05))).data[0].x,
                       (np.ndarray, tuple, list))
     assert isinstance(purity_table(np.zeros(3, int), np.array([1, 1, 2])), pd.DataFrame)
 
 
 def test_ascii_images_draw_the_digit_and_selected_rows_read_the_row_index() -> None:
-    from genlib.plots_latent import ascii_images, selected_rows
+    from genlib.figures.latent import ascii_images, selected_rows
 
     img = np.zeros((1, 64))
     img[0, 8:16] = 16.0          # the second pixel row fully dark

@@ -22,7 +22,8 @@ _WHERE = {
                      "optimise_latent", "save_encoder", "train_encoder"), "reconstruct"),
     **dict.fromkeys(("SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv",
                      "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
-    **dict.fromkeys(("DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
+    "DEFAULT_LAMBDA": "settings",
+    **dict.fromkeys(("ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
                      "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc",
                      "thresholds"), "scoring"),
 }

@@ -27,7 +27,7 @@ from .reconstruct import Encoder, encode_reconstruct, gan_networks, optimise_lat
 __all__ = ["ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
            "auroc", "precision_at_k", "DEFAULT_LAMBDA"]
 
-from .cli import DEFAULT_LAMBDA  # one definition, kept where the CLI can read it without torch
+from .settings import DEFAULT_LAMBDA
 
 
 @dataclass

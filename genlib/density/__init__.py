@@ -1,7 +1,7 @@
 """Densities on 2-D toy data (seeds 000 and 003): a grid in data units, p(x) of classical models and flows on
 it, held-out comparisons, a KDE bandwidth sweep, and a GAN discriminator's view of the plane.
 
-Figures for these live in :mod:`genlib.plots_density`. Nothing here imports Streamlit.
+Figures for these live in :mod:`genlib.figures.density`. Nothing here imports Streamlit.
 """
 from .compare import (CLASSICAL, best_bandwidth, default_bandwidths, fit_classical, fit_density_models,
                       heldout_table, kde_bandwidth_sweep)

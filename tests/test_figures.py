@@ -1,11 +1,11 @@
-"""The comparison figure builders of genlib.plots: structure, colours, and the numbers the traces carry."""
+"""The figure builders of genlib.figures (samples, curves, style): structure, colours, and the numbers the traces carry."""
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from genlib import plots
+from genlib import figures
 
 COLS = ["a", "b", "c"]
 
@@ -40,7 +40,7 @@ def _integral(trace: go.Scatter) -> float:
 
 def test_ecdf_overlay_traces_colours_and_monotone(data) -> None:
     real, samples = data
-    fig = plots.ecdf_overlay(real, samples, COLS)
+    fig = figures.samples.ecdf_overlay(real, samples, COLS)
     assert len(fig.data) == 3 * 3 and _n_axes(fig) == 3
     assert [t.name for t in fig.data[:3]] == ["real", "gmm #1", "vae #2"]
     assert sum(t.showlegend for t in fig.data) == 3  # one legend entry per series
@@ -49,34 +49,34 @@ def test_ecdf_overlay_traces_colours_and_monotone(data) -> None:
         assert np.all(np.diff(y) >= 0) and y[0] == 0 and y[-1] == pytest.approx(1.0)
         assert np.all(np.diff(np.asarray(t.x)) >= 0)
     colors = _colors(fig)
-    assert colors["real"] == plots.REAL_DARK and colors["gmm #1"] == plots.PALETTE[0]
-    assert colors["vae #2"] == plots.PALETTE[1]
+    assert colors["real"] == figures.style.REAL_DARK and colors["gmm #1"] == figures.style.PALETTE[0]
+    assert colors["vae #2"] == figures.style.PALETTE[1]
 
 
 def test_ecdf_is_thinned_for_many_rows() -> None:
     real = np.random.default_rng(1).normal(size=(20_000, 1))
-    fig = plots.ecdf_overlay(real, {}, ["x"])
-    assert len(fig.data) == 1 and len(fig.data[0].x) <= plots._ECDF_POINTS + 1 and fig.data[0].y[-1] == 1.0
+    fig = figures.samples.ecdf_overlay(real, {}, ["x"])
+    assert len(fig.data) == 1 and len(fig.data[0].x) <= figures.samples._ECDF_POINTS + 1 and fig.data[0].y[-1] == 1.0
 
 
 def test_ecdf_edge_cases_empty_nan_log(data) -> None:
     real, samples = data
-    fig = plots.ecdf_overlay(real, {}, COLS)  # real only
+    fig = figures.samples.ecdf_overlay(real, {}, COLS)  # real only
     assert [t.name for t in fig.data] == ["real"] * 3
     bad = samples["gmm #1"].copy()
     bad[:10, 0] = np.nan
     bad[10, 0] = np.inf
-    fig = plots.ecdf_overlay(real, {"empty": np.empty((0, 3)), "gmm #1": bad}, COLS)
+    fig = figures.samples.ecdf_overlay(real, {"empty": np.empty((0, 3)), "gmm #1": bad}, COLS)
     names = {t.name for t in fig.data}
     assert "empty" not in names and "gmm #1" in names
     # the skipped run keeps its slot: "gmm #1" is still the second colour, as in every other figure
-    assert _colors(fig)["gmm #1"] == plots.PALETTE[1]
+    assert _colors(fig)["gmm #1"] == figures.style.PALETTE[1]
     first = next(t for t in fig.data if t.name == "gmm #1")
     assert np.all(np.isfinite(first.x)) and len(first.x) == 200 - 11 + 1
     pos = np.abs(real) + 0.1
     zeros = pos.copy()
     zeros[0, 1] = 0.0
-    fig = plots.ecdf_overlay(pos, {"r": zeros}, COLS, log_x=True)
+    fig = figures.samples.ecdf_overlay(pos, {"r": zeros}, COLS, log_x=True)
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type != "log" and fig.layout.xaxis3.type == "log"
 
 
@@ -84,10 +84,10 @@ def test_max_columns_caps_subplots(data) -> None:
     rng = np.random.default_rng(2)
     wide = rng.normal(size=(100, 10))
     cols = [f"c{i}" for i in range(10)]
-    fig = plots.ecdf_overlay(wide, {"r": wide[:50]}, cols, max_columns=8)
+    fig = figures.samples.ecdf_overlay(wide, {"r": wide[:50]}, cols, max_columns=8)
     assert _n_axes(fig) == 8 and len(fig.data) == 16
     assert [a.text for a in fig.layout.annotations] == cols[:8]
-    fig = plots.histogram_overlay(wide, {"r": wide[:50]}, cols, max_columns=5)
+    fig = figures.samples.histogram_overlay(wide, {"r": wide[:50]}, cols, max_columns=5)
     assert [a.text for a in fig.layout.annotations] == cols[:5]
 
 
@@ -98,7 +98,7 @@ def test_histogram_overlay_shared_edges_and_unit_mass() -> None:
     # Integers with many ties at both ends: the 0.1/99.9 % quantiles are the min and max, so nothing is clipped.
     real = rng.integers(0, 6, size=(400, 2)).astype(float)
     samples = {"x": rng.integers(0, 6, size=(300, 2)).astype(float), "y": rng.integers(1, 5, size=(50, 2)) * 1.0}
-    fig = plots.histogram_overlay(real, samples, ["p", "q"], bins=12)
+    fig = figures.samples.histogram_overlay(real, samples, ["p", "q"], bins=12)
     assert len(fig.data) == 6 and [t.name for t in fig.data[:3]] == ["real", "x", "y"]
     for t in fig.data:
         assert t.line.shape == "hv" and t.type == "scatter"  # outlines, not bars
@@ -112,17 +112,17 @@ def test_histogram_overlay_clips_outliers_and_handles_edge_cases(data) -> None:
     real, samples = data
     wild = samples["gmm #1"].copy()
     wild[0, 0] = 1e6
-    fig = plots.histogram_overlay(real, {**samples, "gmm #1": wild}, COLS)
+    fig = figures.samples.histogram_overlay(real, {**samples, "gmm #1": wild}, COLS)
     assert max(fig.data[0].x) < 100  # the outlier does not set the range
     assert _integral(fig.data[0]) <= 1.0 + 1e-9
-    assert _colors(fig) == _colors(plots.ecdf_overlay(real, samples, COLS))  # same run, same colour
+    assert _colors(fig) == _colors(figures.samples.ecdf_overlay(real, samples, COLS))  # same run, same colour
     # real only, a run with no rows, NaN rows, a constant column
-    assert [t.name for t in plots.histogram_overlay(real, {}, COLS).data] == ["real"] * 3
+    assert [t.name for t in figures.samples.histogram_overlay(real, {}, COLS).data] == ["real"] * 3
     nan = samples["vae #2"].copy()
     nan[:5] = np.nan
     const = real.copy()
     const[:, 2] = 4.0
-    fig = plots.histogram_overlay(const, {"none": np.zeros((0, 3)), "nan": nan}, COLS)
+    fig = figures.samples.histogram_overlay(const, {"none": np.zeros((0, 3)), "nan": nan}, COLS)
     assert {t.name for t in fig.data} == {"real", "nan"}
     assert all(np.all(np.isfinite(t.y)) for t in fig.data)
     # log_x: positive column gets a log axis, a column with zeros falls back to linear
@@ -130,7 +130,7 @@ def test_histogram_overlay_clips_outliers_and_handles_edge_cases(data) -> None:
     with_zero = pos.copy()
     with_zero[:200, 0] = 0.0
     with_zero[0, 2] = -1.0  # a single non-positive value, inside the clipped-off 0.1 %, still rules out log
-    fig = plots.histogram_overlay(with_zero, {"r": pos}, COLS, log_x=True)
+    fig = figures.samples.histogram_overlay(with_zero, {"r": pos}, COLS, log_x=True)
     assert fig.layout.xaxis.type != "log" and fig.layout.xaxis2.type == "log" and fig.layout.xaxis3.type != "log"
     assert all(np.all(np.isfinite(t.x)) for t in fig.data)
 
@@ -139,7 +139,7 @@ def test_histogram_overlay_clips_outliers_and_handles_edge_cases(data) -> None:
 
 def test_qq_plot_identical_run_on_diagonal(data) -> None:
     real, samples = data
-    fig = plots.qq_plot(real, {"same": real.copy(), **samples}, COLS)
+    fig = figures.samples.qq_plot(real, {"same": real.copy(), **samples}, COLS)
     assert len(fig.data) == 3 * (1 + 3)  # diagonal + 3 runs per column
     diag = [t for t in fig.data if t.name == "y = x"]
     assert len(diag) == 3 and diag[0].x == diag[0].y
@@ -151,22 +151,22 @@ def test_qq_plot_identical_run_on_diagonal(data) -> None:
     # probabilities reach into both tails
     p = np.asarray(same[0].customdata)
     assert p.min() <= 0.0011 and p.max() >= 0.9989 and np.sum(p < 0.05) >= 10
-    assert _colors(fig)["gmm #1"] == plots.PALETTE[1]  # third entry of the dict: "same" is first
+    assert _colors(fig)["gmm #1"] == figures.style.PALETTE[1]  # third entry of the dict: "same" is first
 
 
 def test_qq_plot_edge_cases(data) -> None:
     real, samples = data
-    fig = plots.qq_plot(real, {}, COLS)
+    fig = figures.samples.qq_plot(real, {}, COLS)
     assert [t.name for t in fig.data] == ["y = x"] * 3
     nan = samples["gmm #1"].copy()
     nan[::3] = np.nan
-    fig = plots.qq_plot(real, {"empty": np.empty((0, 3)), "nan": nan}, COLS)
+    fig = figures.samples.qq_plot(real, {"empty": np.empty((0, 3)), "nan": nan}, COLS)
     assert {t.name for t in fig.data} == {"y = x", "nan"}
     assert all(np.all(np.isfinite(t.y)) for t in fig.data)
     pos = np.abs(real) + 0.1
     zero = pos.copy()
     zero[:, 2] = 0.0
-    fig = plots.qq_plot(pos, {"r": zero}, COLS, log=True)
+    fig = figures.samples.qq_plot(pos, {"r": zero}, COLS, log=True)
     assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
     assert fig.layout.xaxis3.type != "log"
 
@@ -181,7 +181,7 @@ def test_correlation_grid(method: str) -> None:
     indep = rng.normal(size=(300, 3))
     const = indep.copy()
     const[:, 1] = 3.0
-    fig = plots.correlation_grid(real, {"indep": indep, "const": const}, COLS, method=method)
+    fig = figures.samples.correlation_grid(real, {"indep": indep, "const": const}, COLS, method=method)
     assert len(fig.data) == 3 and all(t.type == "heatmap" for t in fig.data)
     assert [a.text for a in fig.layout.annotations] == ["real", "indep", "const"]
     assert [t.showscale for t in fig.data] == [False, False, True]  # one colour bar
@@ -195,18 +195,18 @@ def test_correlation_grid(method: str) -> None:
 
 def test_correlation_grid_edge_cases(data) -> None:
     real, samples = data
-    fig = plots.correlation_grid(real, {}, COLS, method="kendall")
+    fig = figures.samples.correlation_grid(real, {}, COLS, method="kendall")
     assert len(fig.data) == 1 and fig.data[0].showscale
     nan = samples["gmm #1"].copy()
     nan[:20, 1] = np.nan
-    fig = plots.correlation_grid(real, {"e": np.empty((0, 3)), "nan": nan}, COLS)
+    fig = figures.samples.correlation_grid(real, {"e": np.empty((0, 3)), "nan": nan}, COLS)
     assert [t.name for t in fig.data] == ["real", "nan"]
     assert np.all(np.isfinite(np.asarray(fig.data[1].z)))
     wide = np.random.default_rng(5).normal(size=(50, 15))
-    fig = plots.correlation_grid(wide, {"r": wide}, [f"c{i}" for i in range(15)])
+    fig = figures.samples.correlation_grid(wide, {"r": wide}, [f"c{i}" for i in range(15)])
     assert np.asarray(fig.data[0].z).shape == (12, 12)
     with pytest.raises(ValueError):
-        plots.correlation_grid(real, samples, COLS, method="spearmen")
+        figures.samples.correlation_grid(real, samples, COLS, method="spearmen")
 
 
 # --- training curves ----------------------------------------------------------------------------------------------
@@ -219,29 +219,29 @@ def test_loss_curves_multi() -> None:
         "none": ([], {}),
         "flow": (steps[:5], {"loss": [2.0, 1.5, 1.2, 1.1, 1.0]}),
     }
-    fig = plots.loss_curves_multi(runs)
+    fig = figures.curves.loss_curves_multi(runs)
     assert [t.name for t in fig.data] == ["gan (loss_d)", "vae", "flow"]
-    assert [t.line.color for t in fig.data] == [plots.PALETTE[0], plots.PALETTE[1], plots.PALETTE[3]]
+    assert [t.line.color for t in fig.data] == [figures.style.PALETTE[0], figures.style.PALETTE[1], figures.style.PALETTE[3]]
     assert fig.layout.yaxis.type == "linear" and fig.layout.xaxis.title.text == "step"
     spiky = {**runs, "vae": (steps, {"loss": [500.0] + [1.0] * 9})}
-    assert plots.loss_curves_multi(spiky).layout.yaxis.type == "log"
-    assert plots.loss_curves_multi(spiky, log_y=False).layout.yaxis.type == "linear"
-    assert plots.loss_curves_multi({"gan": runs["gan"]}, key="loss_g").data[0].name == "gan"
+    assert figures.curves.loss_curves_multi(spiky).layout.yaxis.type == "log"
+    assert figures.curves.loss_curves_multi(spiky, log_y=False).layout.yaxis.type == "linear"
+    assert figures.curves.loss_curves_multi({"gan": runs["gan"]}, key="loss_g").data[0].name == "gan"
     negative = {"w": (steps, {"loss": [-100.0] + [1.0] * 9})}
-    assert plots.loss_curves_multi(negative).layout.yaxis.type == "linear"
-    assert len(plots.loss_curves_multi({}).data) == 0
+    assert figures.curves.loss_curves_multi(negative).layout.yaxis.type == "linear"
+    assert len(figures.curves.loss_curves_multi({}).data) == 0
 
 
 def test_metric_histories() -> None:
     hist_a = [{"step": s, "elapsed": 0.5 * s, "ad": 1.0 / (s + 1), "c2st": 0.9 - 0.01 * s} for s in range(5)]
     hist_b = [{"step": s, "elapsed": 2.0 * s, "ad": 2.0 / (s + 1)} for s in range(3)]
-    fig = plots.metric_histories({"a": hist_a, "b": hist_b, "c": []}, ["ad", "c2st"], ["AD", "C2ST"])
+    fig = figures.curves.metric_histories({"a": hist_a, "b": hist_b, "c": []}, ["ad", "c2st"], ["AD", "C2ST"])
     assert [a.text for a in fig.layout.annotations] == ["AD", "C2ST"]
     assert [(t.name, t.xaxis) for t in fig.data] == [("a", "x"), ("b", "x"), ("a", "x2")]  # b has no c2st
     assert list(fig.data[1].x) == [0.0, 2.0, 4.0] and fig.layout.xaxis.title.text == "seconds"
     assert [t.showlegend for t in fig.data] == [True, True, False]
-    assert fig.data[0].line.color == fig.data[2].line.color == plots.PALETTE[0]
-    fig = plots.metric_histories({"a": hist_a}, ["ad"], x="step")
+    assert fig.data[0].line.color == fig.data[2].line.color == figures.style.PALETTE[0]
+    fig = figures.curves.metric_histories({"a": hist_a}, ["ad"], x="step")
     assert list(fig.data[0].x) == [0, 1, 2, 3, 4] and fig.layout.annotations[0].text == "ad"
 
 
@@ -249,7 +249,7 @@ def test_metric_histories() -> None:
 
 def test_sweep_heatmap_2d() -> None:
     z = np.array([[0.5, 0.2, np.nan], [0.3, 0.9, 0.25]])
-    fig = plots.sweep_heatmap([1e-3, 1e-2, 0.1], [True, False], z, "lr", "batch_norm", "AD", lower_is_better=True)
+    fig = figures.curves.sweep_heatmap([1e-3, 1e-2, 0.1], [True, False], z, "lr", "batch_norm", "AD", lower_is_better=True)
     t = fig.data[0]
     np.testing.assert_array_equal(np.asarray(t.z), z)
     assert list(t.x) == ["0.001", "0.01", "0.1"] and list(t.y) == ["True", "False"]
@@ -259,15 +259,15 @@ def test_sweep_heatmap_2d() -> None:
     (rect,) = fig.layout.shapes
     assert (rect.x0, rect.x1, rect.y0, rect.y1) == (0.5, 1.5, -0.5, 0.5)
     assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
-    fig = plots.sweep_heatmap([1, 2, 3], ["x", "y"], z, "k", "s", "C2ST acc", lower_is_better=False)
+    fig = figures.curves.sweep_heatmap([1, 2, 3], ["x", "y"], z, "k", "s", "C2ST acc", lower_is_better=False)
     assert fig.data[0].text[1][1] == "★ 0.9" and not fig.data[0].reversescale
     assert fig.data[0].text[0][0] == "0.5"
 
 
 def test_sweep_heatmap_1d_and_all_nan() -> None:
     for y in ([None], ["None"]):
-        fig = plots.sweep_heatmap(["64", "128"], y, np.array([0.123456, 0.5]), "hidden", "", "W1")
+        fig = figures.curves.sweep_heatmap(["64", "128"], y, np.array([0.123456, 0.5]), "hidden", "", "W1")
         assert np.asarray(fig.data[0].z).shape == (1, 2) and len(fig.data[0].y) == 1
         assert list(fig.data[0].text[0]) == ["★ 0.123", "0.5"]
-    fig = plots.sweep_heatmap([1, 2], [None], np.full((1, 2), np.nan), "k", "", "AD")
+    fig = figures.curves.sweep_heatmap([1, 2], [None], np.full((1, 2), np.nan), "k", "", "AD")
     assert list(fig.data[0].text[0]) == ["…", "…"] and len(fig.layout.shapes) == 0

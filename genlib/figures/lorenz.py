@@ -11,8 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from genlib import plots
-from genlib.plots import PALETTE, REAL_DARK, _layout
+from genlib.figures import samples
+from genlib.figures.style import PALETTE, REAL_DARK, layout
 
 AXES = ("x", "y", "z")
 
@@ -30,7 +30,7 @@ def butterfly(trajectories: Mapping[str, np.ndarray], max_points: int = 6000, mo
             dict(marker=dict(size=1.8, color=PALETTE[i % len(PALETTE)], opacity=0.6))
         fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode=mode, name=label, **style))
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="z", aspectmode="cube"))
-    return _layout(fig, height=520)
+    return layout(fig, height=520)
 
 
 def time_series(t: np.ndarray, trajectories: Mapping[str, np.ndarray], max_points: int = 5000) -> go.Figure:
@@ -47,7 +47,7 @@ def time_series(t: np.ndarray, trajectories: Mapping[str, np.ndarray], max_point
                           row=k + 1, col=1)
             fig.update_yaxes(title=AXES[k], row=k + 1, col=1)
     fig.update_xaxes(title="t", row=3, col=1)
-    return _layout(fig, height=460)
+    return layout(fig, height=460)
 
 
 def separation_plot(t: np.ndarray, distance: np.ndarray, exponent: float, d0: float | None = None) -> go.Figure:
@@ -63,7 +63,7 @@ def separation_plot(t: np.ndarray, distance: np.ndarray, exponent: float, d0: fl
                              line=dict(color=REAL_DARK, dash="dash", width=1)))
     fig.update_xaxes(title="t")
     fig.update_yaxes(title="distance", type="log")
-    return _layout(fig, height=320)
+    return layout(fig, height=320)
 
 
 def running_exponent(times: np.ndarray, running: np.ndarray, reference: float) -> go.Figure:
@@ -75,7 +75,7 @@ def running_exponent(times: np.ndarray, running: np.ndarray, reference: float) -
                   annotation_text=f"reference {reference:g}", annotation_position="top right")
     fig.update_xaxes(title="t")
     fig.update_yaxes(title="λ estimate")
-    return _layout(fig, height=300)
+    return layout(fig, height=300)
 
 
 def rosenstein_fits(results: Mapping[str, Any]) -> go.Figure:
@@ -96,13 +96,13 @@ def rosenstein_fits(results: Mapping[str, Any]) -> go.Figure:
                                      legendgroup=label, line=dict(color=color, dash="dash", width=3)))
     fig.update_xaxes(title="t (time after the pair's start)")
     fig.update_yaxes(title="⟨ln divergence⟩")
-    return _layout(fig, height=340)
+    return layout(fig, height=340)
 
 
 def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32) -> go.Figure:
     """Trajectory images (n, 3, H, W) with values in [−1, 1] (channels = x, y, z), on one fixed colour scale so
     real and generated grids compare."""
-    return plots.rgb_grid(images, n_cols=n_cols, max_images=max_images, value_range=(-1.0, 1.0), gap=2)
+    return samples.rgb_grid(images, n_cols=n_cols, max_images=max_images, value_range=(-1.0, 1.0), gap=2)
 
 
 def return_map(maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
@@ -113,7 +113,7 @@ def return_map(maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
                                  marker=dict(size=4, opacity=0.6, color=REAL_DARK if i == 0 else PALETTE[i % 8])))
     fig.update_xaxes(title="z maximum n")
     fig.update_yaxes(title="z maximum n+1")
-    return _layout(fig, height=380)
+    return layout(fig, height=380)
 
 
 def coefficient_bars(names: Sequence[str], fits: Mapping[str, np.ndarray], truth: np.ndarray,
@@ -126,4 +126,4 @@ def coefficient_bars(names: Sequence[str], fits: Mapping[str, np.ndarray], truth
                              marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="coefficient")
-    return _layout(fig, height=300)
+    return layout(fig, height=300)

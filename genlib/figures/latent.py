@@ -14,13 +14,14 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from . import plots
-from .latent.gmm import DensityGrid, best_k
+from genlib.figures import samples
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, layout
+from genlib.latent.gmm import DensityGrid, best_k
 
 __all__ = ["CATEGORY_COLORS", "embedding_scatter", "embedding_pair", "density_contour", "bic_aic_figure",
            "image_strip", "purity_heatmap", "loglik_histogram", "explained_variance_figure"]
 
-#: Enough distinct colours for digits' ten classes (plots.PALETTE has eight).
+#: Enough distinct colours for digits' ten classes (PALETTE has eight).
 CATEGORY_COLORS: list[str] = list(qualitative.D3) + list(qualitative.Dark2)
 #: A colour with at most this many distinct values is drawn as categories (one legend entry each).
 MAX_CATEGORIES = 30
@@ -57,7 +58,7 @@ def _points_trace(coords: np.ndarray, idx: np.ndarray, name: str, marker: dict, 
 def _point_traces(coords: np.ndarray, color: np.ndarray | None, color_label: str, hover: Mapping | None,
                   size: float, idx: np.ndarray, showlegend: bool = True) -> list[go.BaseTraceType]:
     if color is None:
-        return [_points_trace(coords, idx, "points", dict(size=size, color=plots.REAL_COLOR, opacity=0.7), hover,
+        return [_points_trace(coords, idx, "points", dict(size=size, color=REAL_COLOR, opacity=0.7), hover,
                               showlegend=False)]
     color = np.asarray(color)
     if _is_categorical(color):
@@ -109,11 +110,11 @@ def embedding_scatter(coords: np.ndarray, color: np.ndarray | None = None, color
                                         dict(size=size + 6, color="black", symbol="circle-open", line=dict(width=1.5)), hover))
     if coords.shape[1] == 3:
         fig.update_layout(scene=dict(xaxis_title="dim 1", yaxis_title="dim 2", zaxis_title="dim 3"))
-        return plots._layout(fig, title, height=520)
+        return layout(fig, title, height=520)
     fig.update_xaxes(title="dim 1")
     fig.update_yaxes(title="dim 2")
     fig.update_layout(dragmode="lasso")   # selecting points is the main interaction
-    return plots._layout(fig, title, height=480)
+    return layout(fig, title, height=480)
 
 
 def embedding_pair(left: np.ndarray, right: np.ndarray, color: np.ndarray | None = None,
@@ -130,7 +131,7 @@ def embedding_pair(left: np.ndarray, right: np.ndarray, color: np.ndarray | None
         for tr in _point_traces(view, color, color_label, hover, size, idx, showlegend=(col == 1)):
             fig.add_trace(tr, row=1, col=col)
     fig.update_layout(dragmode="lasso")
-    return plots._layout(fig, height=460)
+    return layout(fig, height=460)
 
 
 def bic_aic_figure(curve: pd.DataFrame, criterion: str = "bic", chosen: int | None = None) -> go.Figure:
@@ -139,31 +140,31 @@ def bic_aic_figure(curve: pd.DataFrame, criterion: str = "bic", chosen: int | No
     fig = go.Figure()
     for i, (col, label) in enumerate((("bic", "BIC"), ("aic", "AIC"))):
         fig.add_trace(go.Scatter(x=curve["k"], y=curve[col], mode="lines+markers", name=label,
-                                 line=dict(color=plots.PALETTE[i])))
+                                 line=dict(color=PALETTE[i])))
     k = best_k(curve, criterion)  # type: ignore[arg-type]
     y = float(curve.loc[curve["k"] == k, criterion].iloc[0])
     fig.add_trace(go.Scatter(x=[k], y=[y], mode="markers", name=f"best k = {k} ({criterion.upper()})",
-                             marker=dict(size=14, symbol="star", color=plots.REAL_DARK)))
-    fig.add_vline(x=k, line=dict(dash="dot", color=plots.REAL_DARK))
+                             marker=dict(size=14, symbol="star", color=REAL_DARK)))
+    fig.add_vline(x=k, line=dict(dash="dot", color=REAL_DARK))
     if chosen is not None and int(chosen) != k:
-        fig.add_vline(x=int(chosen), line=dict(dash="dash", color=plots.PALETTE[2]),
+        fig.add_vline(x=int(chosen), line=dict(dash="dash", color=PALETTE[2]),
                       annotation_text=f"your k = {int(chosen)}", annotation_position="top")
     fig.update_xaxes(title="number of components k", dtick=1)
     fig.update_yaxes(title="criterion (lower is better)")
-    return plots._layout(fig, height=340)
+    return layout(fig, height=340)
 
 
 def image_strip(images: np.ndarray, image_shape: tuple[int, ...], col_captions: Sequence[str] | None = None,
                 row_captions: Sequence[str] | None = None, n_cols: int | None = None, vmax: float | None = None,
                 title: str | None = None) -> go.Figure:
     """Decoded images as a strip (one row: an interpolation) or a grid (rows × columns: a traversal per latent
-    dimension), drawn with :func:`genlib.plots.image_grid`; captions label the columns (t, z value, class) and
+    dimension), drawn with :func:`genlib.samples.image_grid`; captions label the columns (t, z value, class) and
     the rows (which dimension). Rows are filled left to right; ``vmax`` fixes the grey scale (digits: 16)."""
     images = np.asarray(images, dtype=float)
     n = len(images)
     n_cols = int(n_cols or max(n, 1))
     n_rows = int(np.ceil(n / n_cols)) if n else 1
-    fig = plots.image_grid(images, image_shape, n_cols=n_cols, max_images=n, vmax=vmax)
+    fig = samples.image_grid(images, image_shape, n_cols=n_cols, max_images=n, vmax=vmax)
     h, w = image_shape[-2:]
     if col_captions is not None:
         fig.update_xaxes(visible=True, showgrid=False, zeroline=False, showline=False, ticks="",
@@ -192,33 +193,33 @@ def purity_heatmap(table: pd.DataFrame) -> go.Figure:
                                hovertemplate="%{y}<br>label %{x}: %{z:.1%}<extra></extra>"))
     fig.update_xaxes(title="label", type="category")
     fig.update_yaxes(autorange="reversed", type="category")
-    return plots._layout(fig, height=max(260, 60 + 28 * len(t)))
+    return layout(fig, height=max(260, 60 + 28 * len(t)))
 
 
 def loglik_histogram(loglik: np.ndarray, threshold: float | None = None, bins: int = 60) -> go.Figure:
     """Histogram of log p(z) under the latent mixture with the outlier threshold log ε marked."""
     ll = np.asarray(loglik, dtype=float)
     ll = ll[np.isfinite(ll)]
-    fig = go.Figure(go.Histogram(x=ll, nbinsx=bins, marker_color=plots.REAL_COLOR, name="points"))
+    fig = go.Figure(go.Histogram(x=ll, nbinsx=bins, marker_color=REAL_COLOR, name="points"))
     if threshold is not None:
         share = float(np.mean(ll < threshold)) if len(ll) else 0.0
-        fig.add_vline(x=threshold, line=dict(color=plots.FAKE_COLOR, dash="dash"),
+        fig.add_vline(x=threshold, line=dict(color=FAKE_COLOR, dash="dash"),
                       annotation_text=f"log ε = {threshold:.3g}: {share:.1%} flagged", annotation_position="top left")
     fig.update_xaxes(title="log p(z) (nats, code space)")
     fig.update_yaxes(title="points")
-    return plots._layout(fig, height=300)
+    return layout(fig, height=300)
 
 
 def explained_variance_figure(ratios: np.ndarray) -> go.Figure:
     """PCA scree: variance share per component and the cumulative share."""
     r = np.asarray(ratios, dtype=float)
     k = np.arange(1, len(r) + 1)
-    fig = go.Figure([go.Bar(x=k, y=r, name="per component", marker_color=plots.REAL_COLOR),
+    fig = go.Figure([go.Bar(x=k, y=r, name="per component", marker_color=REAL_COLOR),
                      go.Scatter(x=k, y=np.cumsum(r), mode="lines+markers", name="cumulative",
-                                line=dict(color=plots.FAKE_COLOR))])
+                                line=dict(color=FAKE_COLOR))])
     fig.update_xaxes(title="component")
     fig.update_yaxes(title="share of variance", range=[0, 1.02])
-    return plots._layout(fig, height=300)
+    return layout(fig, height=300)
 
 
 SHADES = " ░▒▓█"

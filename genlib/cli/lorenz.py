@@ -86,7 +86,7 @@ def _rosenstein_json(r: Any) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .dynamics import lorenz as lz
+    from genlib.dynamics import lorenz as lz
 
     if args.lorenz_command == "simulate":
         traj = lz.simulate(tuple(args.x0), args.sigma, args.rho, args.beta, dt=args.dt, t_max=args.t_max,
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     if args.lorenz_command == "lyapunov":
-        from .dynamics import lyapunov as ly
+        from genlib.dynamics import lyapunov as ly
         if args.data is None:
             res = ly.benettin(args.sigma, args.rho, args.beta, dt=args.dt, t_max=args.t_max)
             out: dict[str, Any] = {"method": "benettin", "exponent": float(res.exponent),
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out))
         return 0
 
-    from .dynamics import sindy
+    from genlib.dynamics import sindy
     if args.data is None:
         states = sindy.make_observations(args.dt, args.t_max, noise=args.noise, seed=args.seed,
                                          sigma=args.sigma, rho=args.rho, beta=args.beta)

@@ -7,9 +7,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from genlib import plots
+from genlib.figures import samples
+from genlib.figures.style import PALETTE, layout
 
-NORMAL_COLOR, ANOMALY_COLOR = plots.PALETTE[0], plots.PALETTE[1]
+NORMAL_COLOR, ANOMALY_COLOR = PALETTE[0], PALETTE[1]
 
 
 def score_histogram(scores: np.ndarray, labels: np.ndarray | None, one_sigma: float, three_sigma: float,
@@ -30,7 +31,7 @@ def score_histogram(scores: np.ndarray, labels: np.ndarray | None, one_sigma: fl
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title="anomaly score AS (higher = more anomalous)")
     fig.update_yaxes(title="rows")
-    return plots._layout(fig, height=340)
+    return layout(fig, height=340)
 
 
 def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> go.Figure:
@@ -40,10 +41,10 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> go
                              line=dict(color="#adb5bd", dash="dot")))
     for i, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {auc:.3f})",
-                                 line=dict(color=plots.PALETTE[i % len(plots.PALETTE)], width=2)))
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1.02])
-    return plots._layout(fig, height=380)
+    return layout(fig, height=380)
 
 
 def image_gallery(inputs: np.ndarray, recons: np.ndarray, image_shape: tuple[int, ...],
@@ -51,7 +52,7 @@ def image_gallery(inputs: np.ndarray, recons: np.ndarray, image_shape: tuple[int
     """Three rows — input, best reconstruction, |residual| — one column per anomaly."""
     x, xh = np.asarray(inputs, dtype=float), np.asarray(recons, dtype=float)
     both = np.concatenate([x, xh, np.abs(x - xh)])
-    return plots.image_grid(both, image_shape, n_cols=len(x), vmax=vmax,
+    return samples.image_grid(both, image_shape, n_cols=len(x), vmax=vmax,
                             titles=[*captions, *([""] * len(x)), *([""] * len(x))])
 
 
@@ -61,7 +62,7 @@ def residual_bars(inputs: np.ndarray, recons: np.ndarray, columns: Sequence[str]
     fig = go.Figure()
     r = (np.asarray(inputs, dtype=float) - np.asarray(recons, dtype=float)) / np.maximum(scale, 1e-12)
     for i, (row, cap) in enumerate(zip(r, captions)):
-        fig.add_trace(go.Bar(x=list(columns), y=row, name=cap, marker_color=plots.PALETTE[i % len(plots.PALETTE)]))
+        fig.add_trace(go.Bar(x=list(columns), y=row, name=cap, marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="residual (normal std units)")
-    return plots._layout(fig, height=360)
+    return layout(fig, height=360)

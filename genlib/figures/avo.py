@@ -9,10 +9,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from genlib import plots
 from genlib.avo.fit import AVOHistory
 from genlib.avo.simulators import Simulator, weinberg_afb, weinberg_density
-from genlib.plots import FAKE_COLOR, PALETTE, REAL_COLOR, _layout
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, grid_shape, layout
 
 TRUTH_COLOR = "#222"
 
@@ -22,7 +21,7 @@ def _empty(text: str, height: int = 300) -> go.Figure:
     fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, height=height)
+    return layout(fig, height=height)
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -56,7 +55,7 @@ def psi_trace_figure(history: AVOHistory, sim: Simulator) -> go.Figure:
                       annotation_text="true θ", annotation_position="top left", row=j + 1, col=1)
         fig.update_yaxes(title=name, row=j + 1, col=1)
     fig.update_xaxes(title="proposal step", row=sim.n_params, col=1)
-    return _layout(fig, height=max(260, 210 * sim.n_params))
+    return layout(fig, height=max(260, 210 * sim.n_params))
 
 
 def critic_loss_figure(history: AVOHistory) -> go.Figure:
@@ -75,7 +74,7 @@ def critic_loss_figure(history: AVOHistory) -> go.Figure:
     fig.add_hline(y=0.0, line=dict(color="#adb5bd", width=1))
     fig.update_xaxes(title="proposal step")
     fig.update_yaxes(title="critic (standardised x)")
-    return _layout(fig, height=300)
+    return layout(fig, height=300)
 
 
 def _edges(values: list[np.ndarray], discrete: bool, bins: int) -> np.ndarray:
@@ -97,7 +96,7 @@ def histogram_figure(observed: np.ndarray, simulated: np.ndarray, sim: Simulator
         obs, fake = obs.T, fake.T
     names = list(features) if features else list(sim.feature_names[:3])
     names = [n for n in names if n in sim.feature_names] or list(sim.feature_names[:1])
-    rows, ncols = plots._grid(len(names), max_cols=3)
+    rows, ncols = grid_shape(len(names), max_cols=3)
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=names if len(names) > 1 else None)
     for k, name in enumerate(names):
         j = sim.feature_names.index(name)
@@ -121,7 +120,7 @@ def histogram_figure(observed: np.ndarray, simulated: np.ndarray, sim: Simulator
         fig.update_xaxes(title=name if len(names) == 1 else None, row=r + 1, col=c + 1)
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title="share of rows" if sim.discrete else "density", col=1)
-    return _layout(fig, height=300 if rows == 1 else 240 * rows)
+    return layout(fig, height=300 if rows == 1 else 240 * rows)
 
 
 def weinberg_ridge_figure(loglik: np.ndarray, e_values: np.ndarray, g_values: np.ndarray,
@@ -164,7 +163,7 @@ def weinberg_ridge_figure(loglik: np.ndarray, e_values: np.ndarray, g_values: np
                                  marker=dict(size=14, color="white", symbol="star", line=dict(color="black", width=1))))
     fig.update_xaxes(title="E_beam", range=[e.min(), e.max()])
     fig.update_yaxes(title="G_f", range=[g.min(), g.max()])
-    fig = _layout(fig, title="Weinberg log-likelihood: a ridge of constant A_FB — every θ on it explains the "
+    fig = layout(fig, title="Weinberg log-likelihood: a ridge of constant A_FB — every θ on it explains the "
                              "data equally well", height=500)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, x=0, xanchor="left"),
                       margin=dict(b=90))

@@ -67,20 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--json", action="store_true", help="machine-readable output")
 
-    from . import cli_lorenz
-    from .anomaly import cli as cli_anomaly
-    cli_lorenz.add_parser(sub)
-    cli_anomaly.add_score_parser(sub)
+    from . import anomaly, lorenz
+    lorenz.add_parser(sub)
+    anomaly.add_score_parser(sub)
     return p
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
-    from .models import parse_set_args
+    from genlib.models import parse_set_args
     return parse_set_args(items)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .data import list_datasets
+    from genlib.data import list_datasets
     for info in list_datasets():
         params = ", ".join(f"{p.name}={p.default}" for p in info.params)
         print(f"{info.name:10s} {info.description}" + (f"  [{params}]" if params else ""))
@@ -89,7 +88,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models import capability_table
+    from genlib.models import capability_table
     for row in capability_table():
         caps = [k for k in ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional") if row[k]]
         print(f"{row['model']:10s} {row['family']:10s} {row['description']}  ({', '.join(caps)})")
@@ -97,10 +96,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import load_any
-    from .models import get_model_class, make_config
-    from .store import RunStore
-    from .train import JobManager, JobStatus, TrainSpec, resolve_device
+    from genlib.data import load_any
+    from genlib.models import get_model_class, make_config
+    from genlib.store import RunStore
+    from genlib.train import JobManager, JobStatus, TrainSpec, resolve_device
 
     out = Path(args.out)
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
@@ -152,7 +151,7 @@ def _follow(job, quiet: bool) -> None:
 
 
 def _load_run(ref: str):
-    from .store import RunStore, StoreError, read_run_dir
+    from genlib.store import RunStore, StoreError, read_run_dir
     path = Path(ref)
     if path.exists():
         return read_run_dir(path)[1]
@@ -178,7 +177,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _read_table(path: str) -> tuple[list[str], np.ndarray]:
-    from .data import load_csv
+    from genlib.data import load_csv
     ds = load_csv(path)
     return ds.columns, np.vstack([ds.train, ds.test])
 
@@ -186,7 +185,7 @@ def _read_table(path: str) -> tuple[list[str], np.ndarray]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.train is not None and not args.suite:
         raise CliError("--train only makes sense with --suite")
-    from .metrics import evaluate
+    from genlib.metrics import evaluate
     real_cols, real = _read_table(args.real)
     fake_cols, fake = _read_table(args.fake)
     if real.shape[1] != fake.shape[1]:
@@ -218,7 +217,7 @@ def _nan_to_none(obj: Any) -> Any:
 
 def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path: str | None) -> dict[str, Any]:
     """The Compare page's metrics; without training data, the train-dependent ones are left out (not faked)."""
-    from .metrics.suite import SUITE, floor, make_reference, score_samples
+    from genlib.metrics.suite import SUITE, floor, make_reference, score_samples
     if train_path is None:
         ref = make_reference(real, real)
         keys = [k for k in SUITE if SUITE[k].fn is not None and k != "dcr_ratio"]
@@ -231,7 +230,7 @@ def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .store import RunStore
+    from genlib.store import RunStore
     store = RunStore()
     records = store.list()
     if args.json:
@@ -250,12 +249,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_lorenz(args: argparse.Namespace) -> int:
-    from . import cli_lorenz
-    return cli_lorenz.run(args)
+    from . import lorenz
+    return lorenz.run(args)
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .anomaly.cli import run_score
+    from .anomaly import run_score
     return run_score(args)
 
 
@@ -264,9 +263,9 @@ COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .data import DataError
-    from .models import CheckpointError, ModelError
-    from .store import StoreError
+    from genlib.data import DataError
+    from genlib.models import CheckpointError, ModelError
+    from genlib.store import StoreError
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)

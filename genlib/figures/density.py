@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genlib.density.grid import Grid
-from genlib.plots import FAKE_COLOR, PALETTE, REAL_DARK, _layout
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_DARK, layout
 
 __all__ = ["bandwidth_sweep_curve", "critic_heatmap", "density_heatmap", "density_row"]
 
@@ -93,7 +93,7 @@ def density_heatmap(density: np.ndarray, grid: Grid, train: np.ndarray | None = 
     for trace in _points_traces(train, test, max_points):
         fig.add_trace(trace)
     _equal_axes(fig, grid, columns)
-    return _layout(fig, title, height=height)
+    return layout(fig, title, height=height)
 
 
 def density_row(densities: Mapping[str, np.ndarray], grid: Grid, train: np.ndarray | None = None,
@@ -133,7 +133,7 @@ def density_row(densities: Mapping[str, np.ndarray], grid: Grid, train: np.ndarr
     fig.update_layout(coloraxis=dict(colorscale=DENSITY_SCALE, cmin=lo, cmax=hi,
                                      colorbar=dict(title="log₁₀ p(x)" if log else "p(x)")))
     _equal_axes(fig, grid, columns, len(labels))
-    return _layout(fig, height=height)
+    return layout(fig, height=height)
 
 
 def critic_heatmap(values: np.ndarray, grid: Grid, real: np.ndarray | None = None,
@@ -170,7 +170,7 @@ def critic_heatmap(values: np.ndarray, grid: Grid, real: np.ndarray | None = Non
             fig.add_trace(go.Scattergl(x=pts[:, 0], y=pts[:, 1], mode="markers", name=name, hoverinfo="skip",
                                        marker=dict(size=4, color=color, line=dict(width=0.5, color="white"))))
     _equal_axes(fig, grid, columns)
-    return _layout(fig, title, height=height)
+    return layout(fig, title, height=height)
 
 
 def bandwidth_sweep_curve(sweep: pd.DataFrame, marks: Mapping[str, float] | None = None, per_dim: bool = False,
@@ -211,4 +211,4 @@ def bandwidth_sweep_curve(sweep: pd.DataFrame, marks: Mapping[str, float] | None
                                xanchor="right", yanchor="bottom", font=dict(size=11, color="#495057"))
     fig.update_xaxes(type="log", title="bandwidth h (data units)")
     fig.update_yaxes(title=f"mean log-likelihood ({unit})")
-    return _layout(fig, title, height=height)
+    return layout(fig, title, height=height)

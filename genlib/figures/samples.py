@@ -1,4 +1,4 @@
-"""Pure Plotly figure builders: numbers in, ``go.Figure`` out. Testable without a browser or Streamlit."""
+"""Figures that put generated samples beside real data: marginals, ECDFs, QQ plots, pairs, correlations, images."""
 from __future__ import annotations
 
 import warnings
@@ -8,60 +8,14 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-REAL_COLOR = "#1f77b4"
-FAKE_COLOR = "#ff7f0e"
-PALETTE = ["#4C6EF5", "#F76707", "#2B8A3E", "#C92A2A", "#862E9C", "#0B7285", "#E67700", "#5C940D"]
-
-
-def _layout(fig: go.Figure, title: str | None = None, height: int = 360) -> go.Figure:
-    """Shared look; the legend sits above the plots, lifted clear of subplot titles when there are any."""
-    top, legend_y = (40 if title else 10), 1.02
-    if fig.layout.annotations:  # subplot titles sit just above each panel: leave the legend a row of its own
-        top = max(top, 56)
-        legend_y = 1.0 + 26 / max(height - top - 40, 100)
-    fig.update_layout(title=title, height=height, margin=dict(l=40, r=10, t=top, b=40),
-                      legend=dict(orientation="h", yanchor="bottom", y=legend_y, x=1, xanchor="right"),
-                      template="plotly_white")
-    return fig
-
-
-def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title: str | None = None,
-                log_y: bool = False) -> go.Figure:
-    """One line per named loss against the optimiser step."""
-    fig = go.Figure()
-    for i, (name, values) in enumerate(losses.items()):
-        fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=list(values), mode="lines", name=name,
-                                 line=dict(color=PALETTE[i % len(PALETTE)])))
-    fig.update_xaxes(title="step")
-    values = [v for vs in losses.values() for v in vs]
-    if values and min(values) > 0 and max(values) / min(values) > 50:
-        log_y = True  # an early spike would flatten the rest of the curve
-    fig.update_yaxes(title="loss", type="log" if log_y else "linear")
-    return _layout(fig, title)
-
-
-def metric_history(history: Sequence[dict[str, float]], keys: Sequence[str]) -> go.Figure:
-    """Metrics recomputed during training, against elapsed seconds."""
-    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=list(keys))
-    for j, key in enumerate(keys, start=1):
-        xs = [h.get("step", 0.0) for h in history if key in h]
-        ys = [h[key] for h in history if key in h]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=key, showlegend=False,
-                                 line=dict(color=PALETTE[j - 1])), row=1, col=j)
-        fig.update_xaxes(title="step", row=1, col=j)
-    return _layout(fig, height=260)
-
-
-def _grid(n: int, max_cols: int = 4) -> tuple[int, int]:
-    cols = min(n, max_cols)
-    return int(np.ceil(n / cols)), cols
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, finite_values, grid_shape, layout, run_colors
 
 
 def marginal_histograms(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | None = None,
                         max_columns: int = 8, log_x: bool = False, bins: int = 40) -> go.Figure:
     """Per-column histograms (density-normalised), real vs generated overlaid."""
     cols = list(columns)[:max_columns]
-    rows, ncols = _grid(len(cols))
+    rows, ncols = grid_shape(len(cols))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=cols)
     for j, name in enumerate(cols):
         r, c = divmod(j, ncols)
@@ -86,7 +40,7 @@ def marginal_histograms(real: np.ndarray, columns: Sequence[str], fake: np.ndarr
         if log_x:
             fig.update_xaxes(type="log", row=r + 1, col=c + 1)
     fig.update_layout(barmode="overlay")
-    return _layout(fig, height=240 * rows)
+    return layout(fig, height=240 * rows)
 
 
 def pair_scatter(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | None = None,
@@ -107,7 +61,7 @@ def pair_scatter(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | No
     if log:
         for j in range(1, len(dims) + 1):
             fig.update_layout({f"xaxis{j}": dict(type="log"), f"yaxis{j}": dict(type="log")})
-    return _layout(fig, height=520)
+    return layout(fig, height=520)
 
 
 def scatter_2d(real: np.ndarray, fake: np.ndarray | None = None, labels: np.ndarray | None = None,
@@ -124,7 +78,7 @@ def scatter_2d(real: np.ndarray, fake: np.ndarray | None = None, labels: np.ndar
                                    marker=dict(size=4, color=FAKE_COLOR, opacity=0.6)))
     fig.update_xaxes(title=columns[0])
     fig.update_yaxes(title=columns[1], scaleanchor="x", scaleratio=1)
-    return _layout(fig, height=420)
+    return layout(fig, height=420)
 
 
 def trajectory_3d(points: np.ndarray, other: np.ndarray | None = None, names: tuple[str, str] = ("real", "generated"),
@@ -138,7 +92,7 @@ def trajectory_3d(points: np.ndarray, other: np.ndarray | None = None, names: tu
         fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode="markers", name=label,
                                    marker=dict(size=1.5, color=PALETTE[i], opacity=0.6)))
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="z", aspectmode="cube"))
-    return _layout(fig, height=480)
+    return layout(fig, height=480)
 
 
 def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max_images: int = 40,
@@ -160,7 +114,7 @@ def image_grid(images: np.ndarray, shape: tuple[int, int], n_cols: int = 10, max
                                hoverinfo="skip"))
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
-    return _layout(fig, height=max(120, 60 * n_rows + 20))
+    return layout(fig, height=max(120, 60 * n_rows + 20))
 
 
 def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32, value_range: tuple[float, float] | None = None,
@@ -190,7 +144,7 @@ def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32, value_ra
     fig = go.Figure(go.Image(z=canvas, hoverinfo="skip"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, height=max(140, int(40 + 60 * n_rows)))
+    return layout(fig, height=max(140, int(40 + 60 * n_rows)))
 
 
 def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None = None,
@@ -208,25 +162,10 @@ def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None
     fig = go.Figure(go.Heatmap(z=m, x=list(columns), y=list(columns), zmin=-1, zmax=1, colorscale="RdBu_r",
                                text=np.round(m, 2), texttemplate="%{text}"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, height=320)
+    return layout(fig, title, height=320)
 
 
-# --- several runs against the same real data (the "Compare models" page) ---------------------------------------
-# Real data is always dark grey and run i always PALETTE[i] (its position in the dict), so one run keeps one
-# colour across every figure of the page.
-
-REAL_DARK = "#222"
 _ECDF_POINTS = 1000  # an ECDF of 100k rows drawn point by point would make the browser crawl
-
-
-def run_colors(labels: Sequence[str]) -> dict[str, str]:
-    """The colour each run gets in the comparison figures, by its position in ``labels``."""
-    return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
-
-
-def _finite(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=float).ravel()
-    return v[np.isfinite(v)]
 
 
 def _series(real: np.ndarray, samples: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
@@ -245,7 +184,7 @@ def _shown_columns(real: np.ndarray, columns: Sequence[str], max_columns: int) -
 
 
 def _column_subplots(cols: list[str]) -> tuple[go.Figure, int, int]:
-    rows, ncols = _grid(max(len(cols), 1))
+    rows, ncols = grid_shape(max(len(cols), 1))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=cols or None)
     return fig, rows, ncols
 
@@ -258,7 +197,7 @@ def ecdf_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequ
     fig, rows, ncols = _column_subplots(cols)
     for j in range(len(cols)):
         r, c = divmod(j, ncols)
-        values = [(label, np.sort(_finite(x[:, j])), color) for label, x, color in series]
+        values = [(label, np.sort(finite_values(x[:, j])), color) for label, x, color in series]
         values = [(label, v, color) for label, v, color in values if len(v)]
         for label, v, color in values:
             n = len(v)
@@ -269,7 +208,7 @@ def ecdf_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequ
         if log_x and values and all(v[0] > 0 for _, v, _ in values):
             fig.update_xaxes(type="log", row=r + 1, col=c + 1)
         fig.update_yaxes(range=[0, 1.02], row=r + 1, col=c + 1)
-    return _layout(fig, height=240 * rows)
+    return layout(fig, height=240 * rows)
 
 
 def histogram_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str], max_columns: int = 8,
@@ -280,7 +219,7 @@ def histogram_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns:
     fig, rows, ncols = _column_subplots(cols)
     for j in range(len(cols)):
         r, c = divmod(j, ncols)
-        values = [(label, _finite(x[:, j]), color) for label, x, color in series]
+        values = [(label, finite_values(x[:, j]), color) for label, x, color in series]
         values = [(label, v, color) for label, v, color in values if len(v)]
         if not values:
             continue
@@ -304,7 +243,7 @@ def histogram_overlay(real: np.ndarray, samples: dict[str, np.ndarray], columns:
                                      legendgroup=label, showlegend=j == 0), row=r + 1, col=c + 1)
         if log:
             fig.update_xaxes(type="log", row=r + 1, col=c + 1)
-    return _layout(fig, height=240 * rows)
+    return layout(fig, height=240 * rows)
 
 
 def _qq_probabilities(n: int = 99, tail: float = 0.001) -> np.ndarray:
@@ -325,11 +264,11 @@ def qq_plot(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[
     fig, rows, ncols = _column_subplots(cols)
     for j in range(len(cols)):
         r, c = divmod(j, ncols)
-        ref = _finite(series[0][1][:, j])
+        ref = finite_values(series[0][1][:, j])
         if not len(ref):
             continue
         qr = np.quantile(ref, p)
-        qs = [(label, np.quantile(v, p), color) for label, x, color in series[1:] if len(v := _finite(x[:, j]))]
+        qs = [(label, np.quantile(v, p), color) for label, x, color in series[1:] if len(v := finite_values(x[:, j]))]
         everything = np.concatenate([qr] + [q for _, q, _ in qs])
         lo, hi = float(everything.min()), float(everything.max())
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", legendgroup="y = x",
@@ -344,7 +283,7 @@ def qq_plot(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[
         axis_type = "log" if log and lo > 0 else "linear"
         fig.update_xaxes(type=axis_type, title="real" if r == rows - 1 else None, row=r + 1, col=c + 1)
         fig.update_yaxes(type=axis_type, row=r + 1, col=c + 1)
-    return _layout(fig, height=260 * rows)
+    return layout(fig, height=260 * rows)
 
 
 def _correlation_matrix(x: np.ndarray, method: str, max_rows: int = 500) -> np.ndarray:
@@ -390,88 +329,4 @@ def correlation_grid(real: np.ndarray, samples: dict[str, np.ndarray], columns: 
                                  hovertemplate=f"{label}<br>%{{y}} × %{{x}}: %{{z:.3f}}<extra></extra>"),
                       row=1, col=i + 1)
         fig.update_yaxes(autorange="reversed", showticklabels=i == 0, row=1, col=i + 1)
-    return _layout(fig, height=max(300, 200 + 14 * k))
-
-
-def loss_curves_multi(runs: dict[str, tuple[Sequence[int], dict[str, Sequence[float]]]], key: str = "loss",
-                      log_y: bool | None = None) -> go.Figure:
-    """The loss named ``key`` of every run against the step, to compare how fast and how stably they train."""
-    colors = run_colors(list(runs))
-    fig = go.Figure()
-    all_values: list[np.ndarray] = []
-    for label, (steps, losses) in runs.items():
-        if not losses:
-            continue
-        name = key if key in losses else next(iter(losses))
-        values = np.asarray(losses[name], dtype=float)
-        all_values.append(_finite(values))
-        fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=values, mode="lines",
-                                 name=label if name == key else f"{label} ({name})",
-                                 line=dict(color=colors[label])))
-    if log_y is None:
-        values = np.concatenate(all_values) if all_values else np.empty(0)
-        log_y = bool(len(values) and values.min() > 0 and values.max() / values.min() > 50)
-    fig.update_xaxes(title="step")
-    fig.update_yaxes(title=key, type="log" if log_y else "linear")
-    return _layout(fig)
-
-
-def metric_histories(histories: dict[str, list[dict[str, float]]], keys: Sequence[str],
-                     titles: Sequence[str] | None = None, x: str = "elapsed") -> go.Figure:
-    """One panel per metric, one line per run, against ``x`` (seconds by default): watch the models converge."""
-    keys = list(keys)
-    titles = list(titles) if titles is not None else keys
-    colors = run_colors(list(histories))
-    rows, ncols = _grid(max(len(keys), 1), max_cols=3)
-    fig = make_subplots(rows=rows, cols=ncols, subplot_titles=titles or None)
-    in_legend: set[str] = set()
-    for j, key in enumerate(keys):
-        r, c = divmod(j, ncols)
-        for label, history in histories.items():
-            points = [(h.get(x, h.get("step", 0.0)), h[key]) for h in history
-                      if h.get(key) is not None and np.isfinite(h[key])]
-            if not points:
-                continue
-            xs, ys = zip(*points)
-            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=label, legendgroup=label,
-                                     showlegend=label not in in_legend, line=dict(color=colors[label]),
-                                     marker=dict(size=4)), row=r + 1, col=c + 1)
-            in_legend.add(label)
-        fig.update_xaxes(title="seconds" if x == "elapsed" else x, row=r + 1, col=c + 1)
-    return _layout(fig, height=260 * rows)
-
-
-def _tick_labels(values: Sequence[object]) -> list[str]:
-    """Grid values as category labels: floats short (0.001, 1e-05), the rest as str; labels stay unique."""
-    short = [f"{v:g}" if isinstance(v, (float, np.floating)) else str(v) for v in values]
-    return short if len(set(short)) == len(short) else [str(v) for v in values]
-
-
-def sweep_heatmap(x_values: Sequence[object], y_values: Sequence[object], z: np.ndarray, x_label: str,
-                  y_label: str, metric_label: str, lower_is_better: bool = True) -> go.Figure:
-    """A metric over a 1- or 2-field hyperparameter grid; the best cell is starred and outlined, '…' = no value yet.
-
-    ``z`` has shape (len(y_values), len(x_values)); ``y_values == [None]`` (or ``["None"]``) is a 1-D sweep.
-    The colour scale is flipped for lower-is-better metrics, so good cells are always yellow.
-    """
-    z = np.asarray(z, dtype=float).reshape(len(y_values), len(x_values))
-    one_d = len(y_values) == 1 and y_values[0] in (None, "None", "")
-    xs = _tick_labels(x_values)
-    ys = [metric_label] if one_d else _tick_labels(y_values)
-    best: tuple[int, int] | None = None
-    if np.isfinite(z).any():
-        flat = np.where(np.isfinite(z), z, np.inf if lower_is_better else -np.inf)
-        best = np.unravel_index(int(np.argmin(flat) if lower_is_better else np.argmax(flat)), z.shape)
-    text = [[("★ " if (i, j) == best else "") + f"{v:.3g}" if np.isfinite(v) else "…" for j, v in enumerate(row)]
-            for i, row in enumerate(z)]
-    fig = go.Figure(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", colorscale="Viridis",
-                               reversescale=lower_is_better, colorbar=dict(title=metric_label), xgap=2, ygap=2,
-                               hovertemplate=f"{x_label}=%{{x}}<br>" + ("" if one_d else f"{y_label}=%{{y}}<br>")
-                                             + f"{metric_label}=%{{text}}<extra></extra>"))
-    if best is not None:
-        i, j = best
-        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, xref="x", yref="y",
-                      line=dict(color=REAL_DARK, width=3))
-    fig.update_xaxes(title=x_label, type="category")
-    fig.update_yaxes(title=None if one_d else y_label, type="category", autorange="reversed")
-    return _layout(fig, height=max(180, 110 + 46 * len(ys)))
+    return layout(fig, height=max(300, 200 + 14 * k))

@@ -1,6 +1,6 @@
 """``python -m genlib score RUN_DIR --data FILE.csv --out scores.csv``: seed 003's GAN anomaly score per row.
 
-Wiring (done in ``genlib/cli.py``): ``add_score_parser(sub)`` in the parser, ``COMMANDS["score"] = run_score``.
+Wiring (done in ``genlib/cli/main.py``): ``add_score_parser(sub)`` in the parser, ``COMMANDS["score"] = run_score``.
 Every user problem raises ``DataError`` / ``ModelError`` / ``ValueError`` with one sentence; ``genlib.cli.main``
 turns those into one line on stderr and exit code 2.
 
@@ -18,8 +18,9 @@ import pandas as pd
 
 from genlib.data.base import DataError
 
-# .reconstruct and .scoring load torch: imported inside the functions, so `genlib --help` stays fast.
-DEFAULT_LAMBDA = 0.9  # the seed's λ on the residual (= Schlegl's 0.1 on the feature term); scoring re-exports it
+from genlib.anomaly.settings import DEFAULT_LAMBDA
+
+# genlib.anomaly.reconstruct and .scoring load torch: imported inside the functions, so `genlib --help` stays fast.
 
 __all__ = ["add_score_parser", "run_score", "read_rows"]
 
@@ -70,7 +71,7 @@ def read_rows(path: str | Path, columns: list[str]) -> np.ndarray:
 
 
 def _encoder_for(fitted, ckpt_dir: Path, args: argparse.Namespace):
-    from .reconstruct import ENCODER_FILE, load_encoder, save_encoder, train_encoder
+    from genlib.anomaly.reconstruct import ENCODER_FILE, load_encoder, save_encoder, train_encoder
 
     path = ckpt_dir / ENCODER_FILE
     if path.is_file():
@@ -95,7 +96,7 @@ def run_score(args: argparse.Namespace) -> int:
     """Load the run, score every row of ``--data`` and write ``--out`` (columns: score, G, C). Returns 0."""
     from genlib.store import read_run_dir
 
-    from .scoring import combine, parts_for
+    from genlib.anomaly.scoring import combine, parts_for
 
     if not 0.0 <= args.lam <= 1.0:
         raise ValueError(f"--lam must be between 0 and 1; got {args.lam}")
