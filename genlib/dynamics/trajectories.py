@@ -27,13 +27,13 @@ right of it, with |f'| > 1 everywhere, which is where the chaos comes from).
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from genlib.cache import LRUCache
 from genlib.data.base import DataError
 from genlib.data.lorenz import MAX_STATES, random_initial_states, simulate_lorenz
 
@@ -43,8 +43,8 @@ COORDS = ("x", "y", "z")
 
 # ----------------------------------------------------------------------------- simulation
 
-_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_CACHE_BYTES = 64 * 2**20  # the integrator costs ~2 s whatever n_traj; keep recent results (read-only) in memory
+# The integrator costs ~2 s whatever n_traj: keep recent results (read-only) in memory, 64 MB at most.
+_CACHE: LRUCache[np.ndarray] = LRUCache(max_entries=64, max_bytes=64 * 2**20)
 
 
 def lorenz_trajectories(
@@ -77,17 +77,16 @@ def lorenz_trajectories(
             "use fewer trajectories, fewer steps or a larger dt."
         )
     key = (n_traj, n_steps, float(dt), int(seed), float(sigma), float(rho), float(beta), n_burn)
-    if key not in _CACHE:
+
+    def simulate() -> np.ndarray:
         rng = np.random.default_rng(int(seed))
         x0 = random_initial_states(n_traj, rng)
         traj = simulate_lorenz(x0, sigma, rho, beta, dt, (n_burn + n_steps - 1) * dt)[:, n_burn:, :]
         traj = np.ascontiguousarray(traj)
         traj.setflags(write=False)
-        _CACHE[key] = traj
-        while len(_CACHE) > 1 and sum(a.nbytes for a in _CACHE.values()) > _CACHE_BYTES:
-            _CACHE.popitem(last=False)
-    _CACHE.move_to_end(key)
-    return _CACHE[key].copy()
+        return traj
+
+    return _CACHE.get_or_build(key, simulate).copy()
 
 
 def _as_batch(traj: np.ndarray, name: str = "traj") -> np.ndarray:

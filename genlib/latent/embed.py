@@ -13,16 +13,15 @@ Two costs shape this module:
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 import warnings
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from ..cache import LRUCache, array_digest
 from ..data.base import DataError
 
 __all__ = ["METHODS", "METRICS", "MIN_POINTS", "EmbedResult", "warm_up_umap", "umap_ready", "umap_error",
@@ -98,30 +97,19 @@ class EmbedResult:
     key: tuple
 
 
-_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_cache_lock = threading.Lock()
-_stats = {"hits": 0, "misses": 0}
-
-
-def fingerprint(x: np.ndarray) -> str:
-    """Content hash of an array (bytes + shape + dtype): equal arrays share cache entries, even as new objects."""
-    arr = np.ascontiguousarray(x)
-    h = hashlib.blake2b(arr.tobytes(), digest_size=16)
-    h.update(repr((arr.shape, arr.dtype.str)).encode())
-    return h.hexdigest()
+_cache: LRUCache[np.ndarray] = LRUCache(max_entries=CACHE_SIZE)
+#: Content hash of an array: equal arrays share cache entries, even as new objects (pages key their caches on it).
+fingerprint = array_digest
 
 
 def embed_cache_info() -> dict[str, int]:
     """Process-wide counters: hits, misses, current size and capacity of the embedding cache."""
-    with _cache_lock:
-        return {"hits": _stats["hits"], "misses": _stats["misses"], "size": len(_cache), "maxsize": CACHE_SIZE}
+    return _cache.info()
 
 
 def clear_embed_cache() -> None:
     """Forget every cached embedding and reset the counters."""
-    with _cache_lock:
-        _cache.clear()
-        _stats.update(hits=0, misses=0)
+    _cache.clear()
 
 
 # ----------------------------------------------------------------------------- embedding
@@ -189,21 +177,13 @@ def embed_with_info(codes: np.ndarray, method: Literal["umap", "pca"] = "umap", 
     params = ((int(n_components), int(seed)) if method == "pca"          # UMAP knobs do not change a PCA view
               else (int(n_components), int(n_neighbors), float(min_dist), metric, int(seed)))
     key = (fingerprint(arr), method, params)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            _stats["hits"] += 1
-            return EmbedResult(hit.copy(), True, 0.0, key)
-        _stats["misses"] += 1
+    hit = _cache.get(key)
+    if hit is not None:
+        return EmbedResult(hit.copy(), True, 0.0, key)
     start = time.perf_counter()
     coords = np.asarray(_fit(arr, method, n_components, n_neighbors, min_dist, metric, seed), dtype=np.float64)
     seconds = time.perf_counter() - start
-    with _cache_lock:
-        _cache[key] = coords.copy()     # the caller may modify its copy; the cache keeps its own
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, coords.copy())     # the caller may modify its copy; the cache keeps its own
     return EmbedResult(coords, False, seconds, key)
 
 

@@ -16,15 +16,14 @@ Every value from ``score_samples`` equals the standalone function in ``SUITE[key
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from genlib.cache import LRUCache, array_digest
 from genlib.data.base import DataError, Dataset
 from genlib.metrics.distances import (
     _corr_gap,
@@ -314,57 +313,24 @@ def make_reference(test: np.ndarray, train: np.ndarray, n_rows: int = DEFAULT_EV
     return Reference(test=t[idx], test_index=idx, labels=lab, train=tr[train_idx])
 
 
-_CACHE: OrderedDict[tuple, Reference] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-_BUILD_LOCKS: dict[tuple, threading.Lock] = {}
-_CACHE_SIZE = 8
-
-
-def _digest(a: np.ndarray | None) -> str:
-    if a is None:
-        return "-"
-    arr = np.ascontiguousarray(a)
-    return f"{arr.dtype}{arr.shape}:" + hashlib.blake2b(arr.tobytes(), digest_size=16).hexdigest()
+_REFERENCES: LRUCache[Reference] = LRUCache(max_entries=8)
 
 
 def _fingerprint(dataset: Dataset, n_rows: int) -> tuple:
     params = repr(sorted((str(k), repr(v)) for k, v in (dataset.params or {}).items()))
-    return (dataset.name, params, _digest(dataset.test), _digest(dataset.train), _digest(dataset.labels_test),
-            int(n_rows))
+    return (dataset.name, params, array_digest(dataset.test), array_digest(dataset.train),
+            array_digest(dataset.labels_test), int(n_rows))
 
 
 def reference_for(dataset: Dataset, n_rows: int = DEFAULT_EVAL_ROWS) -> Reference:
-    """The Reference of a dataset, from a small thread-safe LRU cache (8 entries).
+    """The Reference of a dataset, from a small thread-safe LRU cache (8 entries, :class:`genlib.cache.LRUCache`).
 
     Keyed by a fingerprint of the data itself (name, params, hashes of the test/train/label bytes, n_rows),
     so two Dataset objects with the same data share one Reference and a changed dataset never reuses a
     stale one. Concurrent callers for the same dataset wait for one build instead of each building.
     """
-    key = _fingerprint(dataset, n_rows)
-    with _CACHE_LOCK:
-        ref = _CACHE.get(key)
-        if ref is not None:
-            _CACHE.move_to_end(key)
-            return ref
-        build_lock = _BUILD_LOCKS.setdefault(key, threading.Lock())
-    with build_lock:
-        with _CACHE_LOCK:
-            ref = _CACHE.get(key)
-            if ref is not None:
-                return ref
-        try:
-            ref = make_reference(dataset.test, dataset.train, n_rows=n_rows, labels=dataset.labels_test)
-        except BaseException:
-            with _CACHE_LOCK:
-                _BUILD_LOCKS.pop(key, None)
-            raise
-        with _CACHE_LOCK:
-            _CACHE[key] = ref
-            _CACHE.move_to_end(key)
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-            _BUILD_LOCKS.pop(key, None)
-    return ref
+    return _REFERENCES.get_or_build(_fingerprint(dataset, n_rows), lambda: make_reference(
+        dataset.test, dataset.train, n_rows=n_rows, labels=dataset.labels_test))
 
 
 # ----------------------------------------------------------------------------- scoring
