@@ -28,7 +28,7 @@ from genlib.data import load_dataset  # noqa: E402
 from genlib.data.lorenz_images import lorenz_images_scaler  # noqa: E402
 from genlib.dynamics import trajectories as tr  # noqa: E402
 from genlib.train.jobs import configure_torch_threads  # noqa: E402
-from genlib.models.base import parse_set_args  # noqa: E402
+from genlib.params import parse_pairs  # noqa: E402
 from genlib.train.loop import TrainSpec, build  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         configure_torch_threads(args.threads)
-    config = parse_set_args(args.set)  # strings; TrainSpec's make_config converts and checks them
+    config = parse_pairs(args.set)  # strings; TrainSpec's make_config converts and checks them
     ds = load_dataset("lorenz_images", n_traj=args.n_traj)
     dt = float(ds.params["dt"])
     scaler = lorenz_images_scaler(ds)

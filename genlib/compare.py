@@ -6,7 +6,6 @@ this needs Streamlit. Metric values themselves come from :mod:`genlib.metrics.su
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import pandas as pd
 from .data import Dataset
 from .metrics.suite import SUITE
 from .models import ModelError, get_model_class
-from .models.base import config_fields, validate_value
+from .params import ParamError, params_of
 
 FLOOR_LABEL = "oracle floor (real vs real)"
 #: Metric whose history is drawn as a sparkline in the table.
@@ -170,19 +169,22 @@ class SweepPlan:
 
 def sweepable_fields(model: str) -> list[str]:
     """Config fields a sweep may vary: numbers, booleans and choices."""
-    return [f.name for f in config_fields(get_model_class(model).Config)
-            if isinstance(f.default, (int, float, bool)) or "choices" in f.metadata]
+    return [p.name for p in params_of(get_model_class(model).Config)
+            if p.kind in (int, float, bool) or p.choices is not None]
 
 
 def parse_values(model: str, field_name: str, text: str) -> tuple[Any, ...]:
     """``"0.01, 0.05, 0.1"`` → validated values of that config field (duplicates dropped, order kept)."""
-    fields = {f.name: f for f in config_fields(get_model_class(model).Config)}
+    fields = {p.name: p for p in params_of(get_model_class(model).Config)}
     if field_name not in fields:
         raise ModelError(f"{model} has no setting {field_name!r}; valid settings: {', '.join(fields)}")
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     if not parts:
         raise ModelError(f"give at least one value for {field_name}, separated by commas")
-    values = [validate_value(fields[field_name], p) for p in parts]
+    try:
+        values = [fields[field_name].validate(p) for p in parts]
+    except ParamError as exc:
+        raise ModelError(str(exc)) from None
     return tuple(dict.fromkeys(values))
 
 
@@ -212,7 +214,4 @@ def sweep_matrix(plan: SweepPlan, results: dict[tuple[Any, Any], dict[str, float
 
 
 def config_field_help(model: str, name: str) -> str:
-    for f in dataclasses.fields(get_model_class(model).Config):
-        if f.name == name:
-            return str(f.metadata.get("help", ""))
-    return ""
+    return next((p.help for p in params_of(get_model_class(model).Config) if p.name == name), "")

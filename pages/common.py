@@ -13,7 +13,8 @@ import streamlit as st
 import torch
 
 from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
-from genlib.models import REGISTRY, config_fields
+from genlib.models import REGISTRY
+from genlib.params import Param, params_of
 from genlib.store import RunStore, default_root
 from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec
 
@@ -116,7 +117,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
     if show_params and info.params:
         with st.expander("Dataset parameters"):
             for p in info.params:
-                values[p.name] = _param_widget(p.name, p.default, p.help, p.range, p.choices, f"{key}_{choice}")
+                values[p.name] = param_widget(p, f"{key}_{choice}")
     try:
         return _builtin(choice, tuple(sorted(values.items())))
     except DataError as exc:
@@ -124,34 +125,43 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         return None
 
 
-def _param_widget(name: str, default: Any, help: str, rng: tuple[float, float] | None,
-                  choices: tuple[Any, ...] | None, key: str, log: bool = False) -> Any:
-    """One widget from a parameter's type and metadata (shared by dataset and model settings)."""
-    wkey = f"{key}_{name}"
-    if isinstance(default, bool):
-        return st.checkbox(name, value=default, help=help, key=wkey)
-    if choices:
-        return st.selectbox(name, list(choices), index=list(choices).index(default), help=help, key=wkey)
-    if isinstance(default, int):
-        lo, hi = (int(rng[0]), int(rng[1])) if rng else (None, None)
-        return int(st.number_input(name, min_value=lo, max_value=hi, value=default, step=1, help=help, key=wkey))
-    if isinstance(default, float):
-        lo, hi = (float(rng[0]), float(rng[1])) if rng else (None, None)
-        step = max(abs(default) / 10, 1e-6) if log else (((hi - lo) / 100) if rng else 0.01)
-        return float(st.number_input(name, min_value=lo, max_value=hi, value=default, step=step,
-                                     format="%.4g", help=help, key=wkey))
-    return st.text_input(name, value=str(default), help=help, key=wkey)
+def param_widget(p: Param, key: str) -> Any:
+    """One widget from a setting's metadata (genlib.params): the same builder for datasets, models, AVO fits and
+    anomaly scenarios, so no page hard-codes a knob's range or default."""
+    wkey = f"{key}_{p.name}"
+    if p.kind is bool:
+        return st.checkbox(p.title, value=p.default, help=p.help, key=wkey)
+    if p.choices:
+        return st.selectbox(p.title, list(p.choices), index=list(p.choices).index(p.default), help=p.help, key=wkey)
+    if p.kind is int:
+        lo, hi = (int(p.range[0]), int(p.range[1])) if p.range else (None, None)
+        return int(st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=1, help=p.help,
+                                   key=wkey))
+    if p.kind is float:
+        lo, hi = (float(p.range[0]), float(p.range[1])) if p.range else (None, None)
+        step = max(abs(p.default) / 10, 1e-6) if p.log else (((hi - lo) / 100) if p.range else 0.01)
+        return float(st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=step,
+                                     format="%.4g", help=p.help, key=wkey))
+    return st.text_input(p.title, value=str(p.default), help=p.help, key=wkey)
+
+
+def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Widgets for every setting of a config dataclass (grouped settings under a small heading of their own)."""
+    out: dict[str, Any] = {}
+    group = None
+    for p in params_of(config_cls):
+        if p.name in exclude:
+            continue
+        if p.group and p.group != group:
+            st.caption(p.group.capitalize())
+        group = p.group
+        out[p.name] = param_widget(p, key)
+    return out
 
 
 def config_widgets(model_name: str, key: str) -> dict[str, Any]:
-    """Widgets built from the model's Config dataclass metadata: no page hard-codes a model's knobs."""
-    cls = REGISTRY[model_name]
-    out = {}
-    for f in config_fields(cls.Config):
-        m = f.metadata
-        out[f.name] = _param_widget(f.name, f.default, m.get("help", ""), m.get("range"), m.get("choices"),
-                                    f"{key}_{model_name}", log=m.get("log", False))
-    return out
+    """The model's settings as widgets, built from its Config (no page hard-codes a model's knobs)."""
+    return settings_widgets(REGISTRY[model_name].Config, f"{key}_{model_name}")
 
 
 def device_options() -> list[str]:

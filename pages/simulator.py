@@ -10,13 +10,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from dataclasses import replace
+
 from genlib import figures
 from genlib.avo import (SIMULATORS, AVOConfig, AVOHistory, AVORun, Simulator, SimulatorError, get_simulator,
                         make_observed, marginal_samples, weinberg_afb)
-from pages.common import ensure_app_shell
+from genlib.params import params_of
+from pages.common import ensure_app_shell, param_widget
 
 ensure_app_shell()
-DEFAULTS = AVOConfig()   # the widgets start at the library's defaults
+#: AVOConfig's settings: each widget takes its label, range, default and help from this metadata.
+P = {p.name: p for p in params_of(AVOConfig)}
 
 st.title("Simulator fitting (AVO)")
 st.markdown(
@@ -52,15 +56,14 @@ with right:
                                      key=f"avo_true_{name}_{i}",
                                      help=f"within the simulator's box [{lo:g}, {hi:g}]")
                 for i, (p, (lo, hi)) in enumerate(zip(base.param_names, base.bounds))]
-    fixed = st.multiselect("known (fixed at the true value)", list(base.param_names), key=f"avo_fixed_{name}",
-                           help="A parameter the experimenter knows is held at θ*; the proposal covers the others.")
+    fixed = st.multiselect(P["fixed"].title, list(base.param_names), key=f"avo_fixed_{name}", help=P["fixed"].help)
     c = st.columns(2)
-    n_observed = int(c[0].number_input("observed rows n", 2, 50_000 if name == "lorenz" else 200_000,
-                                       5000 if name == "lorenz" else 50_000,
-                                       step=1000, key=f"avo_nobs_{name}",
-                                       help="size of the 'experiment' drawn at θ* (the paper uses 50,000)"))
-    seed = int(c[1].number_input("seed", 0, 100_000, 0, key="avo_seed",
-                                 help="seeds the observed data, the proposal's draws and the critic"))
+    with c[0]:
+        # The Lorenz observer integrates every row: 5,000 rows (at most 50,000) keep its draw to seconds.
+        n_param = replace(P["n_observed"], default=5000, range=(2, 50_000)) if name == "lorenz" else P["n_observed"]
+        n_observed = param_widget(n_param, f"avo_{name}")
+    with c[1]:
+        seed = param_widget(P["seed"], "avo")
 
 errors: list[str] = []
 sim: Simulator | None = None
@@ -89,18 +92,11 @@ with left:
         "The data are standardised before the critic sees them, so one small λ suits counts, angles and Lorenz "
         "states alike.")
 with right:
-    c = st.columns(2)
-    critic_steps = int(c[0].number_input("critic steps per update", 1, 100, DEFAULTS.critic_steps,
-                                         key="avo_critic_steps"))
-    warmup = int(c[1].number_input("critic warm-up steps", 0, 5000, DEFAULTS.critic_warmup, step=50, key="avo_warmup",
-                                   help="critic updates before the proposal first moves"))
-    c = st.columns(2)
-    lambda_gp = float(c[0].number_input("λ (gradient penalty)", 0.0, 100.0, DEFAULTS.lambda_gp, step=0.005,
-                                        format="%.4g",
-                                        key="avo_lambda"))
-    lr_critic = float(c[1].number_input("critic learning rate", 1e-5, 1.0, DEFAULTS.lr_critic, step=0.001,
-                                        format="%.4g",
-                                        key="avo_lr_d"))
+    critic = {}
+    c1, c2 = st.columns(2), st.columns(2)
+    for col, key in zip((*c1, *c2), ("critic_steps", "critic_warmup", "lambda_gp", "lr_critic")):
+        with col:
+            critic[key] = param_widget(P[key], "avo")
 
 # --------------------------------------------------------------------------------------------- 3. proposal
 st.subheader("3 · The proposal: moving θ without a gradient through the simulator")
@@ -132,23 +128,17 @@ with right:
                                             key=f"avo_mu0_{name}_{i}"))
         sd0[i] = float(cols[k].number_input(f"start σ of {p}", value=float(base.init_sigma[i]), format="%.4g",
                                             key=f"avo_sd0_{name}_{i}"))
-    c = st.columns(2)
-    # 300, not the library's 600: half the wait in front of a class; the estimate is already within a few %.
-    steps = int(c[0].number_input("proposal steps", 1, 20_000, 300, step=50, key="avo_steps"))
-    batch = int(c[1].number_input("batch M (simulations per step)", 2, 4096, DEFAULTS.batch, step=16, key="avo_batch"))
-    c = st.columns(2)
-    lr_proposal = float(c[0].number_input("proposal learning rate", 1e-5, 1.0, DEFAULTS.lr_proposal, step=0.005,
-                                          format="%.4g",
-                                          key="avo_lr_q", help="in the box's unit coordinates"))
-    gamma = float(c[1].number_input("γ (entropy penalty)", 0.0, 10.0, DEFAULTS.gamma, step=0.01, format="%.4g",
-                                    key="avo_gamma"))
-    use_baseline = st.toggle("baseline b (leave-one-out mean)", DEFAULTS.baseline == "loo", key="avo_baseline")
+    proposal = {}
+    # 300 steps, not the library's 600: half the wait in front of a class; the estimate is already within a few %.
+    shown = {"steps": replace(P["steps"], default=300), **{k: P[k] for k in ("batch", "lr_proposal", "gamma")}}
+    c1, c2 = st.columns(2), st.columns(2)
+    for col, (key, p) in zip((*c1, *c2), shown.items()):
+        with col:
+            proposal[key] = param_widget(p, "avo")
+    proposal["baseline"] = param_widget(P["baseline"], "avo")
 
 config = AVOConfig(simulator=name, true_theta=tuple(float(t) for t in truth_in), n_observed=n_observed,
-                   steps=steps, batch=batch, critic_steps=critic_steps, critic_warmup=warmup, lambda_gp=lambda_gp,
-                   gamma=gamma, lr_proposal=lr_proposal, lr_critic=lr_critic,
-                   baseline="loo" if use_baseline else "none", init_mu=tuple(mu0), init_sigma=tuple(sd0),
-                   fixed=tuple(fixed), seed=seed)
+                   init_mu=tuple(mu0), init_sigma=tuple(sd0), fixed=tuple(fixed), seed=seed, **critic, **proposal)
 if sim is not None:
     try:
         config.check(sim)

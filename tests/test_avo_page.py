@@ -42,8 +42,8 @@ def test_short_poisson_fit_moves_towards_the_truth_and_joins_the_table() -> None
     at = _page()
     at.number_input(key="avo_steps").set_value(60)
     at.number_input(key="avo_critic_steps").set_value(2)
-    at.number_input(key="avo_warmup").set_value(20)
-    at.number_input(key="avo_nobs_poisson").set_value(2000)
+    at.number_input(key="avo_critic_warmup").set_value(20)
+    at.number_input(key="avo_poisson_n_observed").set_value(2000)
     at.button(key="avo_start").click().run()
     _ok(at)
     run = at.session_state["avo_run"]
@@ -113,7 +113,7 @@ def test_weinberg_shows_the_identifiability_note_and_the_ridge() -> None:
     at.selectbox(key="avo_sim").set_value("weinberg").run()
     _ok(at)
     assert any("Only A_FB is identifiable" in i.value for i in at.info)
-    at.number_input(key="avo_nobs_weinberg").set_value(5000).run()
+    at.number_input(key="avo_weinberg_n_observed").set_value(5000).run()
     at.button(key="avo_direct").click().run()
     _ok(at)
     row = _table(at).set_index("method").iloc[1]

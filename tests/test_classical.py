@@ -12,7 +12,7 @@ from sklearn.neighbors import KernelDensity
 
 from genlib.data import Dataset
 from genlib.metrics import evaluate
-from genlib.models import REGISTRY, FittedModel, GenerativeModel, make_config
+from genlib.models import REGISTRY, FittedModel, GenerativeModel, model_config
 from genlib.models.classical import rule_of_thumb_bandwidth
 from genlib.train import TrainSpec, build, train
 
@@ -25,7 +25,7 @@ SMALL = {"gmm": {"n_components": 3}}   # keeps EM fast (tests/test_models.py cov
 
 def fitted_model(name: str, x: np.ndarray, seed: int = 0, **overrides) -> GenerativeModel:
     cls = REGISTRY[name]
-    model = cls(make_config(cls.Config, {**SMALL.get(name, {}), **overrides}), x.shape[1])
+    model = cls(model_config(cls, {**SMALL.get(name, {}), **overrides}), x.shape[1])
     model.rng.manual_seed(seed)
     losses = model.fit(torch.as_tensor(x, dtype=torch.float32))
     assert np.isfinite(losses["loss"])

@@ -101,11 +101,11 @@ def test_string_params_are_coerced_like_cli_values() -> None:
 @pytest.mark.parametrize(
     ("params", "words"),
     [
-        ({"n": "many"}, ["'n'", "integer"]),
-        ({"n": "2.5"}, ["'n'", "integer"]),
-        ({"n": 5}, ["'n'", "between", "10"]),
-        ({"noise": "inf"}, ["'noise'"]),
-        ({"shape": "triangle"}, ["'shape'", "moons", "checkerboard"]),
+        ({"n": "many"}, ["'toy2d'", "n must be an integer"]),
+        ({"n": "2.5"}, ["n must be an integer"]),
+        ({"n": 5}, ["n must be between 10 and", "got 5"]),
+        ({"noise": "inf"}, ["noise must be between"]),
+        ({"shape": "triangle"}, ["shape must be one of", "moons", "checkerboard"]),
     ],
 )
 def test_bad_param_values_raise_data_error(params: dict, words: list[str]) -> None:

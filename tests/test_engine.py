@@ -11,7 +11,7 @@ import torch
 
 from conftest import wait_until
 from genlib.models import REGISTRY, GenerativeModel, ModelError
-from genlib.models.base import param
+from genlib.params import param
 from genlib.store import RunStore, StoreError
 from genlib.train import JobStatus, TrainSpec, resolve_device
 

@@ -12,10 +12,10 @@ from sklearn.mixture import GaussianMixture
 
 from conftest import gaussian_dataset
 from genlib.data import Dataset
-from genlib.models import (REGISTRY, CheckpointError, FittedModel, ModelError, capability_table,
-                           make_config, parse_set_args)
+from genlib.models import REGISTRY, CheckpointError, FittedModel, ModelError, capability_table, model_config
 from genlib.models.classical import GMMConfig
 from genlib.models.vae import VAEConfig
+from genlib.params import ParamError, parse_pairs
 from genlib.train import TrainSpec, build, train
 
 CPU = torch.device("cpu")
@@ -32,34 +32,34 @@ def fit(spec: TrainSpec) -> tuple[FittedModel, list[float]]:
 # ----------------------------------------------------------------------------- config machinery
 
 def test_make_config_coerces_strings_to_field_types() -> None:
-    c = make_config(VAEConfig, {"latent_dim": "8", "sigma": "0.5", "lr": "1e-2", "decoder_noise": "false",
+    c = model_config("vae", {"latent_dim": "8", "sigma": "0.5", "lr": "1e-2", "decoder_noise": "false",
                                 "activation": "elu", "enc_depth": "3.0"})
     assert (c.latent_dim, c.sigma, c.lr, c.decoder_noise, c.activation, c.enc_depth) == (8, 0.5, 0.01, False,
                                                                                          "elu", 3)
     assert type(c.latent_dim) is int and type(c.sigma) is float and type(c.decoder_noise) is bool
-    assert make_config(VAEConfig, {"decoder_noise": "Yes"}).decoder_noise is True
-    sigma = make_config(VAEConfig, {"sigma": 2}).sigma
+    assert model_config("vae", {"decoder_noise": "Yes"}).decoder_noise is True
+    sigma = model_config("vae", {"sigma": 2}).sigma
     assert sigma == 2.0 and type(sigma) is float
-    assert make_config(VAEConfig) == VAEConfig()           # no overrides: the defaults
-    g = make_config(GMMConfig, {"n_components": "3", "covariance_type": "diag"})
+    assert model_config("vae") == VAEConfig()           # no overrides: the defaults
+    g = model_config("gmm", {"n_components": "3", "covariance_type": "diag"})
     assert (g.n_components, g.covariance_type) == (3, "diag")
 
 
-@pytest.mark.parametrize("cls, overrides, expected", [
-    (VAEConfig, {"latent_dim": "0"}, "latent_dim must be between 1 and 64; got 0"),
-    (VAEConfig, {"sigma": "100"}, "sigma must be between"),
-    (VAEConfig, {"lr": "nan"}, "lr must be between"),
-    (GMMConfig, {"n_components": "201"}, "n_components must be between 1 and 200"),
-    (VAEConfig, {"latent_dim": "2.5"}, "latent_dim must be an integer, got '2.5'"),
-    (VAEConfig, {"sigma": "abc"}, "sigma must be a number, got 'abc'"),
-    (VAEConfig, {"decoder_noise": "maybe"}, "decoder_noise must be true or false"),
-    (VAEConfig, {"activation": "tanh"}, "activation must be one of relu, leakyrelu, elu; got 'tanh'"),
-    (GMMConfig, {"covariance_type": "bogus"}, "covariance_type must be one of full, tied, diag, spherical"),
-    (VAEConfig, {"latnet_dim": "4"}, "unknown setting 'latnet_dim'; valid settings: latent_dim, sigma"),
+@pytest.mark.parametrize("model, overrides, expected", [
+    ("vae", {"latent_dim": "0"}, "latent_dim must be between 1 and 64; got 0"),
+    ("vae", {"sigma": "100"}, "sigma must be between"),
+    ("vae", {"lr": "nan"}, "lr must be between"),
+    ("gmm", {"n_components": "201"}, "n_components must be between 1 and 200"),
+    ("vae", {"latent_dim": "2.5"}, "latent_dim must be an integer, got '2.5'"),
+    ("vae", {"sigma": "abc"}, "sigma must be a number, got 'abc'"),
+    ("vae", {"decoder_noise": "maybe"}, "decoder_noise must be true or false"),
+    ("vae", {"activation": "tanh"}, "activation must be one of relu, leakyrelu, elu; got 'tanh'"),
+    ("gmm", {"covariance_type": "bogus"}, "covariance_type must be one of full, tied, diag, spherical"),
+    ("vae", {"latnet_dim": "4"}, "unknown setting 'latnet_dim'; valid settings: latent_dim, sigma"),
 ])
-def test_make_config_rejects_bad_values_with_a_clear_message(cls, overrides, expected) -> None:
+def test_make_config_rejects_bad_values_with_a_clear_message(model, overrides, expected) -> None:
     with pytest.raises(ModelError) as info:
-        make_config(cls, overrides)
+        model_config(model, overrides)
     assert expected in str(info.value)
     assert "\n" not in str(info.value)
 
@@ -69,20 +69,20 @@ def test_make_config_rejects_bad_values_with_a_clear_message(cls, overrides, exp
 def test_make_config_rejects_wrong_python_values(field, value) -> None:
     """Pages and notebooks pass Python values; a non-integral or non-numeric one must not reach nn.Linear."""
     with pytest.raises(ModelError, match=field):
-        make_config(VAEConfig, {field: value})
+        model_config("vae", {field: value})
 
 
 def test_make_config_accepts_integral_numbers_for_int_fields() -> None:
-    c = make_config(VAEConfig, {"latent_dim": 3.0, "enc_width": np.int64(16), "sigma": np.float32(0.5)})
+    c = model_config("vae", {"latent_dim": 3.0, "enc_width": np.int64(16), "sigma": np.float32(0.5)})
     assert (c.latent_dim, c.enc_width, c.sigma) == (3, 16, 0.5)
     assert type(c.latent_dim) is int and type(c.enc_width) is int and type(c.sigma) is float
 
 
 def test_parse_set_args() -> None:
-    assert parse_set_args([]) == {}
-    assert parse_set_args(["a=1", " b =x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
-    with pytest.raises(ModelError, match="--set expects key=value, got 'latent_dim'"):
-        parse_set_args(["latent_dim"])
+    assert parse_pairs([]) == {}
+    assert parse_pairs(["a=1", " b =x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
+    with pytest.raises(ParamError, match="--set expects key=value, got 'latent_dim'"):
+        parse_pairs(["latent_dim"])
 
 
 def test_capability_table_rows() -> None:

@@ -25,53 +25,61 @@ import torch
 from torch import nn
 
 from genlib.models.gan import gradient_penalty
+from genlib.params import check_config, param
 from genlib.train.loop import seeded_init
 
 from .proposal import GaussianProposal, score_function_surrogate
-from .simulators import Simulator, SimulatorError, get_simulator
+from .simulators import SIMULATORS, Simulator, SimulatorError, get_simulator
 
 __all__ = ["AVOConfig", "AVOHistory", "AVOResult", "fit_avo", "AVORun", "make_observed", "marginal_samples"]
 
 
 @dataclass
 class AVOConfig:
-    """Settings of one AVO fit. Defaults are what the benchmark uses on 2 CPU cores."""
+    """Settings of one AVO fit, declared once (genlib.params): the page's widgets and the checks read this metadata.
+    Defaults are what the benchmark uses on 2 CPU cores."""
 
-    simulator: str = "poisson"
-    true_theta: tuple[float, ...] | None = None   # None: the simulator's default truth
-    n_observed: int = 50000                       # size of the observed sample drawn at the true θ (as the paper)
-    steps: int = 600                              # proposal updates
-    batch: int = 64                               # M: simulations per critic or proposal step
-    critic_steps: int = 5                         # critic updates per proposal update
-    critic_warmup: int = 100                      # critic updates before the first proposal update
-    critic_hidden: int = 32
-    lambda_gp: float = 0.025                      # λ of the gradient penalty (standardised x); see fit_avo
-    gamma: float = 0.0                            # entropy penalty γ (> 0 shrinks the proposal)
-    lr_proposal: float = 0.01
-    lr_critic: float = 1e-2
-    baseline: str = "loo"                         # "loo" (leave-one-out mean) or "none"
-    init_mu: tuple[float, ...] | None = None      # θ units; None: the simulator's default start
-    init_sigma: tuple[float, ...] | None = None
-    lr_decay: bool = False                        # cosine decay of the proposal's learning rate to 10 %
-    average_last: float = 0.5                     # the estimate: mean of μ over this last fraction of steps
-    fixed: tuple[str, ...] = ()                   # parameters held at their true value (known to the experimenter)
-    seed: int = 0
+    simulator: str = param("poisson", "the simulator to fit", choices=tuple(SIMULATORS), group="experiment")
+    true_theta: tuple[float, ...] | None = param(
+        None, "θ* the observed data are drawn at (None: the simulator's default truth)", kind=tuple, item=float,
+        group="experiment")
+    n_observed: int = param(50000, "size of the 'experiment' drawn at θ* (the paper uses 50,000)",
+                            range=(2, 200_000), label="observed rows n", group="experiment")
+    seed: int = param(0, "seeds the observed data, the proposal's draws and the critic", range=(0, 2**32 - 1),
+                      group="experiment")
+    fixed: tuple[str, ...] = param((), "parameters held at their true value (known to the experimenter)",
+                                   kind=tuple, item=str, label="known (fixed at the true value)", group="experiment")
+    critic_steps: int = param(5, "critic updates per proposal update", range=(1, 100),
+                              label="critic steps per update", group="critic")
+    critic_warmup: int = param(100, "critic updates before the proposal first moves", range=(0, 5000),
+                               label="critic warm-up steps", group="critic")
+    critic_hidden: int = param(32, "hidden units of each of the critic's two layers", range=(4, 1024),
+                               label="critic hidden units", group="critic")
+    lambda_gp: float = param(0.025, "λ of the gradient penalty on standardised x (see fit_avo for why so small)",
+                             range=(0.0, 100.0), label="λ (gradient penalty)", group="critic")
+    lr_critic: float = param(1e-2, "Adam learning rate of the critic", range=(1e-5, 10.0), log=True,
+                             label="critic learning rate", group="critic")
+    steps: int = param(600, "proposal updates", range=(1, 20_000), label="proposal steps", group="proposal")
+    batch: int = param(64, "M: simulations per critic or proposal step", range=(2, 4096),
+                       label="batch M (simulations per step)", group="proposal")
+    lr_proposal: float = param(0.01, "Adam learning rate of ψ = (μ, log σ), in the box's unit coordinates",
+                               range=(1e-5, 10.0), log=True, label="proposal learning rate", group="proposal")
+    gamma: float = param(0.0, "entropy penalty γ (> 0 shrinks the proposal)", range=(0.0, 10.0),
+                         label="γ (entropy penalty)", group="proposal")
+    baseline: str = param("loo", "baseline b of the score-function gradient: leave-one-out mean of −d (unbiased, "
+                          "lower variance) or none", choices=("loo", "none"), label="baseline b", group="proposal")
+    init_mu: tuple[float, ...] | None = param(None, "the proposal's starting mean, θ units (None: the simulator's)",
+                                              kind=tuple, item=float, group="proposal")
+    init_sigma: tuple[float, ...] | None = param(
+        None, "the proposal's starting std, θ units (None: the simulator's)", kind=tuple, item=float,
+        group="proposal")
+    lr_decay: bool = param(False, "cosine decay of the proposal's learning rate to 10 %", group="proposal")
+    average_last: float = param(0.5, "the estimate: mean of μ over this last fraction of steps", range=(0.01, 1.0),
+                                group="proposal")
 
     def check(self, sim: Simulator) -> None:
-        if self.steps < 1 or self.batch < 2 or self.critic_steps < 1 or self.critic_warmup < 0:
-            raise SimulatorError("steps ≥ 1, batch ≥ 2, critic steps ≥ 1 and warm-up ≥ 0 are required")
-        if self.n_observed < 2:
-            raise SimulatorError("the observed sample needs at least 2 rows")
-        if self.baseline not in ("loo", "none"):
-            raise SimulatorError(f"baseline must be 'loo' or 'none', got {self.baseline!r}")
-        for name, v in (("λ", self.lambda_gp), ("γ", self.gamma)):
-            if not np.isfinite(v) or v < 0:
-                raise SimulatorError(f"{name} must be a finite number ≥ 0, got {v}")
-        for name, v in (("proposal learning rate", self.lr_proposal), ("critic learning rate", self.lr_critic)):
-            if not np.isfinite(v) or v <= 0:
-                raise SimulatorError(f"the {name} must be > 0, got {v}")
-        if not 0.0 < self.average_last <= 1.0:
-            raise SimulatorError(f"average_last must be in (0, 1], got {self.average_last}")
+        """Every field against its metadata, then what depends on the simulator."""
+        check_config(self, error=SimulatorError)
         if self.init_sigma is not None and np.any(np.asarray(self.init_sigma, float) <= 0):
             raise SimulatorError("the proposal's starting σ must be positive")
         unknown = [p for p in self.fixed if p not in sim.param_names]
@@ -110,11 +118,6 @@ class AVOResult:
     seconds: float
     stopped: bool = False
     mu_last: np.ndarray | None = None   # the proposal mean after the last step
-
-    def relative_error(self) -> np.ndarray:
-        """|μ − θ*| / |θ*| per parameter."""
-        truth = np.asarray(self.simulator.true_theta, float)
-        return np.abs(self.mu - truth) / np.abs(truth)
 
 
 class Critic(nn.Module):

@@ -23,11 +23,12 @@ from typing import Callable
 import numpy as np
 
 from genlib.dynamics.lorenz import lorenz_derivative, step_rk4
+from genlib.errors import UserError
 
 __all__ = ["Simulator", "SimulatorError", "SIMULATORS", "get_simulator", "weinberg_density", "weinberg_afb"]
 
 
-class SimulatorError(ValueError):
+class SimulatorError(UserError):
     """A user-facing problem with a simulator choice or its parameters."""
 
 

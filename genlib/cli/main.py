@@ -73,9 +73,9 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pairs(items: list[str]) -> dict[str, str]:
-    from genlib.models import parse_set_args
-    return parse_set_args(items)
+def _pairs(items: list[str], flag: str = "--set") -> dict[str, str]:
+    from genlib.params import parse_pairs
+    return parse_pairs(items, flag=flag)
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -97,16 +97,16 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genlib.data import load_any
-    from genlib.models import get_model_class, make_config
+    from genlib.models import model_config
     from genlib.store import RunStore
     from genlib.train import JobManager, JobStatus, TrainSpec, resolve_device
 
     out = Path(args.out)
     if out.is_file() or (out.is_dir() and any(out.iterdir())):
         raise CliError(f"--out {out} already exists and is not empty; choose a new folder")
-    dataset = load_any(args.data, **_pairs(args.param))
+    dataset = load_any(args.data, **_pairs(args.param, "--param"))
     overrides = _pairs(args.set)
-    make_config(get_model_class(args.model).Config, overrides)  # fail fast on bad settings
+    model_config(args.model, overrides)  # fail fast on bad settings
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
     resolve_device(args.device)  # fail fast: a missing GPU must not leave a failed run in --out

@@ -9,8 +9,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from genlib.errors import UserError
+from genlib.params import Param
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """A problem with input data, phrased for the user (one sentence naming the problem)."""
 
 
@@ -52,15 +55,8 @@ class Dataset:
         return 0 if self.labels_train is None else int(np.max(self.labels_train)) + 1
 
 
-@dataclass(frozen=True)
-class ParamSpec:
-    """One generator parameter of a built-in dataset (drives UI widgets and CLI --param k=v)."""
-
-    name: str
-    default: Any
-    help: str = ""
-    range: tuple[float, float] | None = None
-    choices: tuple[str, ...] | None = None
+#: A dataset's generator parameter: the one setting type of genlib.params (drives widgets and ``--param k=v``).
+ParamSpec = Param
 
 
 @dataclass(frozen=True)

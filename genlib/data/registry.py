@@ -1,18 +1,18 @@
 """The registry of built-in datasets, and the one entry point pages and the CLI use to load data.
 
-Parameters are checked here, once, against each dataset's `ParamSpec`s: unknown names, values of the
-wrong type and values out of range become a `DataError` that names the parameter, and strings (from the
-CLI's `--param k=v`) are coerced to the type of the spec's default.
+Parameters are checked here, once, by the one parameter system (:mod:`genlib.params`): unknown names, values
+of the wrong type and values out of range become a `DataError` that names the parameter, and strings (from
+the CLI's `--param k=v`) are coerced to the type of the default.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
 from genlib.data import digits, finance, lorenz, lorenz_images, toy2d
 from genlib.data.base import DataError, Dataset, DatasetInfo, ParamSpec
 from genlib.data.csv_loader import CSV_PARAMS, load_csv
+from genlib.params import ParamError
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
@@ -56,71 +56,23 @@ DATASETS: dict[str, DatasetInfo] = {
     )
 }
 
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
-
-
 def list_datasets() -> list[DatasetInfo]:
     """All built-in datasets, in registry order (for menus and `--help`)."""
     return list(DATASETS.values())
 
 
-def coerce_param(spec: ParamSpec, value: Any, dataset: str = "") -> Any:
-    """Convert `value` to the type of `spec.default` and check its range/choices; DataError if it can't."""
-    where = f"Parameter '{spec.name}'" + (f" of dataset '{dataset}'" if dataset else "")
-    kind = type(spec.default)
-    raw = value.strip() if isinstance(value, str) else value
-    try:
-        if kind is bool:
-            if isinstance(raw, str) and raw.lower() in _TRUE | _FALSE:
-                out: Any = raw.lower() in _TRUE
-            elif isinstance(raw, (bool, int)) and raw in (0, 1):
-                out = bool(raw)
-            else:
-                raise ValueError
-        elif kind is int:
-            if isinstance(raw, bool):
-                raise ValueError
-            f = float(raw)  # accepts "2000", "2e3", 2000.0
-            if not f.is_integer():
-                raise ValueError
-            out = int(f)
-        elif kind is float:
-            if isinstance(raw, bool):
-                raise ValueError
-            out = float(raw)
-            if not math.isfinite(out):
-                raise ValueError
-        elif kind is str:
-            out = str(raw)
-        else:
-            out = raw
-    except (TypeError, ValueError, OverflowError):
-        expected = {bool: "true or false", int: "an integer", float: "a finite number"}.get(kind, kind.__name__)
-        raise DataError(f"{where} must be {expected} (got {value!r}).") from None
-
-    if spec.choices is not None and out not in spec.choices:
-        raise DataError(f"{where} must be one of: {', '.join(spec.choices)} (got {value!r}).")
-    if spec.range is not None and kind in (int, float):
-        lo, hi = spec.range
-        if not lo <= out <= hi:
-            raise DataError(f"{where} must be between {_num(lo)} and {_num(hi)} (got {out!r}).")
-    return out
-
-
-def _num(v: float) -> str:
-    """Range bounds as people write them: 100000 not 1e+05, 0.0001 not 1.0e-04."""
-    return str(int(v)) if float(v).is_integer() else f"{v:g}"
-
-
 def _resolve(name: str, specs: tuple[ParamSpec, ...], params: dict[str, Any]) -> dict[str, Any]:
-    """Defaults overridden by the given params, each validated and coerced."""
+    """Defaults overridden by the given params, each checked by the one parameter system (genlib.params)."""
     by_name = {s.name: s for s in specs}
+    where = f"dataset '{name}': "
     for key in params:
         if key not in by_name:
             valid = ", ".join(by_name) or "none"
-            raise DataError(f"Unknown parameter '{key}' for dataset '{name}'; valid parameters: {valid}.")
-    return {s.name: coerce_param(s, params[s.name], name) if s.name in params else s.default for s in specs}
+            raise DataError(f"{where}unknown parameter {key!r}; valid parameters: {valid}.")
+    try:
+        return {s.name: s.validate(params[s.name], where) if s.name in params else s.default for s in specs}
+    except ParamError as exc:
+        raise DataError(str(exc)) from None
 
 
 def load_dataset(name: str, **params: Any) -> Dataset:

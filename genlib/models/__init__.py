@@ -1,10 +1,10 @@
 """Model registry: ``REGISTRY[name]`` → class. Importing this package registers every built-in model."""
-from .base import (CAPABILITIES, REGISTRY, GenerativeModel, ModelError, NonFiniteLossError, capability_table, compatible_models,
-                   config_fields, get_model_class, make_config, parse_set_args)
+from .base import (CAPABILITIES, REGISTRY, GenerativeModel, ModelError, NonFiniteLossError, capability_table,
+                   compatible_models, get_model_class, model_config)
 from . import classical, vae  # noqa: F401  (registration side effect)
 from . import flow  # noqa: F401
 from . import gan  # noqa: F401
 from .fitted import CheckpointError, FittedModel
 
-__all__ = ["CAPABILITIES", "REGISTRY", "GenerativeModel", "ModelError", "NonFiniteLossError", "capability_table", "compatible_models",
-           "config_fields", "get_model_class", "make_config", "parse_set_args", "CheckpointError", "FittedModel"]
+__all__ = ["CAPABILITIES", "REGISTRY", "GenerativeModel", "ModelError", "NonFiniteLossError", "capability_table",
+           "compatible_models", "get_model_class", "model_config", "CheckpointError", "FittedModel"]

@@ -1,8 +1,8 @@
 """The model protocol: one surface for every generative model, neural or classical.
 
-A model is chosen by name from ``REGISTRY``. Its hyperparameters are a dataclass (``Config``) whose field
-metadata (``range``, ``choices``, ``help``, ``log``) is enough for the UI to build widgets and for the CLI
-to accept ``--set key=value``, so no page hard-codes a model's knobs.
+A model is chosen by name from ``REGISTRY``. Its hyperparameters are a dataclass (``Config``) declared with
+:func:`genlib.params.param`, whose metadata is enough for the UI to build widgets and for the CLI to accept
+``--set key=value`` (:func:`model_config`), so no page hard-codes a model's knobs.
 
 Models work in *model space*: the standardised / log-transformed coordinates produced by
 :mod:`genlib.transforms`. :class:`genlib.models.fitted.FittedModel` wraps a model with its transform so
@@ -11,13 +11,13 @@ users only ever see data in its own units.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import numbers
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Iterator, Type, TypeVar
 
 import torch
+
+from genlib.errors import UserError
+from genlib.params import make_config
 
 #: What a page may offer for a model; each model lists the ones it honestly has.
 CAPABILITIES: dict[str, str] = {
@@ -30,7 +30,7 @@ CAPABILITIES: dict[str, str] = {
 }
 
 
-class ModelError(ValueError):
+class ModelError(UserError):
     """A user-facing problem with a model choice or configuration."""
 
 
@@ -157,98 +157,13 @@ def get_model_class(name: str) -> Type[GenerativeModel]:
         raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(sorted(REGISTRY))}") from None
 
 
-# --- configs: metadata-driven widgets and --set key=value ---------------------------------------------
+# --- configs: one parameter system (genlib.params) --------------------------------------------------------
 
-def param(default: Any, help: str, range: tuple[float, float] | None = None,
-          choices: tuple[Any, ...] | None = None, log: bool = False) -> Any:
-    """A config field with the metadata the UI and CLI read (``range`` bounds, ``choices``, ``log`` scale)."""
-    meta: dict[str, Any] = {"help": help}
-    if range is not None:
-        meta["range"] = range
-    if choices is not None:
-        meta["choices"] = choices
-    if log:
-        meta["log"] = True
-    return dataclasses.field(default=default, metadata=meta)
-
-
-def config_fields(config_cls: type) -> list[dataclasses.Field]:
-    return list(dataclasses.fields(config_cls))
-
-
-_KIND_NAMES = {int: "an integer", float: "a number", str: "text"}
-
-
-def _coerce(field: dataclasses.Field, value: Any) -> Any:
-    kind = type(field.default)
-    expected = _KIND_NAMES.get(kind, f"a {kind.__name__}")
-    if kind in (int, float) and not isinstance(value, str):
-        # Python callers (pages, notebooks) pass numbers: 3.0 is fine for an int, 2.5 or True is not.
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                or (kind is int and not float(value).is_integer()):
-            raise ModelError(f"{field.name} must be {expected}, got {value!r}")
-        return kind(value)
-    if isinstance(value, str) and kind is not str:
-        text = value.strip()
-        if kind is bool:
-            if text.lower() in {"1", "true", "yes", "on"}:
-                return True
-            if text.lower() in {"0", "false", "no", "off"}:
-                return False
-            raise ModelError(f"{field.name} must be true or false, got {value!r}")
-        try:
-            if kind is int:
-                number = float(text)
-                if not number.is_integer():
-                    raise ValueError(text)
-                return int(number)
-            return kind(text)
-        except ValueError:
-            raise ModelError(f"{field.name} must be {expected}, got {value!r}") from None
-    return value
-
-
-def validate_value(field: dataclasses.Field, value: Any) -> Any:
-    """Coerce and range-check one config value; raises :class:`ModelError` with a one-line reason."""
-    value = _coerce(field, value)
-    meta = field.metadata
-    if "choices" in meta and value not in meta["choices"]:
-        raise ModelError(f"{field.name} must be one of {', '.join(map(str, meta['choices']))}; got {value!r}")
-    if "range" in meta and not isinstance(value, bool):
-        lo, hi = meta["range"]
-        if not (lo <= value <= hi):
-            raise ModelError(f"{field.name} must be between {lo} and {hi}; got {value}")
-    return value
-
-
-def make_config(config_cls: type, overrides: dict[str, Any] | None = None) -> Any:
-    """Build a config from defaults plus overrides (strings allowed, as from the CLI)."""
-    fields = {f.name: f for f in config_fields(config_cls)}
-    values = {}
-    for key, value in (overrides or {}).items():
-        if key not in fields:
-            raise ModelError(f"unknown setting {key!r}; valid settings: {', '.join(fields)}")
-        values[key] = validate_value(fields[key], value)
-    return config_cls(**values)
-
-
-def parse_set_args(pairs: list[str]) -> dict[str, str]:
-    """Turn CLI ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``."""
-    out = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise ModelError(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        out[key.strip()] = value
-    return out
-
-
-def config_to_json(config: Any) -> str:
-    return json.dumps(dataclasses.asdict(config), sort_keys=True)
-
-
-def config_from_json(config_cls: type, text: str) -> Any:
-    return make_config(config_cls, json.loads(text))
+def model_config(model: str | Type[GenerativeModel], overrides: dict[str, Any] | None = None) -> Any:
+    """The model's Config from its defaults plus ``overrides`` (strings allowed, as from ``--set``), every value
+    checked against the field metadata; a bad name or value raises :class:`ModelError` naming the setting."""
+    cls = get_model_class(model) if isinstance(model, str) else model
+    return make_config(cls.Config, overrides, error=ModelError)
 
 
 def compatible_models(n_classes: int = 0, image_shape: tuple[int, ...] | None = None) -> list[str]:

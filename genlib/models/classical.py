@@ -21,7 +21,9 @@ from scipy.stats import rankdata
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
-from .base import GenerativeModel, ModelError, param, register
+from genlib.params import param
+
+from .base import GenerativeModel, ModelError, register
 
 _COV_TYPES = ("full", "tied", "diag", "spherical")
 

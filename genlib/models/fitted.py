@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from ..transforms import Transform, transform_from_state
-from .base import GenerativeModel, config_from_json, config_to_json, get_model_class
+from genlib.params import config_to_json
+
+from .base import GenerativeModel, get_model_class, model_config
 
 CHECKPOINT_FORMAT = "genlab-checkpoint/1"
 
@@ -107,7 +109,7 @@ class FittedModel:
             raise CheckpointError(f"{path.name} is not a GenLab checkpoint (expected format {CHECKPOINT_FORMAT})")
         try:
             model_cls = get_model_class(payload["model"])
-            config = config_from_json(model_cls.Config, payload["config"])
+            config = model_config(model_cls, json.loads(payload["config"]))
             shape = tuple(payload.get("image_shape") or ()) or None
             model = model_cls(config, int(payload["n_features"]), device, int(payload.get("n_classes", 0)), shape)
             model.load_state_dict(payload["state"])

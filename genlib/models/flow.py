@@ -37,7 +37,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelError, param, register
+from genlib.params import param
+
+from .base import GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS, mlp
 
 _LOG_2PI = math.log(2 * math.pi)

@@ -42,7 +42,9 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from .base import GenerativeModel, ModelError, param, register
+from genlib.params import param
+
+from .base import GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS
 
 LOSSES = ("ns", "wgan-gp")

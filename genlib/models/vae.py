@@ -36,7 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GenerativeModel, ModelError, param, register
+from genlib.params import param
+
+from .base import GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS, image_dims, mlp, one_hot
 
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 10.0  # clamp: keeps exp(logvar) finite on heavy-tailed inputs

@@ -17,7 +17,7 @@ import torch
 
 from ..data import Dataset
 from ..metrics.suite import DEFAULT_EVAL_ROWS, reference_for, score_model
-from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, make_config
+from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
 from ..transforms import make_transform
 
 _INIT_LOCK = threading.Lock()  # weight initialisation uses torch's global RNG: seed + build atomically
@@ -94,7 +94,7 @@ def draw_preview(fitted: FittedModel, spec: TrainSpec) -> np.ndarray | None:
 def build(spec: TrainSpec, device: torch.device) -> FittedModel:
     """Fit the transform on the training split only and build an untrained model with the run's seed."""
     model_cls = get_model_class(spec.model)
-    config = make_config(model_cls.Config, spec.config)
+    config = model_config(model_cls, spec.config)
     transform = make_transform(spec.transform, spec.dataset.train)
     with _INIT_LOCK:
         torch.manual_seed(spec.seed)
