@@ -57,9 +57,7 @@ def main() -> int:
             enc = an.train_encoder(fitted, sc.normal_train, steps=1000)
             scores["WGAN optimise"] = an.parts_for(fitted, sc.test_x, "optimise", iters=args.iters).score(args.lam)
             scores["WGAN encoder"] = an.parts_for(fitted, sc.test_x, "encoder", encoder=enc).score(args.lam)
-        scores["isolation forest"] = an.isolation_forest_scores(sc.normal_train, sc.test_x)
-        scores["GMM on PCA"] = an.gmm_pca_scores(sc.normal_train, sc.test_x, standardize=False)
-        scores["kNN distance (k = 5)"] = an.knn_scores(sc.normal_train, sc.test_x, k=5)
+        scores.update(an.baseline_scores(sc))   # the detectors the Anomalies page shows beside the GAN
         if not args.skip_gan:
             scores["WGAN encoder + GMM (rank mean)"] = an.rank_mean(scores["WGAN encoder"], scores["GMM on PCA"])
         aucs = {name: an.auroc(sc.test_y, s) for name, s in scores.items()}

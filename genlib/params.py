@@ -49,7 +49,7 @@ _KIND_NAMES = {int: "an integer", float: "a number", str: "text", bool: "true or
 
 def param(default: Any, help: str, range: tuple[float, float] | None = None, choices: tuple[Any, ...] | None = None,
           log: bool = False, label: str | None = None, group: str | None = None, kind: type | None = None,
-          item: type | None = None) -> Any:
+          item: type | None = None, widget: str | None = None) -> Any:
     """A dataclass field with the metadata every consumer reads.
 
     Arguments:
@@ -62,10 +62,12 @@ def param(default: Any, help: str, range: tuple[float, float] | None = None, cho
         group: a heading that gathers settings in the app (e.g. "optimiser").
         kind: the type when the default does not show it (``None`` defaults, tuples).
         item: for ``kind=tuple``, the type of each item (float or str).
+        widget: a hint for the app when the default widget is not the best one: "slider" (a bounded number
+            moved often, like λ) or "radio" (a few choices side by side).
     """
     meta: dict[str, Any] = {"help": help}
     for key, value in (("range", range), ("choices", choices), ("label", label), ("group", group),
-                       ("kind", kind), ("item", item)):
+                       ("kind", kind), ("item", item), ("widget", widget)):
         if value is not None:
             meta[key] = value
     if log:
@@ -87,6 +89,7 @@ class Param:
     group: str | None = None
     kind: type | None = None   # None: the default's type
     item: type | None = None
+    widget: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind is None:
@@ -138,9 +141,9 @@ def _num(v: float) -> str:
     """Numbers as people write them: 100000 not 1e+05, 0.0001 not 1.0e-04."""
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return repr(v)
-    if isinstance(v, numbers.Integral):
+    if isinstance(v, numbers.Integral) or (math.isfinite(v) and float(v).is_integer() and abs(v) < 1e15):
         return str(int(v))
-    return repr(float(v)) if math.isfinite(v) and float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
+    return f"{v:g}"
 
 
 def _coerce(kind: type, value: Any, name: str) -> Any:
@@ -182,7 +185,8 @@ def _param_of(f: dataclasses.Field) -> Param:
     default = f.default if f.default is not dataclasses.MISSING else None
     kind = meta.get("kind")
     return Param(f.name, default, meta.get("help", ""), meta.get("range"), meta.get("choices"),
-                 bool(meta.get("log", False)), meta.get("label"), meta.get("group"), kind, meta.get("item"))
+                 bool(meta.get("log", False)), meta.get("label"), meta.get("group"), kind, meta.get("item"),
+                 meta.get("widget"))
 
 
 def params_of(config: Any) -> list[Param]:

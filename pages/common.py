@@ -132,7 +132,14 @@ def param_widget(p: Param, key: str) -> Any:
     if p.kind is bool:
         return st.checkbox(p.title, value=p.default, help=p.help, key=wkey)
     if p.choices:
+        if p.widget == "radio":
+            return st.radio(p.title, list(p.choices), index=list(p.choices).index(p.default), help=p.help, key=wkey,
+                            horizontal=True)
         return st.selectbox(p.title, list(p.choices), index=list(p.choices).index(p.default), help=p.help, key=wkey)
+    if p.widget == "slider" and p.range and p.kind in (int, float):
+        lo, hi = p.kind(p.range[0]), p.kind(p.range[1])
+        return p.kind(st.slider(p.title, lo, hi, p.kind(p.default), step=p.kind(1) if p.kind is int else
+                                (hi - lo) / 20, help=p.help, key=wkey))
     if p.kind is int:
         lo, hi = (int(p.range[0]), int(p.range[1])) if p.range else (None, None)
         return int(st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=1, help=p.help,

@@ -237,7 +237,7 @@ def test_cli_score_bad_csv_messages(gan, tmp_path):
         run_score(_score_args(["score", str(run), "--data", str(text), "--out", out]))
     with pytest.raises(DataError, match="not found"):
         run_score(_score_args(["score", str(run), "--data", str(tmp_path / "nope.csv"), "--out", out]))
-    with pytest.raises(ValueError, match="--lam"):
+    with pytest.raises(DataError, match="lam must be between 0 and 1"):
         run_score(_score_args(["score", str(run), "--data", str(wrong), "--lam", "2", "--out", out]))
 
 

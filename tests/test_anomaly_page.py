@@ -31,7 +31,7 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     wait_until(lambda: all(j.status.finished for j in job_manager().jobs()), timeout=240, interval=0.5,
                what="the WGAN job to finish")
     at.run()
-    at.select_slider(key="an_iters").set_value(25).run()
+    at.number_input(key="an_iters").set_value(25).run()
     _ok(at)
     auroc = float(_metric(at, "AUROC"))
     assert 0.6 < auroc <= 1.0  # a short-trained GAN already ranks the held-out digit above chance

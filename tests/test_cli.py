@@ -67,7 +67,7 @@ BAD = {
     "unknown model": (["train", "--model", "nope", "--data", "finance"], ["unknown model 'nope'"]),
     "unknown dataset": (["train", "--model", "vae", "--data", "nope"], ["Unknown dataset 'nope'", "finance"]),
     "unknown setting": (TRAIN + ["--set", "latnet_dim=4"], ["unknown setting 'latnet_dim'", "latent_dim"]),
-    "out of range setting": (TRAIN + ["--set", "sigma=100"], ["sigma must be between 0.001 and 10.0; got 100"]),
+    "out of range setting": (TRAIN + ["--set", "sigma=100"], ["sigma must be between 0.001 and 10; got 100"]),
     "non-numeric setting": (TRAIN + ["--set", "latent_dim=big"], ["latent_dim must be an integer, got 'big'"]),
     "setting without =": (TRAIN + ["--set", "latent_dim"], ["--set expects key=value"]),
     "bad dataset param": (TRAIN + ["--param", "seed=-1"], ["seed", "between 0 and"]),

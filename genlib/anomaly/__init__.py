@@ -15,15 +15,16 @@ from typing import Any
 # Names → submodule, imported on first use (PEP 562): `python -m genlib --help` builds the `score` parser from
 # .cli, and importing every submodule here would load torch and scikit-learn (~3 s) for a help text.
 _WHERE = {
-    **dict.fromkeys(("comparison_table", "gmm_pca_scores", "isolation_forest_scores", "knn_scores", "rank_mean",
+    **dict.fromkeys(("baseline_scores", "comparison_table", "gmm_pca_scores", "isolation_forest_scores", "knn_scores", "rank_mean",
                      "vae_scores"),
                    "baselines"),
     **dict.fromkeys(("ENCODER_FILE", "Encoder", "encode_reconstruct", "gan_networks", "load_encoder",
                      "optimise_latent", "save_encoder", "train_encoder"), "reconstruct"),
     **dict.fromkeys(("SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv",
                      "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
-    "DEFAULT_LAMBDA": "settings",
-    **dict.fromkeys(("ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
+    **dict.fromkeys(("DEFAULT_LAMBDA", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
+                     "LorenzScenario"), "settings"),
+    **dict.fromkeys(("ScenarioScores", "score_scenario", "ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
                      "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc",
                      "thresholds"), "scoring"),
 }
@@ -35,7 +36,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
+__all__ = ["baseline_scores", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
+           "LorenzScenario", "ScenarioScores", "score_scenario", "comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",
            "SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv", "load_scenario",
            "lorenz_perturbed", "scenario_dataset", "DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine",

@@ -27,7 +27,8 @@ from sklearn.preprocessing import StandardScaler
 from .scenarios import Scenario, scenario_dataset
 from .scoring import auroc, precision_at_k
 
-__all__ = ["isolation_forest_scores", "gmm_pca_scores", "knn_scores", "vae_scores", "comparison_table"]
+__all__ = ["baseline_scores", "isolation_forest_scores", "gmm_pca_scores", "knn_scores", "vae_scores", "comparison_table",
+           "rank_mean"]
 
 
 def isolation_forest_scores(normal: np.ndarray, test: np.ndarray, n_estimators: int = 200,
@@ -86,6 +87,17 @@ def vae_scores(scenario: Scenario, steps: int = 1500, config: dict[str, Any] | N
     with torch.no_grad():
         x_hat = model.decode(model.encode_mean(x))
     return (x - x_hat).pow(2).mean(1).sqrt().cpu().double().numpy()
+
+
+def baseline_scores(scenario: Scenario, k: int = 5, n_pca: int = 20) -> dict[str, np.ndarray]:
+    """The GAN-free detectors on one scenario, by display name: isolation forest, a GMM on PCA components and the
+    mean distance to the ``k`` nearest normal rows. Tables are standardised first; images are not (pixels share
+    one unit, and standardising near-blank border pixels turns them into noise: measured on digits, GMM mean
+    AUROC 0.913 standardised vs 0.976 raw)."""
+    normal, test, tables = scenario.normal_train, scenario.test_x, scenario.image_shape is None
+    return {"isolation forest": isolation_forest_scores(normal, test),
+            "GMM on PCA": gmm_pca_scores(normal, test, n_pca=min(n_pca, scenario.n_features), standardize=tables),
+            f"k nearest neighbours (k = {k})": knn_scores(normal, test, k=k, standardize=tables)}
 
 
 def comparison_table(scenario: Scenario, detectors: dict[str, np.ndarray], k: int | None = None) -> pd.DataFrame:

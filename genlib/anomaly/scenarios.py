@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 
 from genlib.data.base import DataError, Dataset
+from genlib.params import config_dict, make_config
+
+from .settings import SCENARIO_SETTINGS
 
 __all__ = ["Scenario", "digits_holdout", "finance_injected", "lorenz_perturbed", "from_arrays", "from_csv",
            "SCENARIOS", "load_scenario", "scenario_dataset"]
@@ -102,16 +105,16 @@ def finance_injected(frac: float = 0.1, scale: float = 5.0, seed: int = 0) -> Sc
                     {"frac": float(frac), "scale": float(scale), "seed": int(seed)})
 
 
-def lorenz_perturbed(param: str = "rho", value: float | None = None, frac: float = 0.2, n_traj: int = 32,
+def lorenz_perturbed(perturbed: str = "rho", value: float | None = None, frac: float = 0.2, n_traj: int = 32,
                      seed: int = 0) -> Scenario:
     """Windows of Lorenz-63 (σ=10, ρ=28) are normal; windows of a system with ρ=35 (or σ=14) are anomalous."""
     from genlib.data.lorenz_images import load_lorenz_windows
 
-    if param not in ("rho", "sigma"):
-        raise DataError(f"param must be 'rho' or 'sigma' (got {param!r}).")
-    value = float(value if value is not None else (35.0 if param == "rho" else 14.0))
+    if perturbed not in ("rho", "sigma"):
+        raise DataError(f"the perturbed parameter must be 'rho' or 'sigma' (got {perturbed!r}).")
+    value = float(value if value is not None else (35.0 if perturbed == "rho" else 14.0))
     normal = load_lorenz_windows(n_traj=n_traj, seed=seed)
-    other = load_lorenz_windows(n_traj=n_traj, seed=seed + 1, **{param: value})
+    other = load_lorenz_windows(n_traj=n_traj, seed=seed + 1, **{perturbed: value})
     n_norm = len(normal.test)
     n_anom = max(1, int(round(frac / (1.0 - frac) * n_norm)))
     rng = np.random.default_rng((int(seed), 4))
@@ -120,8 +123,8 @@ def lorenz_perturbed(param: str = "rho", value: float | None = None, frac: float
     y = np.concatenate([np.zeros(n_norm, np.int64), np.ones(len(anom), np.int64)])
     perm = rng.permutation(len(x))
     return Scenario("lorenz_windows", normal.train.copy(), x[perm], y[perm], list(normal.columns), None,
-                    f"Lorenz windows: normal σ=10, ρ=28; {len(anom)} of {len(x)} test windows come from {param}="
-                    f"{value:g}.", {"param": param, "value": value, "frac": float(frac), "n_traj": int(n_traj),
+                    f"Lorenz windows: normal σ=10, ρ=28; {len(anom)} of {len(x)} test windows come from {perturbed}="
+                    f"{value:g}.", {"perturbed": perturbed, "value": value, "frac": float(frac), "n_traj": int(n_traj),
                                      "seed": int(seed)})
 
 
@@ -183,7 +186,9 @@ SCENARIOS: dict[str, Callable[..., Scenario]] = {
 
 
 def load_scenario(name: str, **params: Any) -> Scenario:
-    """A built-in scenario by name (``digits``, ``finance``, ``lorenz_windows``) with its keyword parameters."""
+    """A built-in scenario by name (``digits``, ``finance``, ``lorenz_windows``) with its keyword parameters, each
+    checked against the scenario's declared settings (:data:`genlib.anomaly.settings.SCENARIO_SETTINGS`)."""
     if name not in SCENARIOS:
         raise DataError(f"unknown anomaly scenario '{name}'; choose one of: {', '.join(SCENARIOS)}.")
-    return SCENARIOS[name](**params)
+    config = make_config(SCENARIO_SETTINGS[name], params, where=f"scenario '{name}': ", error=DataError)
+    return SCENARIOS[name](**config_dict(config))

@@ -24,7 +24,7 @@ from genlib.models.fitted import FittedModel
 
 from .reconstruct import Encoder, encode_reconstruct, gan_networks, optimise_latent
 
-__all__ = ["ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
+__all__ = ["ScenarioScores", "score_scenario", "ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
            "auroc", "precision_at_k", "DEFAULT_LAMBDA"]
 
 from .settings import DEFAULT_LAMBDA
@@ -102,6 +102,34 @@ def parts_and_reconstructions(fitted: FittedModel, x: np.ndarray,
         raise ValueError(f"method must be 'encoder' or 'optimise', got {method!r}")
     x_hat = np.asarray(x_hat, dtype=np.float64)
     return parts_from_reconstruction(fitted, x_model, x_hat), fitted.transform.inverse(x_hat)
+
+
+@dataclass
+class ScenarioScores:
+    """A GAN's score of a scenario's test rows, kept as parts so any λ re-scores instantly, beside the parts of
+    held-out NORMAL rows that set the alarm thresholds, and each test row's best reconstruction (data units)."""
+
+    test: ScoreParts
+    normal: ScoreParts
+    reconstructions: np.ndarray
+
+    def scores(self, lam: float = DEFAULT_LAMBDA) -> np.ndarray:
+        return combine(self.test, lam)
+
+    def thresholds(self, lam: float = DEFAULT_LAMBDA) -> "Thresholds":
+        return thresholds(combine(self.normal, lam))
+
+
+def score_scenario(fitted: FittedModel, test_x: np.ndarray, normal_holdout: np.ndarray,
+                   method: Literal["encoder", "optimise"] = "optimise", encoder: Encoder | None = None,
+                   iters: int = 200, seed: int = 0) -> ScenarioScores:
+    """Score ``test_x`` and the held-out normal rows the same way.
+
+    The thresholds must come from normal rows the GAN never trained on: training rows are rebuilt better than new
+    normal ones, so thresholds set on them would flag too many normal test rows."""
+    parts, recon = parts_and_reconstructions(fitted, test_x, method, encoder, iters, seed=seed)
+    normal = parts_for(fitted, normal_holdout, method, encoder, iters, seed=seed)
+    return ScenarioScores(parts, normal, recon)
 
 
 @dataclass

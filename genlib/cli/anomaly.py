@@ -18,7 +18,8 @@ import pandas as pd
 
 from genlib.data.base import DataError
 
-from genlib.anomaly.settings import DEFAULT_LAMBDA
+from genlib.anomaly.settings import ScoreSettings
+from genlib.params import add_arguments, make_config
 
 # genlib.anomaly.reconstruct and .scoring load torch: imported inside the functions, so `genlib --help` stays fast.
 
@@ -31,15 +32,9 @@ def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("run", help="run folder made by 'genlib train --out' (or its checkpoint .pt file)")
     p.add_argument("--data", required=True, help="CSV of rows to score, with the run's column names")
     p.add_argument("--out", required=True, help="CSV to write: one row per input row with score, G, C")
-    p.add_argument("--lam", type=float, default=DEFAULT_LAMBDA,
-                   help="λ in AS = λ·G + (1−λ)·C (weight of the residual; 0.9 = Schlegl's setting)")
-    p.add_argument("--method", choices=("encoder", "optimise"), default="optimise",
-                   help="find z* by latent optimisation (AnoGAN) or a trained encoder (f-AnoGAN)")
-    p.add_argument("--iters", type=int, default=200, help="Adam steps per row for --method optimise")
     p.add_argument("--normal", default=None,
                    help="CSV of normal rows to train the encoder on when the run has none saved")
-    p.add_argument("--encoder-steps", type=int, default=1000, help="training steps of a new encoder")
-    p.add_argument("--seed", type=int, default=0, help="seed of the latent starts / encoder training")
+    add_arguments(p, ScoreSettings)  # --lam, --method, --iters, --encoder-steps, --seed: declared once
     return p
 
 
@@ -70,7 +65,13 @@ def read_rows(path: str | Path, columns: list[str]) -> np.ndarray:
     return x
 
 
-def _encoder_for(fitted, ckpt_dir: Path, args: argparse.Namespace):
+def settings_from(args: argparse.Namespace) -> ScoreSettings:
+    """The score's settings given on the command line, checked like the page's (one sentence when wrong)."""
+    given = {name: getattr(args, name) for name in ScoreSettings.__dataclass_fields__ if hasattr(args, name)}
+    return make_config(ScoreSettings, given, error=DataError)
+
+
+def _encoder_for(fitted, ckpt_dir: Path, args: argparse.Namespace, settings: ScoreSettings):
     from genlib.anomaly.reconstruct import ENCODER_FILE, load_encoder, save_encoder, train_encoder
 
     path = ckpt_dir / ENCODER_FILE
@@ -85,9 +86,7 @@ def _encoder_for(fitted, ckpt_dir: Path, args: argparse.Namespace):
             raise DataError(f"the run has no {ENCODER_FILE} and was not trained on a built-in dataset; pass "
                             "--normal NORMAL.csv to train an encoder, or use --method optimise")
         normal = load_dataset(name, **dict(fitted.info.get("dataset_params") or {})).train
-    if args.encoder_steps < 1:
-        raise ValueError("--encoder-steps must be at least 1")
-    enc = train_encoder(fitted, normal, steps=args.encoder_steps, seed=args.seed)
+    enc = train_encoder(fitted, normal, steps=settings.encoder_steps, seed=settings.seed)
     save_encoder(enc, path)
     return enc
 
@@ -98,18 +97,15 @@ def run_score(args: argparse.Namespace) -> int:
 
     from genlib.anomaly.scoring import combine, parts_for
 
-    if not 0.0 <= args.lam <= 1.0:
-        raise ValueError(f"--lam must be between 0 and 1; got {args.lam}")
-    if args.iters < 0:
-        raise ValueError("--iters must be 0 or more")
+    settings = settings_from(args)
     _, fitted = read_run_dir(args.run)
     run_path = Path(args.run)
     ckpt_dir = run_path if run_path.is_dir() else run_path.parent
     x = read_rows(args.data, list(fitted.columns))
-    encoder = _encoder_for(fitted, ckpt_dir, args) if args.method == "encoder" else None
-    parts = parts_for(fitted, x, method=args.method, encoder=encoder, iters=args.iters, seed=args.seed)
+    encoder = _encoder_for(fitted, ckpt_dir, args, settings) if settings.method == "encoder" else None
+    parts = parts_for(fitted, x, method=settings.method, encoder=encoder, iters=settings.iters, seed=settings.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"score": combine(parts, args.lam), "G": parts.G, "C": parts.C}).to_csv(out, index=False)
-    print(f"scored {len(parts)} rows → {out} (λ = {args.lam:g}, method {args.method})")
+    pd.DataFrame({"score": combine(parts, settings.lam), "G": parts.G, "C": parts.C}).to_csv(out, index=False)
+    print(f"scored {len(parts)} rows → {out} (λ = {settings.lam:g}, method {settings.method})")
     return 0
