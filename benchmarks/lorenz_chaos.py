@@ -76,7 +76,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         configure_torch_threads(args.threads)
-    config = parse_pairs(args.set)  # strings; TrainSpec's make_config converts and checks them
+    config = parse_pairs(args.set)  # strings; TrainSpec checks (model_config) converts and checks them
     ds = load_dataset("lorenz_images", n_traj=args.n_traj)
     dt = float(ds.params["dt"])
     scaler = lorenz_images_scaler(ds)

@@ -153,10 +153,13 @@ def param_widget(p: Param, key: str) -> Any:
 
 
 def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Widgets for every setting of a config dataclass (grouped settings under a small heading of their own)."""
+    """Widgets for every setting of a config dataclass: its own settings first, then each group (e.g. the
+    optimiser settings a family shares) under a small heading of its own."""
     out: dict[str, Any] = {}
     group = None
-    for p in params_of(config_cls):
+    settings = params_of(config_cls)
+    groups = list(dict.fromkeys(p.group for p in settings))
+    for p in sorted(settings, key=lambda p: (p.group is not None, groups.index(p.group))):
         if p.name in exclude:
             continue
         if p.group and p.group != group:

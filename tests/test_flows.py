@@ -11,7 +11,7 @@ import torch
 from scipy import stats
 
 from conftest import gaussian_dataset
-from genlib.models import REGISTRY, FittedModel, GenerativeModel, make_config
+from genlib.models import REGISTRY, FittedModel, GenerativeModel, model_config
 from genlib.models.flow import FlowModel, rational_quadratic_spline
 from genlib.train import TrainSpec, build, train
 
@@ -28,7 +28,7 @@ def make_flow(name: str, d: int, seed: int = 0, perturb: float = 0.0, double: bo
     fresh flow the identity, which would pass the inverse and log-det tests trivially."""
     cls = REGISTRY[name]
     torch.manual_seed(seed)
-    model = cls(make_config(cls.Config, {**SMALL[name], **overrides}), d)
+    model = cls(model_config(cls, {**SMALL[name], **overrides}), d)
     if double:
         model.flow.double()
     if perturb:

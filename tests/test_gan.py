@@ -10,7 +10,7 @@ import torch
 
 from conftest import gaussian_dataset
 from genlib.data import Dataset
-from genlib.models import REGISTRY, FittedModel, ModelError, make_config
+from genlib.models import REGISTRY, FittedModel, ModelError, model_config
 from genlib.models.gan import gradient_penalty
 from genlib.train import TrainSpec, build, train
 
@@ -23,7 +23,7 @@ def make(name: str, n_features: int = 2, image_shape=None, seed: int = 0, **over
     cls = REGISTRY[name]
     base = SMALL_CONV if name == "dcgan" else SMALL
     torch.manual_seed(seed)
-    model = cls(make_config(cls.Config, {**base, **overrides}), n_features, CPU, image_shape=image_shape)
+    model = cls(model_config(cls, {**base, **overrides}), n_features, CPU, image_shape=image_shape)
     model.rng.manual_seed(seed)
     return model
 
@@ -259,6 +259,6 @@ def test_registry_entries() -> None:
     assert REGISTRY["dcgan"].Config().loss in ("ns", "wgan-gp")
     assert REGISTRY["dcgan"].needs_images and not REGISTRY["gan"].needs_images and not REGISTRY["wgan_gp"].needs_images
     with pytest.raises(ModelError, match="loss must be one of ns, wgan-gp"):
-        make_config(REGISTRY["dcgan"].Config, {"loss": "hinge"})
+        model_config("dcgan", {"loss": "hinge"})
     model = make("gan", 3)
     assert model.critic_features(torch.randn(4, 3)).shape == (4, SMALL["d_width"])

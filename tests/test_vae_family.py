@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from genlib.data import Dataset
-from genlib.models import REGISTRY, ModelError, make_config
+from genlib.models import REGISTRY, ModelError, model_config
 from genlib.models.vae import mmd, w2_batch_penalty, w2_penalty
 from genlib.train import TrainSpec, build, train
 
@@ -51,7 +51,7 @@ def make(name: str, overrides: dict | None = None, seed: int = 0):
     if name == "conv_vae":
         kwargs["image_shape"] = (8, 8)
     torch.manual_seed(seed)  # weight init
-    model = cls(make_config(cls.Config, {**CONFIGS[name], **(overrides or {})}), 64 if name == "conv_vae" else 2,
+    model = cls(model_config(cls, {**CONFIGS[name], **(overrides or {})}), 64 if name == "conv_vae" else 2,
                 CPU, **kwargs)
     model.rng.manual_seed(seed)
     return model
@@ -177,11 +177,11 @@ def test_cvae_through_the_engine_gets_the_labels() -> None:
 
 def test_clear_errors_without_labels_or_image_shape() -> None:
     with pytest.raises(ModelError, match="needs class labels"):
-        REGISTRY["cvae"](make_config(REGISTRY["cvae"].Config), 2, CPU, n_classes=0)
+        REGISTRY["cvae"](model_config("cvae"), 2, CPU, n_classes=0)
     with pytest.raises(ModelError, match="needs image data.*no image_shape"):
-        REGISTRY["conv_vae"](make_config(REGISTRY["conv_vae"].Config), 64, CPU)
+        REGISTRY["conv_vae"](model_config("conv_vae"), 64, CPU)
     with pytest.raises(ModelError, match="does not match 63 features"):
-        REGISTRY["conv_vae"](make_config(REGISTRY["conv_vae"].Config), 63, CPU, image_shape=(8, 8))
+        REGISTRY["conv_vae"](model_config("conv_vae"), 63, CPU, image_shape=(8, 8))
     model = make("cvae")
     with pytest.raises(ModelError, match="one label per row"):
         model.sample(5, torch.zeros(4, dtype=torch.long))

@@ -385,7 +385,21 @@ class FlowModel(GenerativeModel):
 
 
 @dataclass
-class RealNVPConfig:
+class FlowOptimiser:
+    """The optimiser settings every flow shares (declared once; each flow's Config adds its architecture)."""
+
+    lr: float = param(1e-3, "Adam learning rate (peak of the schedule)", range=(1e-5, 1e-1), log=True,
+                      group="optimiser")
+    lr_schedule: str = param("cosine", "learning-rate schedule over the run", choices=("cosine", "constant"),
+                             group="optimiser")
+    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of lr", range=(0.0, 1.0),
+                            group="optimiser")
+    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0), group="optimiser")
+    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0), group="optimiser")
+
+
+@dataclass
+class RealNVPConfig(FlowOptimiser):
     n_layers: int = param(8, "number of affine coupling layers (each transforms about half of the columns; "
                              "consecutive layers swap halves)", range=(1, 32))
     width: int = param(32, "hidden units per layer of the s, t networks", range=(4, 1024))
@@ -394,11 +408,6 @@ class RealNVPConfig:
     scale_bound: float = param(3.0, "bound B on each log-scale: s = B·tanh(raw/B) (stops exp(s) overflowing)",
                                range=(0.1, 10.0))
     actnorm: bool = param(True, "add a learnable per-column affine layer (ActNorm) before each coupling")
-    lr: float = param(1e-3, "Adam learning rate (peak of the schedule)", range=(1e-5, 1e-1), log=True)
-    lr_schedule: str = param("cosine", "learning-rate schedule over the run", choices=("cosine", "constant"))
-    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of lr", range=(0.0, 1.0))
-    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0))
-    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0))
 
 
 @register
@@ -436,18 +445,13 @@ class RealNVP(FlowModel):
 
 
 @dataclass
-class MAFConfig:
+class MAFConfig(FlowOptimiser):
     n_layers: int = param(5, "number of autoregressive layers (the column order is reversed between layers)",
                           range=(1, 32))
     width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024))
     depth: int = param(2, "hidden layers of each MADE network", range=(1, 6))
     activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS)
     scale_bound: float = param(3.0, "bound B on each log-scale: s = B·tanh(raw/B)", range=(0.1, 10.0))
-    lr: float = param(1e-3, "Adam learning rate (peak of the schedule)", range=(1e-5, 1e-1), log=True)
-    lr_schedule: str = param("cosine", "learning-rate schedule over the run", choices=("cosine", "constant"))
-    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of lr", range=(0.0, 1.0))
-    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0))
-    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0))
 
 
 def _reversal(d: int) -> Permute:
@@ -479,7 +483,7 @@ class MAF(FlowModel):
 
 
 @dataclass
-class NSFConfig:
+class NSFConfig(FlowOptimiser):
     n_layers: int = param(3, "number of autoregressive spline layers (column order reversed between layers)",
                           range=(1, 32))
     bins: int = param(8, "spline bins K per column and layer", range=(2, 64))
@@ -488,11 +492,6 @@ class NSFConfig:
     width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024))
     depth: int = param(2, "hidden layers of each MADE network", range=(1, 6))
     activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS)
-    lr: float = param(1e-3, "Adam learning rate (peak of the schedule)", range=(1e-5, 1e-1), log=True)
-    lr_schedule: str = param("cosine", "learning-rate schedule over the run", choices=("cosine", "constant"))
-    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of lr", range=(0.0, 1.0))
-    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0))
-    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0))
 
 
 @register
