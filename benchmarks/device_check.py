@@ -31,7 +31,7 @@ import torch
 
 from genlib.data import load_dataset
 from genlib.metrics import anderson_darling, held_out_log_likelihood
-from genlib.models import REGISTRY
+from genlib.models import REGISTRY, Capability
 from genlib.store import RunStore
 from genlib.train import JobManager, TrainSpec, build
 
@@ -102,9 +102,9 @@ def run_one(name: str, steps: int, store: RunStore, manager_for, accel: str = "c
             on_cpu = store.load(snap.run_id, device="cpu")
             ll_cpu = held_out_log_likelihood(on_cpu, ds.test[:300], labels=labels)
             row["ll_cuda"], row["ll_cpu"] = ll_gpu, ll_cpu
-            if "log_prob" in cls.capabilities and not abs(ll_gpu - ll_cpu) < 1e-3:
+            if Capability.LOG_PROB in cls.capabilities and not abs(ll_gpu - ll_cpu) < 1e-3:
                 row["failures"].append(f"log-likelihood cuda {ll_gpu:.5f} vs reloaded on cpu {ll_cpu:.5f}")
-            if "elbo" in cls.capabilities and ll_gpu is not None and not math.isnan(ll_gpu):
+            if Capability.ELBO in cls.capabilities and ll_gpu is not None and not math.isnan(ll_gpu):
                 # The IWAE bound draws its noise from the model's generator, and CUDA's and the CPU's generators
                 # give different streams for one seed: the CPU value differs by Monte-Carlo noise. Reloaded on
                 # the same device, the checkpoint must give the same number.

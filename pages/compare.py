@@ -126,8 +126,7 @@ def _samples(label: str, fitted: Any, n: int, ds: Dataset) -> np.ndarray:
     cache = st.session_state.setdefault("cmp_samples", {})
     key = (label, n, _ds_key(ds))
     if key not in cache:
-        labels = np.arange(n) % ds.n_classes if "condition" in fitted.model.capabilities and ds.n_classes else None
-        cache[key] = fitted.sample(n, seed=0, labels=labels)
+        cache[key] = fitted.sample(n, seed=0)  # a conditional model draws every class in turn
     return cache[key]
 
 

@@ -12,12 +12,11 @@ import streamlit as st
 from genlib import latent as lt
 from genlib.data import Dataset
 from genlib.latent.embed import fingerprint
-from genlib.models import REGISTRY
+from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, JobStatus, TrainSpec
 from pages.common import config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job
 
-ENCODER_MODELS = ("vae", "ae", "cvae", "wae", "vae_lars", "conv_vae")
 PCA = "pca"
 DEFAULT_STEPS = 3000
 MAX_ROWS = 5000  # rows encoded and shown; UMAP on more is slow on a laptop
@@ -72,7 +71,7 @@ def sources(ds: Dataset) -> dict[str, Source]:
                                           lt.ModelEncoder(job.fitted), job.fitted)
             session_runs.add(job.run_id)
     for rec in run_store().list():
-        if (rec.model in ENCODER_MODELS and rec.status in ("done", "stopped") and rec.run_dir
+        if (rec.model in models_with(Capability.ENCODE) and rec.status in ("done", "stopped") and rec.run_dir
                 and _same_data(rec.dataset_params, rec.dataset, ds) and rec.id not in session_runs):
             key = f"run:{rec.id}"
             try:
@@ -103,7 +102,7 @@ def train_controls(ds: Dataset, prefix: str) -> None:
     """Pick an autoencoder-type model compatible with the data and train it in the background."""
     from genlib.models import compatible_models
 
-    usable = [m for m in ENCODER_MODELS if m in compatible_models(ds.n_classes, ds.image_shape)]
+    usable = [m for m in models_with(Capability.ENCODE) if m in compatible_models(ds.n_classes, ds.image_shape)]
     c = st.columns([2, 1, 1])
     model = c[0].selectbox("Model to train", usable, key=f"{prefix}_model",
                            format_func=lambda n: f"{n} — {REGISTRY[n].label}")

@@ -1,7 +1,6 @@
 """Train: pick data and a model, start a background job, watch it learn, inspect and download its samples."""
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 from genlib import figures
@@ -134,10 +133,7 @@ with right:
         st.subheader("Samples vs real data")
         data = job.spec.dataset
         n = st.slider("samples", 50, 5000, min(len(data.test) * 4, 2000), key=f"n_{s.id}")
-        labels = None
-        if "condition" in job.fitted.model.capabilities and data.n_classes:
-            labels = np.arange(n) % data.n_classes  # every class in turn
-        fake = job.fitted.sample(n, seed=0, labels=labels)
+        fake = job.fitted.sample(n, seed=0)  # a conditional model draws every class in turn
         if data.image_shape is not None:
             st.plotly_chart(figures.samples.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
                             key=f"img_{s.id}")

@@ -144,7 +144,7 @@ def test_encoder_round_trip(gan, encoder, easy_case, tmp_path):
 def test_non_gan_model_is_refused():
     ds = Dataset("g", "g", ["a", "b"], normal_rows(100, 0), normal_rows(20, 1))
     spec = TrainSpec(model="gaussian", dataset=ds, device="cpu", eval_period_s=None)
-    with pytest.raises(ModelError, match="need a GAN"):
+    with pytest.raises(ModelError, match="needs a model with the capability .adversarial. \\(dcgan, gan, wgan_gp\\); got gaussian"):
         parts_for(build(spec, resolve_device("cpu")), normal_rows(5, 0))
 
 

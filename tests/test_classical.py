@@ -12,7 +12,7 @@ from sklearn.neighbors import KernelDensity
 
 from genlib.data import Dataset
 from genlib.metrics import evaluate
-from genlib.models import REGISTRY, FittedModel, GenerativeModel, model_config
+from genlib.models import REGISTRY, Capability, FittedModel, GenerativeModel, model_config
 from genlib.models.classical import rule_of_thumb_bandwidth
 from genlib.train import TrainSpec, build, train
 
@@ -56,8 +56,8 @@ def test_registered_as_fit_once_classical_models(name: str) -> None:
     cls = REGISTRY[name]
     assert cls.family == "Classical" and not cls.iterative
     assert cls.label and cls.formula and cls.summary
-    assert "sample" in cls.capabilities
-    assert ("log_prob" in cls.capabilities) == (name != "copula")   # the copula has no density: it says so
+    assert Capability.SAMPLE in cls.capabilities
+    assert (Capability.LOG_PROB in cls.capabilities) == (name != "copula")   # the copula has no density: it says so
 
 
 # ----------------------------------------------------------------------------- gaussian
@@ -178,7 +178,7 @@ def test_state_dict_round_trip_gives_identical_samples_and_densities(name: str) 
     model.rng.manual_seed(5)
     other.rng.manual_seed(5)
     assert torch.equal(model.sample(100), other.sample(100))
-    if "log_prob" in model.capabilities:
+    if model.has(Capability.LOG_PROB):
         pts = torch.as_tensor(x[:20], dtype=torch.float32)
         assert torch.equal(model.log_prob(pts), other.log_prob(pts))
 

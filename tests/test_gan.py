@@ -10,7 +10,7 @@ import torch
 
 from conftest import gaussian_dataset
 from genlib.data import Dataset
-from genlib.models import REGISTRY, FittedModel, ModelError, model_config
+from genlib.models import REGISTRY, Capability, FittedModel, ModelError, model_config
 from genlib.models.gan import gradient_penalty
 from genlib.train import TrainSpec, build, train
 
@@ -252,7 +252,7 @@ def _identity():
 def test_registry_entries() -> None:
     for name in ("gan", "wgan_gp", "dcgan"):
         cls = REGISTRY[name]
-        assert cls.family == "GAN" and cls.capabilities == frozenset({"sample"})
+        assert cls.family == "GAN" and cls.capabilities == frozenset({Capability.SAMPLE, Capability.ADVERSARIAL})
         assert cls.label and cls.formula and len(cls.summary.split(". ")) >= 3
         assert cls.iterative and cls.default_steps > 0
     assert REGISTRY["wgan_gp"].Config().n_critic == 5 and REGISTRY["wgan_gp"].Config().gp_lambda == 10.0

@@ -12,7 +12,7 @@ from sklearn.mixture import GaussianMixture
 
 from conftest import gaussian_dataset
 from genlib.data import Dataset
-from genlib.models import REGISTRY, CheckpointError, FittedModel, ModelError, capability_table, model_config
+from genlib.models import REGISTRY, Capability, CheckpointError, FittedModel, ModelError, capability_table, model_config
 from genlib.models.classical import GMMConfig
 from genlib.models.vae import VAEConfig
 from genlib.params import ParamError, parse_pairs
@@ -257,7 +257,7 @@ def test_save_load_round_trip_gives_identical_samples(fitted_model, tmp_path: Pa
     assert loaded.transform.kind == fitted_model.transform.kind
     assert loaded.info["dataset"] == "finance"
     assert np.array_equal(loaded.sample(300, seed=11), fitted_model.sample(300, seed=11))
-    if "log_prob" in loaded.model.capabilities:
+    if loaded.model.has(Capability.LOG_PROB):
         x = fitted_model.to_model_space(np.full((3, 4), 0.02))
         assert torch.equal(loaded.model.log_prob(x), fitted_model.model.log_prob(x))
     assert not list(tmp_path.rglob("*.tmp"))   # the atomic write left no temporary file
@@ -321,3 +321,39 @@ def test_bad_checkpoints_raise_checkpoint_error_and_execute_nothing(kind: str, t
 def test_missing_checkpoint_raises_checkpoint_error(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         FittedModel.load(tmp_path / "nope.pt")
+
+
+# ----------------------------------------------------------------------------- typed capabilities
+
+def test_a_model_cannot_declare_a_capability_it_does_not_implement() -> None:
+    from genlib.models.base import GenerativeModel, register
+
+    class Liar(GenerativeModel):
+        name, label, family, Config = "liar", "claims an encoder", "VAE", VAEConfig
+        capabilities = frozenset({Capability.SAMPLE, Capability.ENCODE})
+
+        def sample(self, n, labels=None):
+            return torch.zeros(n, self.n_features)
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    with pytest.raises(TypeError, match="declares encode but does not implement encode_mean"):
+        register(Liar)
+    assert "liar" not in REGISTRY
+    with pytest.raises(TypeError, match="Capability members"):
+        register(type("Stringly", (Liar,), {"name": "stringly", "capabilities": frozenset({"sample"})}))
+
+
+def test_capability_lookups_and_a_clear_refusal() -> None:
+    from genlib.models import models_with, require
+    assert models_with(Capability.ENCODE) == ["ae", "conv_vae", "cvae", "vae", "vae_lars", "wae"]
+    assert models_with(Capability.ADVERSARIAL) == ["dcgan", "gan", "wgan_gp"]
+    vae = REGISTRY["vae"](model_config("vae"), 2)
+    assert vae.has(Capability.ENCODE) and not vae.has(Capability.LOG_PROB)
+    with pytest.raises(ModelError, match="needs a model with the capability 'adversarial' \\(dcgan, gan, wgan_gp\\); "
+                                         "got vae"):
+        require(vae, Capability.ADVERSARIAL, "an anomaly score")

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genlib.models.base import ModelError
+from genlib.models.base import Capability, ModelError, require
 from genlib.models.fitted import FittedModel
 from genlib.models.gan import frozen_copy
 from genlib.train.loop import seeded_init
@@ -39,11 +39,9 @@ ENCODER_FORMAT = "genlab-anomaly-encoder/1"
 def gan_networks(fitted: FittedModel) -> tuple[nn.Module, nn.Module, nn.Module]:
     """Private frozen eval-mode copies (G, D.features, D) of a GAN run; ``ModelError`` for any other model."""
     model = fitted.model
-    g, d = getattr(model, "generator", None), getattr(model, "discriminator", None)
-    if not isinstance(g, nn.Module) or not isinstance(d, nn.Module) or not hasattr(d, "features"):
-        raise ModelError(f"anomaly scores by reconstruction need a GAN (wgan_gp, gan, dcgan); got {fitted.name}")
+    require(model, Capability.ADVERSARIAL, "an anomaly score by reconstruction")
     gen = frozen_copy(model.sampling_generator)
-    disc = frozen_copy(d)
+    disc = frozen_copy(model.discriminator)
     return gen, disc.features, disc
 
 

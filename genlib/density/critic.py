@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genlib.models.base import ModelError
+from genlib.models.base import Capability, require
 from genlib.models.fitted import FittedModel
 from genlib.models.gan import frozen_copy
 
@@ -41,16 +41,14 @@ __all__ = ["critic_kind", "critic_on_grid", "critic_values", "generated_points"]
 
 def _networks(fitted: FittedModel) -> tuple[nn.Module, nn.Module]:
     model = fitted.model
-    d, g = getattr(model, "discriminator", None), getattr(model, "generator", None)
-    if not isinstance(d, nn.Module) or not isinstance(g, nn.Module):
-        raise ModelError(f"{fitted.name} has no discriminator: pick a GAN (gan, wgan_gp)")
-    return d, g
+    require(model, Capability.ADVERSARIAL, "a view of the discriminator")
+    return model.discriminator, model.generator
 
 
 def critic_kind(fitted: FittedModel) -> Literal["probability", "critic"]:
     """"probability" for BCE GANs (values D(x) in (0, 1)), "critic" for WGAN-GP (unbounded values)."""
     _networks(fitted)
-    return "critic" if getattr(fitted.model, "loss_kind", "ns") == "wgan-gp" else "probability"
+    return "critic" if fitted.model.loss_kind == "wgan-gp" else "probability"
 
 
 def critic_values(fitted: FittedModel, x: np.ndarray, raw: bool = False, batch_rows: int = BATCH_ROWS) -> np.ndarray:

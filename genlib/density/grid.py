@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from genlib.metrics.likelihood import log_abs_det_jacobian
-from genlib.models.base import ModelError
+from genlib.models.base import Capability, ModelError, models_with
 from genlib.models.fitted import FittedModel
 
 __all__ = ["BATCH_ROWS", "DensityEstimator", "Grid", "density_on_grid", "integral", "log_density"]
@@ -131,12 +131,13 @@ class Grid:
 
 
 def _exact_density_check(fitted: FittedModel) -> None:
-    caps = fitted.model.capabilities
-    if "log_prob" in caps:
+    model = fitted.model
+    if model.has(Capability.LOG_PROB):
         return
-    why = ("it only has a lower bound (ELBO), which does not integrate to one" if "elbo" in caps
+    why = ("it only has a lower bound (ELBO), which does not integrate to one" if model.has(Capability.ELBO)
            else "it defines no density (it can only sample)")
-    raise ModelError(f"{fitted.name} has no exact density to draw: {why}; pick a flow, gaussian, gmm or kde")
+    raise ModelError(f"{fitted.name} has no exact density to draw: {why}; pick one of "
+                     f"{', '.join(models_with(Capability.LOG_PROB))}")
 
 
 def log_density(model: FittedModel | DensityEstimator, x: np.ndarray, batch_rows: int = BATCH_ROWS) -> np.ndarray:

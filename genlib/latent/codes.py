@@ -24,7 +24,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 
 from ..data.base import DataError
-from ..models.base import ModelError
+from ..models.base import Capability, ModelError
 from ..models.fitted import FittedModel
 
 __all__ = ["Encoder", "ModelEncoder", "PCAEncoder", "as_encoder", "has_encoder", "fit_pca", "latent_codes",
@@ -179,9 +179,8 @@ AnyEncoder = Union[Encoder, FittedModel]
 
 
 def has_encoder(fitted: FittedModel) -> bool:
-    """True for models a latent explorer can use (the ``encode`` capability and an ``encode_mean``)."""
-    model = fitted.model
-    return "encode" in model.capabilities and hasattr(model, "encode_mean") and hasattr(model, "decode")
+    """True for models a latent explorer can use: an encoder and a decoder."""
+    return fitted.model.has(Capability.ENCODE) and fitted.model.has(Capability.DECODE)
 
 
 def as_encoder(obj: AnyEncoder) -> Encoder:

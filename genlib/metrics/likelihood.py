@@ -94,11 +94,12 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
     """
     import torch
 
+    from genlib.models.base import Capability
     from genlib.models.fitted import seeded
 
     model = fitted.model
-    caps = model.capabilities
-    if "log_prob" not in caps and "elbo" not in caps:
+    exact = model.has(Capability.LOG_PROB)
+    if not exact and not model.has(Capability.ELBO):
         return None
     arr = _as_2d(x, "x")
     if arr.shape[1] != model.n_features:
@@ -108,7 +109,7 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
     logdet = log_abs_det_jacobian(fitted.transform, arr)
     z = fitted.to_model_space(arr)
     with model.evaluating(), torch.no_grad():
-        if "log_prob" in caps:
+        if exact:
             log_pz = model.log_prob(z)
         else:
             lab = None if labels is None else torch.as_tensor(np.asarray(labels), device=model.device)

@@ -52,6 +52,7 @@ from genlib.metrics.fidelity import (
     kendall_error,
 )
 from genlib.metrics.likelihood import held_out_log_likelihood
+from genlib.models.base import Capability
 from genlib.metrics.two_sample import (
     NearestRecord,
     _median_ratio,
@@ -542,7 +543,7 @@ def score_model(ref: Reference, fitted: Any, seed: int = 12345, metrics: Iterabl
     A model whose samples are non-finite gets NaN for every sample metric instead of raising.
     """
     keys = _keys(metrics, tuple(SUITE))
-    conditional = "condition" in fitted.model.capabilities and ref.labels is not None
+    conditional = fitted.model.has(Capability.CONDITION) and ref.labels is not None
     labels = ref.labels if conditional else None
     sample_keys = [k for k in keys if k != "log_likelihood"]
     out: dict[str, float] = {}

@@ -11,6 +11,7 @@ users only ever see data in its own units.
 from __future__ import annotations
 
 import contextlib
+import enum
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Iterator, Type, TypeVar
 
@@ -19,14 +20,41 @@ import torch
 from genlib.errors import UserError
 from genlib.params import make_config
 
-#: What a page may offer for a model; each model lists the ones it honestly has.
-CAPABILITIES: dict[str, str] = {
-    "sample": "draws new samples in one pass",
-    "log_prob": "exact log-likelihood",
-    "elbo": "lower bound on the log-likelihood (ELBO)",
-    "encode": "maps data to a latent code",
-    "decode": "maps a latent code to data",
-    "condition": "generates for a given class label",
+class Capability(str, enum.Enum):
+    """What a model can do, beyond sampling; each model lists the ones it honestly has, and callers test
+    ``model.has(Capability.ENCODE)`` (never ``hasattr`` or strings). Registration checks that a model declaring a
+    capability implements the methods it promises (see :data:`REQUIRED_METHODS`)."""
+
+    SAMPLE = "sample"
+    LOG_PROB = "log_prob"
+    ELBO = "elbo"
+    ENCODE = "encode"
+    DECODE = "decode"
+    CONDITION = "condition"
+    ADVERSARIAL = "adversarial"
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    Capability.SAMPLE: "draws new samples in one pass",
+    Capability.LOG_PROB: "exact log-likelihood",
+    Capability.ELBO: "lower bound on the log-likelihood (ELBO)",
+    Capability.ENCODE: "maps data to a latent code",
+    Capability.DECODE: "maps a latent code to data",
+    Capability.CONDITION: "generates for a given class label",
+    Capability.ADVERSARIAL: "a generator trained against a discriminator (critic) that can score data",
+}
+
+#: The methods (or properties) a capability promises; :func:`register` refuses a model that lacks one.
+REQUIRED_METHODS: dict[Capability, tuple[str, ...]] = {
+    Capability.LOG_PROB: ("log_prob",),
+    Capability.ELBO: ("iwae_log_likelihood",),
+    Capability.ENCODE: ("encode_mean",),
+    Capability.DECODE: ("decode",),
+    Capability.ADVERSARIAL: ("sampling_generator", "critic"),
 }
 
 
@@ -53,7 +81,7 @@ class GenerativeModel(ABC):
     label: ClassVar[str]
     family: ClassVar[str]
     Config: ClassVar[type]
-    capabilities: ClassVar[frozenset[str]] = frozenset({"sample"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.SAMPLE})
     #: True: trained by repeated ``train_step`` calls; False: ``fit`` once on all data (classical models).
     iterative: ClassVar[bool] = True
     #: What data the model needs: pages only offer image models for image datasets, conditional ones for
@@ -101,9 +129,27 @@ class GenerativeModel(ABC):
     def sample(self, n: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """n samples in model space, shape (n, d), drawn with ``self.rng``."""
 
+    def has(self, capability: Capability) -> bool:
+        """True when the model can do ``capability`` (what pages test before offering a view)."""
+        return capability in self.capabilities
+
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Exact log-density in model space, shape (n,). Only for models with the ``log_prob`` capability."""
+        """Exact log-density in model space, shape (n,). Only with :attr:`Capability.LOG_PROB`."""
         raise NotImplementedError(f"{self.name} has no exact log-likelihood")
+
+    def iwae_log_likelihood(self, x: torch.Tensor, k: int = 64, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Importance-weighted lower bound on log p(x) with k samples, shape (n,). Only with
+        :attr:`Capability.ELBO`."""
+        raise NotImplementedError(f"{self.name} has no likelihood bound")
+
+    def encode_mean(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The latent code of each row (the posterior mean for VAEs), shape (n, latent_dim). Only with
+        :attr:`Capability.ENCODE`."""
+        raise NotImplementedError(f"{self.name} has no encoder")
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Rows (model space) from latent codes. Only with :attr:`Capability.DECODE`."""
+        raise NotImplementedError(f"{self.name} has no decoder")
 
     # --- persistence ----------------------------------------------------------------------------------
     @abstractmethod
@@ -143,9 +189,16 @@ M = TypeVar("M", bound=Type[GenerativeModel])
 
 
 def register(cls: M) -> M:
-    """Class decorator adding a model to :data:`REGISTRY` under ``cls.name``."""
+    """Class decorator adding a model to :data:`REGISTRY` under ``cls.name``, after checking that it implements
+    what its capabilities promise (a flag a page trusts must not be a lie)."""
     if cls.name in REGISTRY:
         raise ValueError(f"model name {cls.name!r} registered twice")
+    for cap in cls.capabilities:
+        if not isinstance(cap, Capability):
+            raise TypeError(f"{cls.__name__}.capabilities must hold Capability members, got {cap!r}")
+        for method in REQUIRED_METHODS.get(cap, ()):
+            if getattr(cls, method, None) is getattr(GenerativeModel, method, None):
+                raise TypeError(f"{cls.__name__} declares {cap.value} but does not implement {method}")
     REGISTRY[cls.name] = cls
     return cls
 
@@ -166,6 +219,18 @@ def model_config(model: str | Type[GenerativeModel], overrides: dict[str, Any] |
     return make_config(cls.Config, overrides, error=ModelError)
 
 
+def models_with(capability: Capability) -> list[str]:
+    """Names of the registered models that have ``capability`` (e.g. every model with an encoder)."""
+    return sorted(name for name, cls in REGISTRY.items() if capability in cls.capabilities)
+
+
+def require(model: GenerativeModel, capability: Capability, purpose: str) -> None:
+    """:class:`ModelError` naming the models that would do, when ``model`` lacks ``capability``."""
+    if not model.has(capability):
+        raise ModelError(f"{purpose} needs a model with the capability '{capability.value}' "
+                         f"({', '.join(models_with(capability))}); got {model.name}")
+
+
 def compatible_models(n_classes: int = 0, image_shape: tuple[int, ...] | None = None) -> list[str]:
     """Names of the models that can train on a dataset with these labels / image shape."""
     return sorted(name for name, cls in REGISTRY.items()
@@ -181,10 +246,10 @@ def capability_table() -> list[dict[str, Any]]:
             "model": name,
             "description": cls.label,
             "family": cls.family,
-            "sample": "sample" in caps,
-            "exact log-likelihood": "log_prob" in caps,
-            "ELBO": "elbo" in caps,
-            "encoder": "encode" in caps,
-            "conditional": "condition" in caps,
+            "sample": Capability.SAMPLE in caps,
+            "exact log-likelihood": Capability.LOG_PROB in caps,
+            "ELBO": Capability.ELBO in caps,
+            "encoder": Capability.ENCODE in caps,
+            "conditional": Capability.CONDITION in caps,
         })
     return rows

@@ -23,7 +23,7 @@ from sklearn.neighbors import KernelDensity
 
 from genlib.params import param
 
-from .base import GenerativeModel, ModelError, register
+from .base import Capability, GenerativeModel, ModelError, register
 
 _COV_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -45,7 +45,7 @@ class GMM(GenerativeModel):
     label = "Gaussian mixture model (scikit-learn EM)"
     family = "Classical"
     Config = GMMConfig
-    capabilities = frozenset({"sample", "log_prob"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.LOG_PROB})
     iterative = False
     default_steps = 1
     formula = r"p(x) = \sum_{k=1}^{K} \pi_k\,\mathcal{N}(x;\,\mu_k,\Sigma_k)"
@@ -177,7 +177,7 @@ class Gaussian(GenerativeModel):
     label = "Multivariate Gaussian (maximum likelihood)"
     family = "Classical"
     Config = GaussianConfig
-    capabilities = frozenset({"sample", "log_prob"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.LOG_PROB})
     iterative = False
     default_steps = 1
     formula = (r"\begin{aligned}p(x) &= \mathcal{N}(x;\,\hat\mu,\hat\Sigma)\\"
@@ -247,7 +247,7 @@ class GaussianCopula(GenerativeModel):
     label = "Gaussian copula with empirical marginals"
     family = "Classical"
     Config = CopulaConfig
-    capabilities = frozenset({"sample"})
+    capabilities = frozenset({Capability.SAMPLE})
     iterative = False
     default_steps = 1
     formula = (r"\begin{aligned}\hat R &= \mathrm{corr}\Big(\Phi^{-1}\big(\tfrac{\mathrm{rank}(x_{ij})}{n+1}\big)"
@@ -364,7 +364,7 @@ class KDE(GenerativeModel):
     label = "Kernel density estimate (scikit-learn)"
     family = "Classical"
     Config = KDEConfig
-    capabilities = frozenset({"sample", "log_prob"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.LOG_PROB})
     iterative = False
     default_steps = 1
     formula = (r"\begin{aligned}\hat p(x) &= \frac{1}{n}\sum_{i=1}^{n} K_h(x - x_i)\\"

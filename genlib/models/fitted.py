@@ -18,7 +18,7 @@ import torch
 from ..transforms import Transform, transform_from_state
 from genlib.params import config_to_json
 
-from .base import GenerativeModel, get_model_class, model_config
+from .base import Capability, GenerativeModel, get_model_class, model_config
 
 CHECKPOINT_FORMAT = "genlab-checkpoint/1"
 
@@ -60,7 +60,7 @@ class FittedModel:
         row (default: the classes in turn)."""
         if n < 1:
             raise ValueError("number of samples must be at least 1")
-        if labels is None and "condition" in self.model.capabilities and self.model.n_classes:
+        if labels is None and self.model.has(Capability.CONDITION) and self.model.n_classes:
             labels = np.arange(n) % self.model.n_classes  # a conditional model with no labels: every class in turn
         lab = None if labels is None else torch.as_tensor(labels, device=self.model.device)
         with self.model.evaluating(), seeded(self.model, seed):

@@ -39,7 +39,7 @@ from torch import nn
 
 from genlib.params import param
 
-from .base import GenerativeModel, ModelError, register
+from .base import Capability, GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS, mlp
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -317,7 +317,7 @@ class FlowModel(GenerativeModel):
     """Shared machinery: exact log-likelihood, maximum-likelihood training, sampling by inversion."""
 
     family = "Flow"
-    capabilities = frozenset({"sample", "log_prob"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.LOG_PROB})
 
     def __init__(self, config, n_features: int, device: torch.device | str = "cpu", n_classes: int = 0,
                  image_shape: tuple[int, ...] | None = None):

@@ -44,7 +44,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from genlib.params import param
 
-from .base import GenerativeModel, ModelError, register
+from .base import Capability, GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS
 
 LOSSES = ("ns", "wgan-gp")
@@ -258,7 +258,7 @@ class ConvFeatures(nn.Module):
 
 class _GANBase(GenerativeModel):
     family = "GAN"
-    capabilities = frozenset({"sample"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.ADVERSARIAL})
     loss_kind = "ns"  # overridden by the config's ``loss`` field where the model has one
 
     def __init__(self, config: GANConfig, n_features: int, device: torch.device | str = "cpu",

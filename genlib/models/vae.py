@@ -38,7 +38,7 @@ from torch import nn
 
 from genlib.params import param
 
-from .base import GenerativeModel, ModelError, register
+from .base import Capability, GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS, image_dims, mlp, one_hot
 
 LOGVAR_MIN, LOGVAR_MAX = -10.0, 10.0  # clamp: keeps exp(logvar) finite on heavy-tailed inputs
@@ -407,7 +407,7 @@ class LatentAutoencoder(GenerativeModel):
 class _ELBOVAE(LatentAutoencoder):
     """Negative ELBO = recon + β · KL; adds the ELBO and the importance-weighted bound (IWAE)."""
 
-    capabilities = frozenset({"sample", "elbo", "encode", "decode"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.ELBO, Capability.ENCODE, Capability.DECODE})
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log p(z) of the prior, per row (over the last dimension)."""
@@ -493,7 +493,8 @@ class CVAE(_ELBOVAE):
     needs_labels = True
     label = "Conditional VAE (one-hot label on encoder and decoder inputs)"
     Config = CVAEConfig
-    capabilities = frozenset({"sample", "elbo", "encode", "decode", "condition"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.ELBO, Capability.ENCODE, Capability.DECODE,
+                              Capability.CONDITION})
     conditional = True
     default_steps = 3000
     formula = (r"\begin{aligned}-\mathrm{ELBO}(x\,|\,y) &= \frac{\lVert x - f_\theta(z, y)\rVert^2}{2\sigma^2}\\"
@@ -723,7 +724,7 @@ class WAE(LatentAutoencoder):
     name = "wae"
     label = "Wasserstein autoencoder (W2 or MMD latent penalty)"
     Config = WAEConfig
-    capabilities = frozenset({"sample", "encode", "decode"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.ENCODE, Capability.DECODE})
     default_steps = 4000
     formula = (r"\begin{aligned}\mathcal{L} &= \frac{\lVert x - f_\theta(z)\rVert^2}{2\sigma^2}"
                r" + \lambda\, D\big(q_\phi,\,\mathcal{N}(0,I)\big)\\"
@@ -786,7 +787,7 @@ class AE(LatentAutoencoder):
     name = "ae"
     label = "Autoencoder (deterministic; samples from a Gaussian fitted to the codes)"
     Config = AEConfig
-    capabilities = frozenset({"sample", "encode", "decode"})
+    capabilities = frozenset({Capability.SAMPLE, Capability.ENCODE, Capability.DECODE})
     default_steps = 3000
     formula = (r"\begin{aligned}\mathcal{L} &= \lVert x - f_\theta(g_\phi(x))\rVert^2\\"
                r"z_{\text{new}} &\sim \mathcal{N}(m, C),\quad m, C = \text{mean, covariance of the codes } g_\phi(x)"
