@@ -14,7 +14,6 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .data import Dataset
 from .metrics.suite import SUITE
 from .models import ModelError, get_model_class
 from .params import ParamError, params_of
@@ -65,15 +64,6 @@ def row_from_record(record: Any, metrics: dict[str, float] | None = None) -> Run
                   elapsed=record.elapsed, steps_per_s=steps_per_s, device=record.device,
                   metrics=dict(metrics if metrics is not None else record.metrics), history=list(history),
                   config=dict(record.config), run_id=record.id, error=record.error)
-
-
-def same_data(name: str, params: dict[str, Any], dataset: Dataset) -> bool:
-    """True when a run was trained on ``dataset`` (same name and generator parameters)."""
-    return name == dataset.name and _norm(params) == _norm(dataset.params)
-
-
-def _norm(params: dict[str, Any]) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (params or {}).items()}
 
 
 def metric_keys(rows: Iterable[RunRow], floor: dict[str, float] | None = None) -> list[str]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from genlib import compare
+from genlib import catalog, compare
 
 from genlib import figures
 from genlib.data import Dataset
@@ -16,7 +16,7 @@ from genlib.metrics.likelihood import is_discrete
 from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
 from genlib.models import REGISTRY, ModelError, compatible_models
 from genlib.store import StoreError
-from genlib.train import Job, JobStatus, TrainSpec
+from genlib.train import Job, TrainSpec
 from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, run_store,
                           samples_csv)
 
@@ -49,7 +49,7 @@ def _stored_metrics(run_id: str, key: tuple, _ds: Dataset) -> dict[str, float]:
 
 
 def _matching_jobs(ds: Dataset) -> list[Job]:
-    return [j for j in manager.jobs() if compare.same_data(j.spec.dataset.name, j.spec.dataset.params, ds)]
+    return [e.job for e in catalog.runs_on(ds, manager.jobs(), None) if e.job is not None]
 
 
 def _start_all(specs: list[TrainSpec]) -> None:
@@ -108,25 +108,18 @@ def _rows(ds: Dataset, stored_ids: list[str]) -> list[compare.RunRow]:
     return rows
 
 
-def _finished_models(ds: Dataset, stored_ids: list[str]) -> dict[str, Any]:
-    """label → FittedModel for runs that can be sampled now (finished jobs and stored runs)."""
-    out: dict[str, Any] = {}
-    for job in _matching_jobs(ds):
-        if job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None:
-            out[f"{job.spec.label()} ({job.id})"] = job.fitted
-    for run_id in stored_ids:
-        try:
-            out[f"{store.get(run_id).name} [{run_id[-6:]}]"] = store.load(run_id)
-        except (StoreError, ValueError):
-            pass
-    return out
+def _usable_runs(ds: Dataset, stored_ids: list[str]) -> dict[str, catalog.Entry]:
+    """Catalog key → entry for the runs that can be sampled now: finished jobs here, and the stored runs added."""
+    chosen = set(stored_ids)
+    return {e.key: e for e in catalog.runs_on(ds, manager.jobs(), store, usable_only=True)
+            if e.source == "live" or e.record.id in chosen}
 
 
-def _samples(label: str, fitted: Any, n: int, ds: Dataset) -> np.ndarray:
+def _samples(entry: catalog.Entry, n: int, ds: Dataset) -> np.ndarray:
     cache = st.session_state.setdefault("cmp_samples", {})
-    key = (label, n, _ds_key(ds))
+    key = (entry.key, n, _ds_key(ds))
     if key not in cache:
-        cache[key] = fitted.sample(n, seed=0)  # a conditional model draws every class in turn
+        cache[key] = entry.load(store).sample(n, seed=0)  # a conditional model draws every class in turn
     return cache[key]
 
 
@@ -166,7 +159,7 @@ with st.container(border=True):
               on_click=_start_all, args=(specs,))
 
 # --- 2. stored runs ----------------------------------------------------------------------------------------------
-stored = [r for r in store.list() if compare.same_data(r.dataset, r.dataset_params, ds) and r.status != "failed"]
+stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.record is not None]
 with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)"):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
@@ -246,18 +239,20 @@ with st.expander("What the metrics measure (formulas)"):
 
 # --- 4. side-by-side plots ---------------------------------------------------------------------------------------
 st.markdown("#### 3 · Side by side")
-fitted_by_label = _finished_models(ds, stored_ids)
-if not fitted_by_label:
+usable = _usable_runs(ds, stored_ids)
+if not usable:
     st.caption("Plots of samples appear here when a run has finished (or a stored run is added).")
 else:
     # keyed by the set of runs on offer, so a newly finished run resets the choice to include it
-    show = st.multiselect("Runs to plot", list(fitted_by_label), default=list(fitted_by_label)[:4],
-                          key=f"cmp_plot_runs_{abs(hash(tuple(fitted_by_label))) % 10**8}")
+    show = st.multiselect("Runs to plot", list(usable), default=list(usable)[:4],
+                          format_func=lambda k: usable[k].label,
+                          key=f"cmp_plot_runs_{abs(hash(tuple(usable))) % 10**8}")
     n_plot = int(st.number_input("samples per run", 100, 20_000, max(len(ds.test), 1000), step=500, key="cmp_n"))
     samples: dict[str, np.ndarray] = {}
-    for label in show:
+    for key in show:
+        label = usable[key].label
         try:
-            samples[label] = _samples(label, fitted_by_label[label], n_plot, ds)
+            samples[label] = _samples(usable[key], n_plot, ds)
         except (FloatingPointError, RuntimeError, ValueError) as exc:
             st.error(f"Cannot sample from {label}: {exc}")
     real = ds.test
@@ -292,13 +287,12 @@ else:
                              width="stretch", key=f"cmp_percol_{key}")
 
     st.markdown("##### Downloads")
-    pick = st.selectbox("Run", list(fitted_by_label), key="cmp_dl_run")
+    pick = usable[st.selectbox("Run", list(usable), format_func=lambda k: usable[k].label, key="cmp_dl_run")]
     d1, d2 = st.columns(2)
-    if pick in samples:
-        d1.download_button("Samples (CSV)", samples_csv(samples[pick], ds.columns), mime="text/csv",
-                           file_name=f"{pick.split(' ')[0]}_{ds.name}_samples.csv", key="cmp_dl_samples")
-    run_id = next((j.run_id for j in _matching_jobs(ds) if f"{j.spec.label()} ({j.id})" == pick), None) \
-        or next((i for i in stored_ids if pick.endswith(f"[{i[-6:]}]")), None)
+    if pick.label in samples:
+        d1.download_button("Samples (CSV)", samples_csv(samples[pick.label], ds.columns), mime="text/csv",
+                           file_name=f"{pick.model}_{ds.name}_samples.csv", key="cmp_dl_samples")
+    run_id = pick.run_id
     if run_id:
         ckpt = store.get(run_id).checkpoint
         if ckpt is not None and ckpt.exists():

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from genlib import catalog
 from genlib import latent as lt
 from genlib.data import Dataset
 from genlib.latent.embed import fingerprint
 from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
-from genlib.train import Job, JobStatus, TrainSpec
+from genlib.train import Job, TrainSpec
 from pages.common import config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job
 
 PCA = "pca"
@@ -37,10 +38,6 @@ def data_picker(prefix: str) -> Dataset | None:
     return dataset_picker(prefix, default="digits")
 
 
-def _same_data(params: dict[str, Any], name: str, ds: Dataset) -> bool:
-    return name == ds.name and dict(params) == dict(ds.params)
-
-
 @st.cache_resource(show_spinner="Fitting PCA…", max_entries=8)
 def _pca(fp: str, _x: np.ndarray, k: int) -> Any:
     return lt.fit_pca(_x, n_components=k)
@@ -59,27 +56,19 @@ def _load_run(run_id: str) -> FittedModel:
 
 
 def sources(ds: Dataset) -> dict[str, Source]:
-    """PCA (always), finished jobs of this session and stored runs with an encoder on these data."""
+    """PCA (always), then every finished run on these data with an encoder: jobs of this process and stored runs
+    (from the one run catalog, genlib.catalog)."""
     pca = pca_encoder(ds, 16)
     out = {PCA: Source(PCA, f"PCA ({pca.latent_dim} components) — the linear baseline", pca, None)}
-    session_runs = set()
-    for job in job_manager().jobs():
-        if (job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None
-                and lt.has_encoder(job.fitted) and job.spec.dataset.name == ds.name
-                and job.spec.dataset.params == ds.params and job.spec.dataset.n_features == ds.n_features):
-            out[f"job:{job.id}"] = Source(f"job:{job.id}", f"{job.spec.label()} ({job.id}, this session)",
-                                          lt.ModelEncoder(job.fitted), job.fitted)
-            session_runs.add(job.run_id)
-    for rec in run_store().list():
-        if (rec.model in models_with(Capability.ENCODE) and rec.status in ("done", "stopped") and rec.run_dir
-                and _same_data(rec.dataset_params, rec.dataset, ds) and rec.id not in session_runs):
-            key = f"run:{rec.id}"
-            try:
-                fitted = _load_run(rec.id)
-            except Exception as exc:  # a corrupt or foreign checkpoint must not break the page
-                st.caption(f"Stored run {rec.id} could not be loaded: {exc}")
-                continue
-            out[key] = Source(key, f"{rec.name} (stored run {rec.id})", lt.ModelEncoder(fitted), fitted)
+    for entry in catalog.runs_on(ds, job_manager().jobs(), run_store(), usable_only=True,
+                                 capability=Capability.ENCODE):
+        try:
+            fitted = entry.job.fitted if entry.job is not None else _load_run(entry.record.id)
+        except Exception as exc:  # a corrupt or foreign checkpoint must not break the page
+            st.caption(f"Stored run {entry.run_id} could not be loaded: {exc}")
+            continue
+        where = "this session" if entry.source == "live" else "stored run"
+        out[entry.key] = Source(entry.key, f"{entry.label} ({where})", lt.ModelEncoder(fitted), fitted)
     return out
 
 

@@ -159,7 +159,8 @@ def test_compare_page_adds_a_stored_run_and_rejects_a_bad_csv() -> None:
     at.button(key="cmp_start").click().run()
     _wait_for(at, lambda a: _table(a) is not None and "done" in set(_table(a)["status"]))
 
-    fresh = _app()  # a new session: live jobs are forgotten once cleared, stored runs remain
+    at.button(key="sidebar_clear").click().run()  # forget the finished job: its run stays in the store
+    fresh = _app()  # a new session: the run is now only a stored one, offered under "Add stored runs"
     fresh.switch_page("pages/compare.py").run()
     options = fresh.multiselect(key="cmp_stored").options
     assert len(options) == 1

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from genlib import compare
+from genlib import catalog, compare
 from genlib.data import load_dataset
 from genlib.metrics.suite import SUITE, floor, reference_for
-from genlib.models import ModelError
+from genlib.models import Capability, ModelError
 from genlib.store import RunStore
 from genlib.train import JobManager, JobStatus, TrainSpec
 
@@ -80,7 +80,7 @@ def test_live_jobs_and_a_stored_run_make_one_table_against_the_floor(tmp_path) -
     fl = floor(reference_for(ds))
     rows = [compare.row_from_snapshot(j.snapshot()) for j in jobs]
     record = store.get(jobs[2].run_id)
-    assert compare.same_data(record.dataset, record.dataset_params, ds)
+    assert catalog.same_data(record.dataset, record.dataset_params, ds)
     rows.append(compare.row_from_record(record))
     table = compare.metric_table(rows, fl)
     assert len(table) == 5 and table["run"].iloc[0] == compare.FLOOR_LABEL
@@ -92,3 +92,26 @@ def test_live_jobs_and_a_stored_run_make_one_table_against_the_floor(tmp_path) -
     assert abs(trained["c2st_auc"] - 0.5) < abs(untrained["c2st_auc"] - 0.5)
     assert trained["coverage"] > untrained["coverage"]
     assert table.iloc[4]["status"] == "done" and table.iloc[4]["run"].startswith("gaussian on finance [")
+
+
+def test_the_run_catalog_lists_live_and_stored_runs_once_with_their_ids(tmp_path) -> None:
+    """Live jobs on the data set, then stored runs on it, each once (a finished job's stored run is the job);
+    other data sets, failed stored runs and (with usable_only) runs without a model are left out."""
+    ds, other = load_dataset("toy2d", n=300, seed=0), load_dataset("toy2d", n=300, seed=1)
+    store = RunStore(tmp_path / "store")
+    earlier = JobManager(max_concurrent=1, store=store)
+    old = earlier.submit(TrainSpec(model="gaussian", dataset=ds, eval_period_s=None))
+    earlier.submit(TrainSpec(model="gaussian", dataset=other, eval_period_s=None))
+    failing = earlier.submit(TrainSpec(model="gmm", dataset=ds, config={"n_components": 500}, eval_period_s=None))
+    assert earlier.wait_all(60) and failing.status is JobStatus.FAILED
+    now = JobManager(max_concurrent=1, store=store)          # a later process: the first run is only stored
+    live = now.submit(TrainSpec(model="gmm", dataset=ds, config={"n_components": 2}, eval_period_s=None))
+    assert now.wait_all(60)
+    entries = catalog.runs_on(ds, now.jobs(), store)
+    assert [(e.key, e.source) for e in entries] == [(f"job:{live.id}", "live"), (f"run:{old.run_id}", "stored")]
+    assert [e.run_id for e in entries] == [live.run_id, old.run_id]
+    assert entries[1].load(store).sample(5).shape == (5, 2)
+    assert entries[0].load(store) is live.fitted
+    with_failed = catalog.runs_on(ds, now.jobs(), store, include_failed=True)
+    assert {e.status for e in with_failed} == {"done", "failed"}
+    assert catalog.runs_on(ds, now.jobs(), store, capability=Capability.ENCODE) == []
