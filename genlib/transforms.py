@@ -8,11 +8,12 @@ to the same shape, and has an exact (or documented) inverse.
 A fitted transform is saved in checkpoints as JSON via ``state_dict()`` and rebuilt with
 ``transform_from_state(state)``.
 
-Kinds accepted by ``make_transform``: "none", "standardize", "log1p+standardize",
-"rankgauss", "auto".
+Kinds accepted by ``make_transform``: the keys of :data:`TRANSFORMS` ("auto", "standardize",
+"log1p+standardize", "rankgauss", "none"), each with a sentence and its formula for menus and ``--help``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -21,7 +22,10 @@ from scipy.special import ndtr, ndtri
 from genlib.data.base import DataError
 
 __all__ = [
+    "TRANSFORMS",
     "TRANSFORM_KINDS",
+    "TransformInfo",
+    "is_heavy_tailed",
     "Chain",
     "Identity",
     "Log1p",
@@ -33,7 +37,27 @@ __all__ = [
     "transform_from_state",
 ]
 
-TRANSFORM_KINDS: tuple[str, ...] = ("none", "standardize", "log1p+standardize", "rankgauss", "auto")
+@dataclass(frozen=True)
+class TransformInfo:
+    """What a preprocessing choice does, for menus and ``--help``: one sentence and its formula (LaTeX)."""
+
+    kind: str
+    help: str
+    latex: str
+
+
+#: Every preprocessing choice, the default ("auto") first.
+TRANSFORMS: dict[str, TransformInfo] = {t.kind: t for t in (
+    TransformInfo("auto", "rank-Gauss for non-negative heavy-tailed data (samples stay positive), else standardise",
+                  r"\text{rank-Gauss or standardise, chosen from the training data}"),
+    TransformInfo("standardize", "z = (x − mean) / std per column", r"z_j = \frac{x_j - m_j}{s_j}"),
+    TransformInfo("log1p+standardize", "z = standardise(log(1 + x)); the inverse maps back to x ≥ 0",
+                  r"z_j = \frac{\log(1 + x_j) - m_j}{s_j}"),
+    TransformInfo("rankgauss", "map each column through its empirical CDF onto a standard normal",
+                  r"z_j = \Phi^{-1}\big(\hat F_j(x_j)\big)"),
+    TransformInfo("none", "train on raw values (heavy tails may make training diverge)", r"z = x"),
+)}
+TRANSFORM_KINDS: tuple[str, ...] = tuple(TRANSFORMS)
 
 #: Skewness above which a non-negative column counts as heavy tailed for kind="auto".
 AUTO_SKEW_THRESHOLD = 2.0
@@ -416,10 +440,13 @@ def auto_kind(x_train: np.ndarray) -> str:
     distance punishes that hard (finance, 3 seeds: wgan_gp AD 2.86 with log1p vs 1.79 with rank-Gauss;
     a plain Gaussian 28 vs 1.7). RankGauss maps each marginal onto N(0, 1) exactly and, for non-negative
     columns, extrapolates the lower tail geometrically so samples stay positive."""
-    arr = _check_fit_input(x_train)
-    if np.all(arr >= 0) and np.any(_skewness(arr) > AUTO_SKEW_THRESHOLD):
-        return "rankgauss"
-    return "standardize"
+    return "rankgauss" if is_heavy_tailed(x_train) else "standardize"
+
+
+def is_heavy_tailed(x: np.ndarray) -> bool:
+    """Non-negative data with some column of skewness > 2: a heavy right tail (log axes show such data best)."""
+    arr = _check_fit_input(x)
+    return bool(np.all(arr >= 0) and np.any(_skewness(arr) > AUTO_SKEW_THRESHOLD))
 
 
 def make_transform(kind: str, x_train: np.ndarray) -> Transform:

@@ -256,7 +256,7 @@ else:
         except (FloatingPointError, RuntimeError, ValueError) as exc:
             st.error(f"Cannot sample from {label}: {exc}")
     real = ds.test
-    log = bool(ds.is_positive and ds.name == "finance")
+    log = figures.style.prefers_log_axes(ds)
     tabs = st.tabs(["Histograms", "ECDF", "QQ (tails)", "Pairs", "Correlations", "Per column"])
     with tabs[0]:
         st.plotly_chart(figures.samples.histogram_overlay(real, samples, ds.columns, log_x=log), key="cmp_fig_hist")

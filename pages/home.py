@@ -60,7 +60,7 @@ if ds is not None:
                            "and maps samples back through the same quantiles, so they stay positive.")
     if ds.image_shape is None and 2 < ds.n_features <= 8:
         a, b = st.columns(2)
-        a.plotly_chart(figures.samples.pair_scatter(ds.train, ds.columns, log=ds.is_positive and ds.name == "finance"),
+        a.plotly_chart(figures.samples.pair_scatter(ds.train, ds.columns, log=figures.style.prefers_log_axes(ds)),
                        key="home_pairs")
         b.plotly_chart(figures.samples.correlation_heatmap(ds.train, ds.columns, title="Kendall τ between columns"),
                        key="home_corr")

@@ -7,15 +7,8 @@ from genlib import figures
 from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
+from genlib.transforms import TRANSFORMS, auto_kind
 from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
-
-TRANSFORM_HELP = {
-    "auto": "rank-Gauss for positive heavy-tailed data (samples stay positive), else standardise",
-    "standardize": "z = (x − mean) / std per column",
-    "log1p+standardize": "z = standardise(log(1 + x)); inverse maps back to x ≥ 0",
-    "rankgauss": "map each column through its empirical CDF onto a standard normal",
-    "none": "train on raw values (heavy tails may make training diverge)",
-}
 
 ensure_app_shell()
 
@@ -60,12 +53,11 @@ with left:
                                    help="same seed and settings → the same model"))
         device = st.selectbox("device", device_options(), key="train_device",
                               help="auto uses the GPU when PyTorch sees one")
-        transform = st.selectbox("preprocessing", list(TRANSFORM_HELP), key="train_transform",
+        transform = st.selectbox("preprocessing", list(TRANSFORMS), key="train_transform",
                                  help="fitted on the training split only; samples are mapped back to data units")
-        st.caption(TRANSFORM_HELP[transform])
-        st.latex(r"\small z_j = \Phi^{-1}\big(\hat F_j(x_j)\big)" if transform in ("auto", "rankgauss") else
-                 r"\small z_j = \frac{\log(1 + x_j) - m_j}{s_j}" if transform == "log1p+standardize" else
-                 r"\small z_j = \frac{x_j - m_j}{s_j}" if transform == "standardize" else r"\small z = x")
+        st.caption(TRANSFORMS[transform].help)
+        shown = auto_kind(ds.train) if transform == "auto" and ds is not None else transform  # what auto picks here
+        st.latex(r"\small " + TRANSFORMS[shown].latex)
         period = float(st.number_input("metrics every (s)", 1.0, 600.0, 5.0, key="train_period",
                                        help="how often fresh samples are scored against the test split"))
     spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,
@@ -140,7 +132,7 @@ with right:
         elif data.n_features == 2:
             st.plotly_chart(figures.samples.scatter_2d(data.test, fake, columns=data.columns), key=f"sc_{s.id}")
         else:
-            log = data.is_positive and data.name == "finance"
+            log = figures.style.prefers_log_axes(data)
             st.plotly_chart(figures.samples.marginal_histograms(data.test, data.columns, fake, log_x=log), key=f"h_{s.id}")
             if data.n_features <= 6:
                 st.plotly_chart(figures.samples.pair_scatter(data.test, data.columns, fake, log=log), key=f"p_{s.id}")

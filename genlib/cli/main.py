@@ -15,6 +15,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from genlib.transforms import TRANSFORM_KINDS, TRANSFORMS
+
 EXIT_USAGE = 2
 
 
@@ -43,8 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=256)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    t.add_argument("--transform", default="auto",
-                   choices=["auto", "none", "standardize", "log1p+standardize", "rankgauss"])
+    t.add_argument("--transform", default="auto", choices=TRANSFORM_KINDS,
+                   help="preprocessing, fitted on the training split: " + "; ".join(
+                       f"{t.kind}: {t.help}" for t in TRANSFORMS.values()))
     t.add_argument("--out", required=True, help="run folder to create (checkpoint + run.json)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 

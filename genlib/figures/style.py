@@ -5,7 +5,7 @@ here imports Streamlit, so figures are testable without a browser.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -37,6 +37,13 @@ def grid_shape(n: int, max_cols: int = 4) -> tuple[int, int]:
 def run_colors(labels: Sequence[str]) -> dict[str, str]:
     """The colour each run gets in the comparison figures, by its position in ``labels``."""
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
+
+
+def prefers_log_axes(dataset: Any) -> bool:
+    """Log axes for tables with heavy right tails (finance-like data: most values near zero, a few far out), never
+    for images; decided from the training data, so an uploaded table of that shape gets them too."""
+    from genlib.transforms import is_heavy_tailed
+    return dataset.image_shape is None and is_heavy_tailed(dataset.train)
 
 
 def finite_values(v: np.ndarray) -> np.ndarray:
