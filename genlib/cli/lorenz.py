@@ -15,15 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from genlib.systems.lorenz import BETA, LYAPUNOV_REFERENCE, RHO, SIGMA
+
 
 def add_parser(sub: Any) -> None:
     lz = sub.add_parser("lorenz", help="Lorenz lab: simulate, Lyapunov exponents, equation fits")
     lsub = lz.add_subparsers(dest="lorenz_command", required=True, parser_class=type(lz))
 
     def system(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sigma", type=float, default=10.0)
-        p.add_argument("--rho", type=float, default=28.0)
-        p.add_argument("--beta", type=float, default=8.0 / 3.0)
+        p.add_argument("--sigma", type=float, default=SIGMA)
+        p.add_argument("--rho", type=float, default=RHO)
+        p.add_argument("--beta", type=float, default=BETA)
 
     s = lsub.add_parser("simulate", help="integrate the equations; CSV t,x,y,z")
     system(s)
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data is None:
             res = ly.benettin(args.sigma, args.rho, args.beta, dt=args.dt, t_max=args.t_max)
             out: dict[str, Any] = {"method": "benettin", "exponent": float(res.exponent),
-                                   "reference": lz.LYAPUNOV_REFERENCE, "renormalisations": int(res.n_renorm)}
+                                   "reference": LYAPUNOV_REFERENCE, "renormalisations": int(res.n_renorm)}
         else:
             states, t = _read_states(args.data)
             dt = float(np.round((t[-1] - t[0]) / (len(t) - 1), 12)) if t is not None and len(t) > 1 else args.dt

@@ -35,7 +35,7 @@ import pandas as pd
 
 from genlib.cache import LRUCache
 from genlib.data.base import DataError
-from genlib.data.lorenz import MAX_STATES, random_initial_states, simulate_lorenz
+from genlib.systems.lorenz import MAX_STATES, random_initial_states, simulate_lorenz
 
 IMAGE_SIDE = 32
 STEPS_PER_IMAGE = IMAGE_SIDE**2  # 1024 time steps per image
@@ -61,7 +61,7 @@ def lorenz_trajectories(
 
     Starts are random (``random_initial_states`` with ``default_rng(seed)``) and the first ``burn_in`` time units
     are dropped so every kept state lies on the attractor. All trajectories are integrated as one stacked
-    3·n_traj-dimensional system by :func:`genlib.data.lorenz.simulate_lorenz` (DOP853, rtol = atol = 1e-9): the
+    3·n_traj-dimensional system by :func:`genlib.systems.lorenz.simulate_lorenz` (DOP853, rtol = atol = 1e-9): the
     solver's per-step overhead dominates, so 1,000 trajectories cost about what one does (~2-4 s for 1,024 steps
     at dt = 0.1). Results are memoised (same arguments → same array, copied), since datasets are rebuilt often.
     """
