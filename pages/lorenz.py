@@ -53,10 +53,7 @@ def _rosenstein_table(sigma: float, rho: float, beta: float, dt: float, t_max: f
 @st.cache_data(show_spinner="Fitting the equations…", max_entries=16)
 def _fits(dt: float, noise: float, t_max: float, threshold: float, seed: int) -> list[Any]:
     states = sindy.make_observations(dt, t_max, noise=noise, seed=seed)
-    fits = [sindy.fit_sparse(states, dt, method=m, threshold=threshold,
-                             known={"sigma": system.SIGMA} if m == "constrained" else None) for m in sindy.METHODS]
-    fits.append(sindy.fit_integrated(states, dt).as_sparse_fit())
-    return fits
+    return sindy.compare_methods(states, dt, threshold=threshold, known={"sigma": system.SIGMA})
 
 
 @st.cache_data(show_spinner="Lyapunov exponent of the fitted system…", max_entries=64)

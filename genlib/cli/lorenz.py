@@ -121,15 +121,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         states, _ = _read_states(args.data)
     truth = (args.sigma, args.rho, args.beta)
-    methods = list(sindy.METHODS) + ["integrated"] if args.method == "all" else [args.method]
-    rows = []
-    for m in methods:
-        if m == "integrated":
-            fit = sindy.fit_integrated(states, args.dt, true_params=truth).as_sparse_fit()
-        else:
-            fit = sindy.fit_sparse(states, args.dt, method=m, true_params=truth,
-                                   known={"sigma": args.sigma} if m == "constrained" else None)
-        rows.append({"method": m, "rmse": float(fit.rmse), "params": {k: float(v) for k, v in fit.params.items()},
-                     "n_terms": int(fit.n_terms), "equations": fit.equations_text()})
+    methods = sindy.ALL_METHODS if args.method == "all" else (args.method,)
+    fits = sindy.compare_methods(states, args.dt, methods=methods, known={"sigma": args.sigma}, true_params=truth)
+    rows = [{"method": f.method, "rmse": float(f.rmse), "params": {k: float(v) for k, v in f.params.items()},
+             "n_terms": int(f.n_terms), "equations": f.equations_text()} for f in fits]
     print(json.dumps({"dt": args.dt, "n": int(len(states)), "noise": args.noise, "fits": rows}))
     return 0

@@ -50,6 +50,8 @@ from genlib.systems.lorenz import (
 TERMS: tuple[str, ...] = ("1", "x", "y", "z", "x^2", "xy", "xz", "y^2", "yz", "z^2")
 STATE_NAMES: tuple[str, ...] = ("x", "y", "z")
 METHODS: tuple[str, ...] = ("stlsq", "lasso", "ridge", "constrained")
+#: Every method `compare_methods` runs by default: the derivative regressions, then the integrated fit.
+ALL_METHODS: tuple[str, ...] = METHODS + ("integrated",)
 PARAM_NAMES: tuple[str, ...] = ("sigma", "rho", "beta")
 TRUE_PARAMS: tuple[float, float, float] = (SIGMA, RHO, BETA)
 MIN_ROWS = 12  # fewer samples than this cannot pin down 10 library terms (plus a derivative stencil)
@@ -642,14 +644,24 @@ def make_observations(
 def compare_methods(
     states: np.ndarray,
     dt: float,
-    methods: tuple[str, ...] = METHODS + ("integrated",),
+    methods: tuple[str, ...] = ALL_METHODS,
+    threshold: float = 0.1,
+    known: dict[str, float] | None = None,
     true_params: tuple[float, float, float] = TRUE_PARAMS,
 ) -> list[SparseFit]:
-    """Every method on the same data with its defaults, as SparseFit rows for one table."""
+    """Every method on the same trajectory, as SparseFit rows for one table (method, dt, rmse, params, n_terms,
+    equations_text/latex): the one comparison behind the Lorenz lab's table, ``genlib lorenz fit`` and the tests.
+
+    Arguments:
+        methods: names from `ALL_METHODS`, in the order of the rows.
+        threshold: STLSQ's cut-off (see `fit_sparse`).
+        known: parameters fixed in the constrained fit; default {"sigma": true σ}.
+        true_params: (σ, ρ, β) the errors of every row are measured against.
+    """
     fits = []
     for method in methods:
         if method == "integrated":
             fits.append(fit_integrated(states, dt, true_params=true_params).as_sparse_fit())
         else:
-            fits.append(fit_sparse(states, dt, method, true_params=true_params))
+            fits.append(fit_sparse(states, dt, method, threshold=threshold, known=known, true_params=true_params))
     return fits
