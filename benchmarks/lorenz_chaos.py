@@ -25,6 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genlib.data import load_dataset  # noqa: E402
+from genlib.data import trajectory_codec as codec  # noqa: E402
 from genlib.data.lorenz_images import lorenz_images_scaler  # noqa: E402
 from genlib.dynamics import trajectories as tr  # noqa: E402
 from genlib.train.jobs import configure_torch_threads  # noqa: E402
@@ -80,7 +81,7 @@ def main() -> int:
     ds = load_dataset("lorenz_images", n_traj=args.n_traj)
     dt = float(ds.params["dt"])
     scaler = lorenz_images_scaler(ds)
-    real = tr.from_images(ds.test[: args.n], scaler)
+    real = codec.from_images(ds.test[: args.n], scaler)
     print(f"lorenz_images: {len(ds.train)} train / {len(ds.test)} test trajectories at dt = {dt}; "
           f"torch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs, device {args.device}; "
           f"chaos table on {len(real)} real vs {args.n} generated trajectories; settings {config or 'defaults'}\n")
@@ -90,7 +91,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     mean, std = ds.train.mean(0), ds.train.std(0)
     noise = np.clip(mean + std * rng.standard_normal((args.n, ds.train.shape[1])), -1, 1)
-    print(fmt("baseline: per-pixel Gaussian noise", chaos_row(real, tr.from_images(noise, scaler), dt), "—", "—"),
+    print(fmt("baseline: per-pixel Gaussian noise", chaos_row(real, codec.from_images(noise, scaler), dt), "—", "—"),
           flush=True)
     for seed in range(args.seeds):
         spec = TrainSpec(model="dcgan", dataset=ds, config=config, steps=args.steps, batch_size=64, seed=seed,
@@ -98,7 +99,7 @@ def main() -> int:
         fitted = build(spec, torch.device(args.device))
         done, secs = 0, 0.0
         while True:
-            fake = tr.from_images(fitted.sample(args.n, seed=7), scaler)
+            fake = codec.from_images(fitted.sample(args.n, seed=7), scaler)
             print(fmt(f"dcgan seed {seed}" + (" (untrained)" if done == 0 else ""), chaos_row(real, fake, dt), done,
                       secs), flush=True)
             if done >= args.steps:

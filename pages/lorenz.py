@@ -1,5 +1,6 @@
 """Lorenz lab: simulate the attractor, measure chaos, recover the equations, and ask whether generated
-trajectories are still chaotic — seed 001, live. Thin: every computation lives in ``genlib.dynamics``."""
+trajectories are still chaotic — seed 001, live. Thin: every computation lives in ``genlib.dynamics`` (the system
+itself in ``genlib.systems.lorenz``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,6 +13,7 @@ from genlib import figures
 from genlib.dynamics import lorenz as lz
 from genlib.dynamics import lyapunov as ly
 from genlib.dynamics import sindy
+from genlib.systems import lorenz as system
 from pages.common import ensure_app_shell
 from pages.lorenz_gen import generative_section
 
@@ -44,17 +46,14 @@ def _benettin(sigma: float, rho: float, beta: float, dt: float, t_max: float) ->
 
 @st.cache_data(show_spinner="Rosenstein: nearest neighbours and their divergence…", max_entries=16)
 def _rosenstein_table(sigma: float, rho: float, beta: float, dt: float, t_max: float) -> dict[str, Any]:
-    traj = lz.simulate(lz.on_attractor(seed=1), sigma, rho, beta, dt=dt, t_max=t_max, method="solve_ivp")
+    traj = lz.simulate(system.on_attractor(seed=1), sigma, rho, beta, dt=dt, t_max=t_max, method="solve_ivp")
     return ly.lyapunov_by_coordinate(traj.states, dt)
 
 
 @st.cache_data(show_spinner="Fitting the equations…", max_entries=16)
 def _fits(dt: float, noise: float, t_max: float, threshold: float, seed: int) -> list[Any]:
     states = sindy.make_observations(dt, t_max, noise=noise, seed=seed)
-    fits = [sindy.fit_sparse(states, dt, method=m, threshold=threshold,
-                             known={"sigma": lz.SIGMA} if m == "constrained" else None) for m in sindy.METHODS]
-    fits.append(sindy.fit_integrated(states, dt).as_sparse_fit())
-    return fits
+    return sindy.compare_methods(states, dt, threshold=threshold, known={"sigma": system.SIGMA})
 
 
 @st.cache_data(show_spinner="Lyapunov exponent of the fitted system…", max_entries=64)
@@ -62,7 +61,7 @@ def _fitted_exponent(method: str, dt: float, coef: bytes) -> tuple[float | None,
     fit = sindy.SparseFit(method=method, coef=np.frombuffer(coef).reshape(len(sindy.TERMS), 3).copy(), dt=dt,
                           params={}, rmse=float("nan"), n_terms=0)
     try:
-        return float(ly.benettin_rhs(fit.rhs, lz.on_attractor(seed=2), dt=0.01, t_max=60.0).exponent), ""
+        return float(ly.benettin_rhs(fit.rhs, system.on_attractor(seed=2), dt=0.01, t_max=60.0).exponent), ""
     except (lz.DynamicsError, FloatingPointError, ValueError) as exc:
         return None, str(exc)
 
@@ -70,9 +69,9 @@ def _fitted_exponent(method: str, dt: float, coef: bytes) -> tuple[float | None,
 # --- 1. simulator ------------------------------------------------------------------------------------------------
 def simulator() -> None:
     c = st.columns(4)
-    sigma = c[0].number_input("σ", 0.1, 100.0, lz.SIGMA, key="lz_sigma")
-    rho = c[1].number_input("ρ", 0.1, 200.0, lz.RHO, key="lz_rho", help="chaotic at 28; a fixed point below ~24.7")
-    beta = c[2].number_input("β", 0.01, 20.0, lz.BETA, format="%.4f", key="lz_beta")
+    sigma = c[0].number_input("σ", 0.1, 100.0, system.SIGMA, key="lz_sigma")
+    rho = c[1].number_input("ρ", 0.1, 200.0, system.RHO, key="lz_rho", help="chaotic at 28; a fixed point below ~24.7")
+    beta = c[2].number_input("β", 0.01, 20.0, system.BETA, format="%.4f", key="lz_beta")
     method = c[3].selectbox("integrator", lz.METHODS, index=1, key="lz_method",
                             help="explicit Euler, classical Runge–Kutta 4, or scipy's DOP853 as the accurate "
                                  "reference")
@@ -109,7 +108,7 @@ def simulator() -> None:
                 "λ ≈ 0.906 — until it reaches the size of the attractor. (For the first few time units it barely "
                 "grows: the nudge must first turn into the most unstable direction.)")
     d = lz.separation(a, b)
-    st.plotly_chart(figures.lorenz.separation_plot(a.t, d, lz.LYAPUNOV_REFERENCE, d0=eps), key="lz_sep")
+    st.plotly_chart(figures.lorenz.separation_plot(a.t, d, system.LYAPUNOV_REFERENCE, d0=eps), key="lz_sep")
 
 
 # --- 2. Lyapunov --------------------------------------------------------------------------------------------------
@@ -123,13 +122,13 @@ def lyapunov() -> None:
     c = st.columns(2)
     t_max = c[0].select_slider("integration time T", [50.0, 100.0, 200.0, 400.0], 200.0, key="lz_ben_T")
     dt = c[1].select_slider("dt ", [0.005, 0.01, 0.02], 0.01, key="lz_ben_dt")
-    res = _benettin(lz.SIGMA, lz.RHO, lz.BETA, dt, t_max)
-    err = 100 * (res.exponent / lz.LYAPUNOV_REFERENCE - 1)
+    res = _benettin(system.SIGMA, system.RHO, system.BETA, dt, t_max)
+    err = 100 * (res.exponent / system.LYAPUNOV_REFERENCE - 1)
     m = st.columns(3)
     m[0].metric("λ₁ (Benettin)", f"{res.exponent:.4f}", f"{err:+.1f} % vs 0.9056", delta_color="off")
-    m[1].metric("reference", f"{lz.LYAPUNOV_REFERENCE}")
+    m[1].metric("reference", f"{system.LYAPUNOV_REFERENCE}")
     m[2].metric("renormalisations", f"{res.n_renorm:,}")
-    st.plotly_chart(figures.lorenz.running_exponent(res.times, res.running, lz.LYAPUNOV_REFERENCE), key="lz_ben")
+    st.plotly_chart(figures.lorenz.running_exponent(res.times, res.running, system.LYAPUNOV_REFERENCE), key="lz_ben")
 
     st.markdown("#### From data alone: Rosenstein's method")
     st.markdown("Without equations — as for a generated trajectory — embed the series, find each point's nearest "
@@ -142,9 +141,9 @@ def lyapunov() -> None:
     rdt = c[0].select_slider("sampling step", [0.01, 0.02, 0.05, 0.1], 0.01, key="lz_ros_dt",
                              help="seed 001's data use 0.1: fewer points per orbit make the estimate harder")
     rT = c[1].select_slider("length T", [50.0, 100.0, 200.0], 100.0, key="lz_ros_T")
-    table = _rosenstein_table(lz.SIGMA, lz.RHO, lz.BETA, rdt, rT)
+    table = _rosenstein_table(system.SIGMA, system.RHO, system.BETA, rdt, rT)
     st.dataframe(pd.DataFrame([{"series": k, "λ (Rosenstein)": r.exponent,
-                                "error vs 0.9056": f"{100 * (r.exponent / lz.LYAPUNOV_REFERENCE - 1):+.0f} %",
+                                "error vs 0.9056": f"{100 * (r.exponent / system.LYAPUNOV_REFERENCE - 1):+.0f} %",
                                 "embedding dim": r.emb_dim, "lag (steps)": r.lag} for k, r in table.items()]),
                  hide_index=True, key="lz_ros_table")
     st.plotly_chart(figures.lorenz.rosenstein_fits(table), key="lz_ros_fig")

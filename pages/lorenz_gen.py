@@ -10,6 +10,7 @@ import streamlit as st
 
 from genlib import figures
 from genlib.data import Dataset
+from genlib.data import trajectory_codec as codec
 from genlib.data.lorenz_images import lorenz_images_scaler
 from genlib.dynamics import trajectories as tr
 from genlib.models import REGISTRY
@@ -36,8 +37,8 @@ def _start(spec: TrainSpec) -> None:
 def _trajectories(rows: np.ndarray, ds: Dataset) -> np.ndarray:
     """Dataset rows (images or windows) → trajectories (n, T, 3) in data units."""
     if ds.name == "lorenz_images":
-        return tr.from_images(rows, lorenz_images_scaler(ds))
-    return tr.unwindow(rows, int(ds.params["length"]))
+        return codec.from_images(rows, lorenz_images_scaler(ds))
+    return codec.unwindow(rows, int(ds.params["length"]))
 
 
 def generative_section() -> None:
@@ -111,7 +112,7 @@ def live_preview(job: Job) -> None:
         if ds.name == "lorenz_images":
             c = st.columns(2)
             c[0].markdown("**Real trajectories as images**")
-            c[0].plotly_chart(figures.lorenz.rgb_grid(tr.to_images(real, lorenz_images_scaler(ds))),
+            c[0].plotly_chart(figures.lorenz.rgb_grid(codec.to_images(real, lorenz_images_scaler(ds))),
                               key=f"lz_gen_real_{job.id}")
             c[1].markdown(f"**Generated** (step {s.step})")
             c[1].plotly_chart(figures.lorenz.rgb_grid(np.asarray(preview).reshape(-1, 3, 32, 32)),
@@ -170,7 +171,7 @@ def chaos_check(job: Job) -> None:
                                                "generated": tr.return_map(fake[..., 2])}),
                       key=f"lz_chaos_map_{job.id}")
     c[1].plotly_chart(figures.samples.histogram_overlay(real.reshape(-1, 3), {"generated": fake.reshape(-1, 3)},
-                                              list(tr.COORDS)), key=f"lz_chaos_marg_{job.id}")
+                                              list(codec.COORDS)), key=f"lz_chaos_marg_{job.id}")
     st.download_button("Generated trajectories (CSV)",
                        pd.DataFrame({"trajectory": np.repeat(np.arange(len(fake)), fake.shape[1]),
                                      "step": np.tile(np.arange(fake.shape[1]), len(fake)),

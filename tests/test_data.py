@@ -19,8 +19,8 @@ from genlib.data import (
     load_csv,
     load_dataset,
 )
-from genlib.data.lorenz import lorenz_rhs, simulate_lorenz
 from genlib.data.toy2d import SHAPES
+from genlib.systems.lorenz import lorenz_ivp, simulate_lorenz
 
 # Small lorenz settings keep the suite fast where the attractor itself is not under test.
 FAST = {"lorenz": {"T": 5.0, "n_traj": 2}}
@@ -181,7 +181,7 @@ def test_lorenz_states_lie_on_the_attractor(lorenz: Dataset) -> None:
 
 
 def test_simulate_lorenz_helpers() -> None:
-    d = lorenz_rhs(0.0, np.array([1.0, 2.0, 3.0]), 10.0, 28.0, 8 / 3)
+    d = lorenz_ivp(0.0, np.array([1.0, 2.0, 3.0]), 10.0, 28.0, 8 / 3)
     np.testing.assert_allclose(d, [10.0, 1.0 * 25.0 - 2.0, 2.0 - 8.0])
     path = simulate_lorenz([1.0, 1.0, 1.0], dt=0.01, T=1.0)
     assert path.shape == (101, 3)

@@ -10,19 +10,21 @@ from scipy.stats import spearmanr
 
 from genlib.data import DATASETS, DataError, load_dataset
 from genlib.data import lorenz_images as li
-from genlib.dynamics.trajectories import (
+from genlib.data.lorenz import lorenz_trajectories
+from genlib.data.trajectory_codec import (
     IMAGE_SIDE,
     STEPS_PER_IMAGE,
-    TABLE_COLUMNS,
     ChannelScaler,
-    chaos_table,
-    fit_return_map,
     from_images,
-    lorenz_trajectories,
-    return_map,
     to_images,
     unwindow,
     windows,
+)
+from genlib.dynamics.trajectories import (
+    TABLE_COLUMNS,
+    chaos_table,
+    fit_return_map,
+    return_map,
     z_maxima,
 )
 from genlib.train.loop import TrainSpec, build, train
@@ -215,7 +217,6 @@ def test_chaos_table_flags_garbage_without_crashing(traj: np.ndarray) -> None:
 def test_lorenz_images_dataset(images_ds, traj: np.ndarray) -> None:
     ds = images_ds
     assert ds.image_shape == (3, IMAGE_SIDE, IMAGE_SIDE) == li.IMAGE_SHAPE
-    assert (li.IMAGE_SIDE, li.STEPS_PER_IMAGE) == (IMAGE_SIDE, STEPS_PER_IMAGE)
     assert ds.n_features == 3 * STEPS_PER_IMAGE and ds.columns[37] == "x37" and ds.columns[1024] == "y0"
     assert len(ds.train) + len(ds.test) == N_SMALL and len(ds.test) == round(0.2 * N_SMALL)
     assert ds.train.min() >= -1.0 and ds.train.max() <= 1.0 and ds.test.min() >= -1.0 and ds.test.max() <= 1.0

@@ -10,8 +10,8 @@ AVO paper: θ ~ q(θ|ψ), then x ~ p(x|θ)). No gradient flows through it, which
   distribution towards uniform; here a proposal is accepted when f(x)/max ≥ u, the textbook rejection sampler,
   and a test checks the samples against the exact density.
 - ``lorenz``: a noisy observer of the Lorenz-63 system, θ = (σ, ρ, β): from a random start, integrate past the
-  transient, then record (x, y, z) at a few instants with Gaussian measurement noise — the same equations as the
-  Lorenz lab (``genlib.dynamics.lorenz``).
+  transient, then record (x, y, z) at a few instants with Gaussian measurement noise — the same equations and RK4
+  step as the Lorenz lab (``genlib.systems.lorenz``).
 
 Parameters live in a box (``bounds``) that is the ABC prior and the scale of the proposal's coordinates.
 """
@@ -22,8 +22,8 @@ from typing import Callable
 
 import numpy as np
 
-from genlib.dynamics.lorenz import lorenz_derivative, step_rk4
 from genlib.errors import UserError
+from genlib.systems.lorenz import BETA, RHO, SIGMA, lorenz_derivative, step_rk4
 
 __all__ = ["Simulator", "SimulatorError", "SIMULATORS", "get_simulator", "weinberg_density", "weinberg_afb"]
 
@@ -182,7 +182,7 @@ SIMULATORS: dict[str, Simulator] = {
                 "constant — but only through A_FB, so a whole curve of (E_beam, G_f) explains the data equally well."),
     "lorenz": Simulator(
         name="lorenz", label="Noisy Lorenz observer", param_names=("sigma", "rho", "beta"),
-        param_latex=(r"\sigma", r"\rho", r"\beta"), true_theta=(10.0, 28.0, 8.0 / 3.0),
+        param_latex=(r"\sigma", r"\rho", r"\beta"), true_theta=(SIGMA, RHO, BETA),
         bounds=((5.0, 15.0), (20.0, 35.0), (1.5, 4.0)), init_mu=(8.0, 24.0, 2.0), init_sigma=(1.0, 1.5, 0.25),
         feature_names=tuple(f"{c}_t{t}" for t in range(len(LORENZ_TIMES)) for c in "xyz"),
         simulate_fn=_lorenz,

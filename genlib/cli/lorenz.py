@@ -15,15 +15,17 @@ from typing import Any
 
 import numpy as np
 
+from genlib.systems.lorenz import BETA, LYAPUNOV_REFERENCE, RHO, SIGMA
+
 
 def add_parser(sub: Any) -> None:
     lz = sub.add_parser("lorenz", help="Lorenz lab: simulate, Lyapunov exponents, equation fits")
     lsub = lz.add_subparsers(dest="lorenz_command", required=True, parser_class=type(lz))
 
     def system(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--sigma", type=float, default=10.0)
-        p.add_argument("--rho", type=float, default=28.0)
-        p.add_argument("--beta", type=float, default=8.0 / 3.0)
+        p.add_argument("--sigma", type=float, default=SIGMA)
+        p.add_argument("--rho", type=float, default=RHO)
+        p.add_argument("--beta", type=float, default=BETA)
 
     s = lsub.add_parser("simulate", help="integrate the equations; CSV t,x,y,z")
     system(s)
@@ -102,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data is None:
             res = ly.benettin(args.sigma, args.rho, args.beta, dt=args.dt, t_max=args.t_max)
             out: dict[str, Any] = {"method": "benettin", "exponent": float(res.exponent),
-                                   "reference": lz.LYAPUNOV_REFERENCE, "renormalisations": int(res.n_renorm)}
+                                   "reference": LYAPUNOV_REFERENCE, "renormalisations": int(res.n_renorm)}
         else:
             states, t = _read_states(args.data)
             dt = float(np.round((t[-1] - t[0]) / (len(t) - 1), 12)) if t is not None and len(t) > 1 else args.dt
@@ -119,15 +121,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         states, _ = _read_states(args.data)
     truth = (args.sigma, args.rho, args.beta)
-    methods = list(sindy.METHODS) + ["integrated"] if args.method == "all" else [args.method]
-    rows = []
-    for m in methods:
-        if m == "integrated":
-            fit = sindy.fit_integrated(states, args.dt, true_params=truth).as_sparse_fit()
-        else:
-            fit = sindy.fit_sparse(states, args.dt, method=m, true_params=truth,
-                                   known={"sigma": args.sigma} if m == "constrained" else None)
-        rows.append({"method": m, "rmse": float(fit.rmse), "params": {k: float(v) for k, v in fit.params.items()},
-                     "n_terms": int(fit.n_terms), "equations": fit.equations_text()})
+    methods = sindy.ALL_METHODS if args.method == "all" else (args.method,)
+    fits = sindy.compare_methods(states, args.dt, methods=methods, known={"sigma": args.sigma}, true_params=truth)
+    rows = [{"method": f.method, "rmse": float(f.rmse), "params": {k: float(v) for k, v in f.params.items()},
+             "n_terms": int(f.n_terms), "equations": f.equations_text()} for f in fits]
     print(json.dumps({"dt": args.dt, "n": int(len(states)), "noise": args.noise, "fits": rows}))
     return 0

@@ -1,30 +1,27 @@
-r"""`lorenz`: states (x, y, z) sampled along trajectories of the Lorenz-63 system.
+r"""`lorenz`: states (x, y, z) sampled along trajectories of the Lorenz-63 system; and `lorenz_trajectories`.
 
 A 3-D density concentrated on a strange attractor: thin, curved and two-lobed, a hard target for a
-generative model. The system is
-
-    dx/dt = sigma * (y - x)
-    dy/dt = x * (rho - z) - y
-    dz/dt = x * y - beta * z
-
-integrated with scipy's `solve_ivp` (DOP853, rtol = atol = 1e-9) and read off every `dt`.
+generative model. The system and its batch integrator (DOP853, rtol = atol = 1e-9, read off every `dt`) are
+those of :mod:`genlib.systems.lorenz`.
 Each of `n_traj` trajectories starts from a random state, runs `burn_in + T` time units, and the first
 `burn_in` units are discarded so the kept states lie on the attractor. All kept states are pooled,
 shuffled with the seeded generator, and split 80/20 into train/test.
 
-`lorenz_rhs` and `simulate_lorenz` are public so the Lorenz lab can reuse exactly this integrator.
+:func:`lorenz_trajectories` is the same simulation kept whole and memoised: the `lorenz_images` and
+`lorenz_windows` datasets are cut from it.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
+from genlib.cache import LRUCache
 from genlib.data.base import DataError, Dataset, ParamSpec
 from genlib.data.csv_loader import split_rows
+from genlib.systems.lorenz import BETA, MAX_STATES, RHO, SIGMA, LorenzError, random_initial_states, simulate_lorenz
 
 TEST_FRACTION = 0.2
-MAX_STATES = 2_000_000  # n_traj * T / dt above this would eat the machine's memory and minutes of CPU
-RTOL = ATOL = 1e-9
+#: Time units `lorenz_trajectories` drops by default before keeping states (the trajectory datasets use it).
+TRAJECTORY_BURN_IN = 10.0
 
 PARAMS: tuple[ParamSpec, ...] = (
     ParamSpec("sigma", 10.0, "Prandtl number σ", (0.1, 100.0)),
@@ -38,65 +35,20 @@ PARAMS: tuple[ParamSpec, ...] = (
 )
 
 
-def lorenz_rhs(t: float, state: np.ndarray, sigma: float, rho: float, beta: float) -> np.ndarray:
-    """Time derivative of the Lorenz system.
-
-    `state` is (x, y, z), or k states stacked flat as (x1, y1, z1, x2, ...) so one solver call can
-    advance many trajectories at once; the result has the same shape as `state`.
-    """
-    s = np.asarray(state, dtype=np.float64).reshape(-1, 3)
-    x, y, z = s[:, 0], s[:, 1], s[:, 2]
-    d = np.empty_like(s)
-    d[:, 0] = sigma * (y - x)
-    d[:, 1] = x * (rho - z) - y
-    d[:, 2] = x * y - beta * z
-    return d.reshape(np.shape(state))
-
-
-def simulate_lorenz(
-    x0: np.ndarray | list[float],
-    sigma: float = 10.0,
-    rho: float = 28.0,
-    beta: float = 8.0 / 3.0,
-    dt: float = 0.01,
-    T: float = 50.0,
-) -> np.ndarray:
-    """Integrate from `x0` and return the states at t = 0, dt, ..., n_steps*dt with n_steps = round(T/dt).
-
-    x0 of shape (3,) gives an array (n_steps + 1, 3); x0 of shape (k, 3) integrates k trajectories in
-    one call and gives (k, n_steps + 1, 3). Raises DataError if the solver fails (e.g. absurd parameters).
-    """
-    x0 = np.asarray(x0, dtype=np.float64)
-    if x0.shape[-1] != 3 or x0.ndim not in (1, 2):
-        raise DataError(f"x0 must have shape (3,) or (k, 3), got {x0.shape}.")
-    n_steps = int(round(T / dt))
-    t_eval = np.arange(n_steps + 1) * dt
-    sol = solve_ivp(
-        lorenz_rhs,
-        (0.0, float(t_eval[-1])),
-        x0.ravel(),
-        method="DOP853",
-        t_eval=t_eval,
-        args=(sigma, rho, beta),
-        rtol=RTOL,
-        atol=ATOL,
-    )
-    if not sol.success or sol.y.shape[1] != n_steps + 1:
-        raise DataError(f"The Lorenz integration failed: {sol.message}")
-    states = sol.y.T.reshape(n_steps + 1, -1, 3)  # (time, trajectory, xyz)
-    return states[:, 0, :] if x0.ndim == 1 else states.transpose(1, 0, 2)
-
-
-def random_initial_states(n: int, rng: np.random.Generator) -> np.ndarray:
-    """n starting points in a box around the attractor (x, y in ±15, z in 5..40), so burn-in is short."""
-    low, high = np.array([-15.0, -15.0, 5.0]), np.array([15.0, 15.0, 40.0])
-    return rng.uniform(low, high, size=(n, 3))
+def _simulate(x0: np.ndarray, sigma: float, rho: float, beta: float, dt: float, n_burn: int, n_keep: int
+              ) -> np.ndarray:
+    """k trajectories (k, n_keep, 3) from x0 (k, 3), the first n_burn steps dropped; a failure is a DataError."""
+    try:
+        traj = simulate_lorenz(x0, sigma, rho, beta, dt, (n_burn + n_keep - 1) * dt)
+    except LorenzError as exc:
+        raise DataError(str(exc)) from None
+    return traj[:, n_burn:, :]
 
 
 def load_lorenz(
-    sigma: float = 10.0,
-    rho: float = 28.0,
-    beta: float = 8.0 / 3.0,
+    sigma: float = SIGMA,
+    rho: float = RHO,
+    beta: float = BETA,
     dt: float = 0.01,
     T: float = 50.0,
     n_traj: int = 4,
@@ -113,8 +65,7 @@ def load_lorenz(
         )
     rng = np.random.default_rng(seed)
     x0 = random_initial_states(int(n_traj), rng)
-    traj = simulate_lorenz(x0, sigma, rho, beta, dt, (n_burn + n_keep - 1) * dt)
-    states = traj[:, n_burn:, :].reshape(-1, 3)
+    states = _simulate(x0, sigma, rho, beta, dt, n_burn, n_keep).reshape(-1, 3)
     train, test, _, _ = split_rows(states, rng, TEST_FRACTION)
     return Dataset(
         name="lorenz",
@@ -130,3 +81,48 @@ def load_lorenz(
             "T": float(T), "n_traj": int(n_traj), "burn_in": float(burn_in), "seed": int(seed),
         },
     )
+
+
+# The integrator costs ~2 s whatever n_traj: keep recent results (read-only) in memory, 64 MB at most.
+_CACHE: LRUCache[np.ndarray] = LRUCache(max_entries=64, max_bytes=64 * 2**20)
+
+
+def lorenz_trajectories(
+    n_traj: int,
+    n_steps: int,
+    dt: float = 0.1,
+    seed: int = 0,
+    sigma: float = SIGMA,
+    rho: float = RHO,
+    beta: float = BETA,
+    burn_in: float = TRAJECTORY_BURN_IN,
+) -> np.ndarray:
+    """``n_traj`` Lorenz trajectories of ``n_steps`` states every ``dt``, shape (n_traj, n_steps, 3).
+
+    Starts are random (``random_initial_states`` with ``default_rng(seed)``) and the first ``burn_in`` time units
+    are dropped so every kept state lies on the attractor. All trajectories are integrated as one stacked
+    3·n_traj-dimensional system by :func:`genlib.systems.lorenz.simulate_lorenz` (DOP853, rtol = atol = 1e-9):
+    the solver's per-step overhead dominates, so 1,000 trajectories cost about what one does (~2-4 s for 1,024
+    steps at dt = 0.1). Results are memoised (same arguments → same array, copied), since datasets are rebuilt
+    often.
+    """
+    n_traj, n_steps = int(n_traj), int(n_steps)
+    if n_traj < 1 or n_steps < 1:
+        raise DataError(f"n_traj and n_steps must be at least 1 (got {n_traj}, {n_steps}).")
+    if not (np.isfinite(dt) and dt > 0) or not (np.isfinite(burn_in) and burn_in >= 0):
+        raise DataError(f"dt must be > 0 and burn_in >= 0 (got dt={dt}, burn_in={burn_in}).")
+    n_burn = int(round(burn_in / dt))
+    if n_traj * (n_burn + n_steps) > MAX_STATES:
+        raise DataError(
+            f"{n_traj} trajectories × {n_burn + n_steps} steps is over the {MAX_STATES:,}-state limit; "
+            "use fewer trajectories, fewer steps or a larger dt."
+        )
+    key = (n_traj, n_steps, float(dt), int(seed), float(sigma), float(rho), float(beta), n_burn)
+
+    def simulate() -> np.ndarray:
+        x0 = random_initial_states(n_traj, np.random.default_rng(int(seed)))
+        traj = np.ascontiguousarray(_simulate(x0, sigma, rho, beta, dt, n_burn, n_steps))
+        traj.setflags(write=False)
+        return traj
+
+    return _CACHE.get_or_build(key, simulate).copy()

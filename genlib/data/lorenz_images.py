@@ -3,7 +3,7 @@ r"""`lorenz_images` and `lorenz_windows`: whole Lorenz trajectories as training 
 `lorenz_images`: each of `n_traj` trajectories (random start, 10 time units of burn-in dropped) keeps 1,024 steps
 at `dt` (102.3 time units at dt = 0.1, like the seed's "T = 100") and becomes one 32×32 image with channels
 x, y, z, laid out in raster order (image[c, r, k] = state at step 32·r + k, coordinate c) and min-max scaled
-to [-1, 1] per channel; see :mod:`genlib.dynamics.trajectories`. A row is that image flattened in (C, H, W)
+to [-1, 1] per channel; see :mod:`genlib.data.trajectory_codec`. A row is that image flattened in (C, H, W)
 order: 3,072 columns x0…x1023, y0…y1023, z0…z1023 (column "x37" is x at step 37), so `image_shape` is
 (3, 32, 32) and the `dcgan` model trains on it as it is.
 
@@ -21,23 +21,17 @@ Both split 80/20 *by trajectory*, so no test row shares a trajectory (or overlap
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from genlib.data.base import DataError, Dataset, ParamSpec
 from genlib.data.csv_loader import split_rows
+from genlib.data.lorenz import TRAJECTORY_BURN_IN, lorenz_trajectories
+from genlib.data.trajectory_codec import COORDS, IMAGE_SIDE, STEPS_PER_IMAGE, ChannelScaler, to_images, windows
+from genlib.systems.lorenz import BETA, RHO, SIGMA
 
-if TYPE_CHECKING:
-    from genlib.dynamics.trajectories import ChannelScaler
-
-# genlib.dynamics.trajectories is imported inside the loaders: the registry imports this module, and importing
-# genlib.data must not pull in genlib.dynamics (nor risk a cycle with it). These mirror its constants (tested).
-COORDS = ("x", "y", "z")
-IMAGE_SIDE = 32
-STEPS_PER_IMAGE = IMAGE_SIDE**2
 TEST_FRACTION = 0.2
-BURN_IN = 10.0
 IMAGE_SHAPE = (3, IMAGE_SIDE, IMAGE_SIDE)
 IMAGE_COLUMNS = [f"{c}{t}" for c in COORDS for t in range(STEPS_PER_IMAGE)]
 MAX_WINDOW_VALUES = 20_000_000  # rows × columns; 160 MB of float64
@@ -76,16 +70,12 @@ def _system_text(n_traj: int, dt: float, sigma: float, rho: float, beta: float) 
 
 
 def _image_trajectories(n_traj: int, dt: float, sigma: float, rho: float, beta: float, seed: int) -> np.ndarray:
-    from genlib.dynamics.trajectories import lorenz_trajectories
-
-    return lorenz_trajectories(n_traj, STEPS_PER_IMAGE, dt, seed, sigma, rho, beta, BURN_IN)
+    return lorenz_trajectories(n_traj, STEPS_PER_IMAGE, dt, seed, sigma, rho, beta, TRAJECTORY_BURN_IN)
 
 
-def load_lorenz_images(n_traj: int = 256, dt: float = 0.1, sigma: float = 10.0, rho: float = 28.0,
-                       beta: float = 8.0 / 3.0, seed: int = 0) -> Dataset:
+def load_lorenz_images(n_traj: int = 256, dt: float = 0.1, sigma: float = SIGMA, rho: float = RHO,
+                       beta: float = BETA, seed: int = 0) -> Dataset:
     """One flattened (3, 32, 32) image in [-1, 1] per trajectory; 80/20 split by trajectory."""
-    from genlib.dynamics.trajectories import ChannelScaler, to_images
-
     traj = _image_trajectories(n_traj, dt, sigma, rho, beta, seed)
     scaler = ChannelScaler.fit(traj)
     rows = to_images(traj, scaler).reshape(len(traj), -1).astype(np.float64)
@@ -111,8 +101,6 @@ def lorenz_images_scaler(dataset: Dataset | dict[str, Any]) -> ChannelScaler:
     Accepts the Dataset or its ``params`` dict (e.g. a stored run's ``dataset_params``); recomputed from the same
     deterministic simulation, so it is exactly the scaler used to build the rows.
     """
-    from genlib.dynamics.trajectories import ChannelScaler
-
     if isinstance(dataset, Dataset) and dataset.name != "lorenz_images":
         raise DataError(f"lorenz_images_scaler needs the lorenz_images dataset, got '{dataset.name}'.")
     given = dataset.params if isinstance(dataset, Dataset) else dict(dataset)
@@ -121,12 +109,12 @@ def lorenz_images_scaler(dataset: Dataset | dict[str, Any]) -> ChannelScaler:
 
 
 def window_columns(length: int) -> list[str]:
-    """x0, y0, z0, x1, y1, z1, …: the flattening order of :func:`genlib.dynamics.trajectories.windows`."""
+    """x0, y0, z0, x1, y1, z1, …: the flattening order of :func:`genlib.data.trajectory_codec.windows`."""
     return [f"{c}{t}" for t in range(int(length)) for c in COORDS]
 
 
 def load_lorenz_windows(n_traj: int = 64, n_steps: int = 1024, length: int = 16, stride: int = 8, dt: float = 0.1,
-                        sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0, seed: int = 0) -> Dataset:
+                        sigma: float = SIGMA, rho: float = RHO, beta: float = BETA, seed: int = 0) -> Dataset:
     """Flattened windows of `length` steps (3·length columns, data units); split 80/20 by trajectory, rows shuffled."""
     if length > n_steps:
         raise DataError(f"window length ({length}) must not exceed the steps per trajectory ({n_steps}).")
@@ -134,9 +122,7 @@ def load_lorenz_windows(n_traj: int = 64, n_steps: int = 1024, length: int = 16,
     if n_rows * 3 * length > MAX_WINDOW_VALUES:
         raise DataError(f"lorenz_windows would hold {n_rows:,} windows × {3 * length} values, over the "
                         f"{MAX_WINDOW_VALUES:,}-value limit; use fewer trajectories or steps, or a larger stride.")
-    from genlib.dynamics.trajectories import lorenz_trajectories, windows
-
-    traj = lorenz_trajectories(n_traj, n_steps, dt, seed, sigma, rho, beta, BURN_IN)
+    traj = lorenz_trajectories(n_traj, n_steps, dt, seed, sigma, rho, beta, TRAJECTORY_BURN_IN)
     tr, te = _split_trajectories(n_traj, seed)
     rng = np.random.default_rng((int(seed), 2))
     train, test = windows(traj[tr], length, stride), windows(traj[te], length, stride)

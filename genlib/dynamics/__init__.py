@@ -1,20 +1,16 @@
-"""Dynamical systems: integrate Lorenz-63 and measure chaos (Lyapunov exponents)."""
+"""Analysis of dynamical systems: simulate Lorenz-63 in the lab, measure chaos (Lyapunov exponents), fit equations.
+
+The system itself (equations, integrators, constants) is defined in :mod:`genlib.systems.lorenz`; its names are
+re-exported here for convenience.
+"""
 from __future__ import annotations
 
 from genlib.dynamics.lorenz import (
-    BETA,
-    LYAPUNOV_REFERENCE,
     METHODS,
-    RHO,
-    SIGMA,
     DynamicsError,
     Trajectory,
-    lorenz_derivative,
-    on_attractor,
     separation,
     simulate,
-    step_euler,
-    step_rk4,
 )
 from genlib.dynamics.lyapunov import (
     BenettinResult,
@@ -25,3 +21,38 @@ from genlib.dynamics.lyapunov import (
     lyapunov_by_coordinate,
     rosenstein,
 )
+from genlib.systems.lorenz import (
+    BETA,
+    LYAPUNOV_REFERENCE,
+    RHO,
+    SIGMA,
+    LorenzError,
+    lorenz_derivative,
+    on_attractor,
+    step_euler,
+    step_rk4,
+)
+
+__all__ = [
+    "BETA",
+    "LYAPUNOV_REFERENCE",
+    "METHODS",
+    "RHO",
+    "SIGMA",
+    "BenettinResult",
+    "DynamicsError",
+    "LorenzError",
+    "RosensteinResult",
+    "Trajectory",
+    "benettin",
+    "benettin_rhs",
+    "delay_embed",
+    "lorenz_derivative",
+    "lyapunov_by_coordinate",
+    "on_attractor",
+    "rosenstein",
+    "separation",
+    "simulate",
+    "step_euler",
+    "step_rk4",
+]

@@ -26,13 +26,13 @@ from typing import Callable
 import numpy as np
 from scipy.spatial import cKDTree
 
-from genlib.dynamics.lorenz import (
+from genlib.dynamics.lorenz import DynamicsError
+from genlib.systems.lorenz import (
     BETA,
     DIVERGENCE_LIMIT,
     MAX_STEPS,
     RHO,
     SIGMA,
-    DynamicsError,
     lorenz_derivative,
     step_rk4,
 )

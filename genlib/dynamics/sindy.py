@@ -36,13 +36,24 @@ from scipy.optimize import least_squares
 from scipy.signal import savgol_filter
 from sklearn.linear_model import Lasso, Ridge
 
-from genlib.data.lorenz import lorenz_rhs, random_initial_states, simulate_lorenz
+from genlib.systems.lorenz import (
+    BETA,
+    RHO,
+    SIGMA,
+    lorenz_derivative,
+    lorenz_jacobians,
+    random_initial_states,
+    simulate_lorenz,
+    step_rk4,
+)
 
 TERMS: tuple[str, ...] = ("1", "x", "y", "z", "x^2", "xy", "xz", "y^2", "yz", "z^2")
 STATE_NAMES: tuple[str, ...] = ("x", "y", "z")
 METHODS: tuple[str, ...] = ("stlsq", "lasso", "ridge", "constrained")
+#: Every method `compare_methods` runs by default: the derivative regressions, then the integrated fit.
+ALL_METHODS: tuple[str, ...] = METHODS + ("integrated",)
 PARAM_NAMES: tuple[str, ...] = ("sigma", "rho", "beta")
-TRUE_PARAMS: tuple[float, float, float] = (10.0, 28.0, 8.0 / 3.0)
+TRUE_PARAMS: tuple[float, float, float] = (SIGMA, RHO, BETA)
 MIN_ROWS = 12  # fewer samples than this cannot pin down 10 library terms (plus a derivative stencil)
 
 _T = {name: i for i, name in enumerate(TERMS)}  # row index of each term in a coefficient matrix
@@ -119,8 +130,8 @@ def derivatives(
     raise ValueError(f"unknown derivative method {method!r}; use 'central' or 'savgol'.")
 
 
-def true_coefficients(sigma: float = 10.0, rho: float = 28.0, beta: float = 8.0 / 3.0) -> np.ndarray:
-    """Ξ of the Lorenz system, shape (10, 3): polynomial_library(X) @ Ξ == lorenz_rhs(X) exactly."""
+def true_coefficients(sigma: float = SIGMA, rho: float = RHO, beta: float = BETA) -> np.ndarray:
+    """Ξ of the Lorenz system, shape (10, 3): polynomial_library(X) @ Ξ == lorenz_derivative(X) exactly."""
     xi = np.zeros((len(TERMS), 3))
     xi[_T["x"], 0], xi[_T["y"], 0] = -sigma, sigma
     xi[_T["x"], 1], xi[_T["y"], 1], xi[_T["xz"], 1] = rho, -1.0, -1.0
@@ -377,12 +388,12 @@ def rk4_map(states: np.ndarray, params: np.ndarray | tuple[float, float, float],
     sigma, rho, beta = (float(p) for p in params)
     s = np.asarray(states, dtype=np.float64)
     h = dt / substeps
+
+    def rhs(u: np.ndarray) -> np.ndarray:
+        return lorenz_derivative(u, sigma, rho, beta)
+
     for _ in range(substeps):
-        k1 = lorenz_rhs(0.0, s, sigma, rho, beta)
-        k2 = lorenz_rhs(0.0, s + 0.5 * h * k1, sigma, rho, beta)
-        k3 = lorenz_rhs(0.0, s + 0.5 * h * k2, sigma, rho, beta)
-        k4 = lorenz_rhs(0.0, s + h * k3, sigma, rho, beta)
-        s = s + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        s = step_rk4(rhs, s, h)
     return s
 
 
@@ -414,28 +425,13 @@ class IntegratedFit:
 
     def rhs(self, state: np.ndarray) -> np.ndarray:
         """The fitted Lorenz vector field at one state (3,) or many (n, 3)."""
-        s = np.asarray(state, dtype=np.float64)
-        return lorenz_rhs(0.0, s, self.sigma, self.rho, self.beta)
+        return lorenz_derivative(state, self.sigma, self.rho, self.beta)
 
     def as_sparse_fit(self) -> SparseFit:
         """The same model as a 10 × 3 coefficient matrix, so it sits in the table with the others."""
         coef = true_coefficients(self.sigma, self.rho, self.beta)
         info = {"cost": self.cost, "n_pairs": self.n_pairs, "success": self.success, "message": self.message}
         return _make_fit("integrated", coef, self.dt, self.true_params, self.seconds, info)
-
-
-def _rhs_and_jacobians(u: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """f(u; θ) for rows u (m, 3), with ∂f/∂u (m, 3, 3) and ∂f/∂θ (m, 3, 3), θ = (σ, ρ, β)."""
-    sigma, rho, beta = theta
-    x, y, z = u[:, 0], u[:, 1], u[:, 2]
-    f = np.column_stack([sigma * (y - x), x * (rho - z) - y, x * y - beta * z])
-    ju = np.zeros((u.shape[0], 3, 3))
-    ju[:, 0, 0], ju[:, 0, 1] = -sigma, sigma
-    ju[:, 1, 0], ju[:, 1, 1], ju[:, 1, 2] = rho - z, -1.0, -x
-    ju[:, 2, 0], ju[:, 2, 1], ju[:, 2, 2] = y, x, -beta
-    jt = np.zeros((u.shape[0], 3, 3))
-    jt[:, 0, 0], jt[:, 1, 1], jt[:, 2, 2] = y - x, x, -z
-    return f, ju, jt
 
 
 def _shoot(
@@ -446,31 +442,31 @@ def _shoot(
     Returns states (m, n_steps+1, 3) and tangents (m, n_steps+1, 3, 6) = [∂s_k/∂s_0 | ∂s_k/∂θ], obtained
     by differentiating every RK4 stage (the exact derivative of the discrete map, so the Gauss-Newton
     steps of least_squares are exact too, and cost one pass instead of 7 finite-difference passes).
+    The state and its tangents advance together as one (m, 3, 7) array through `step_rk4`, the step of
+    `rk4_map`: d/dt [s | T] = [f(s) | ∂f/∂s T + (0 | ∂f/∂θ)], so the states are exactly rk4_map's.
     """
-    m = s0.shape[0]
+    sigma, rho, beta = (float(p) for p in theta)
     h = dt / substeps
-    s = np.array(s0, dtype=np.float64)
-    tan = np.zeros((m, 3, 6))
-    tan[:, :, :3] = np.eye(3)
-    states = np.empty((m, n_steps + 1, 3))
-    tangents = np.empty((m, n_steps + 1, 3, 6))
-    states[:, 0], tangents[:, 0] = s, tan
+    aug = np.zeros((s0.shape[0], 3, 7))
+    aug[:, :, 0] = s0
+    aug[:, :, 1:4] = np.eye(3)
+    states = np.empty((s0.shape[0], n_steps + 1, 3))
+    tangents = np.empty((s0.shape[0], n_steps + 1, 3, 6))
+    states[:, 0], tangents[:, 0] = aug[:, :, 0], aug[:, :, 1:]
 
-    def stage(u: np.ndarray, du: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        f, ju, jt = _rhs_and_jacobians(u, theta)
-        df = ju @ du
-        df[:, :, 3:] += jt
-        return f, df
+    def rhs(a: np.ndarray) -> np.ndarray:
+        u = a[:, :, 0]
+        ju, jt = lorenz_jacobians(u, sigma, rho, beta)
+        out = np.empty_like(a)
+        out[:, :, 0] = lorenz_derivative(u, sigma, rho, beta)
+        out[:, :, 1:] = ju @ a[:, :, 1:]
+        out[:, :, 4:] += jt
+        return out
 
     for step in range(1, n_steps + 1):
         for _ in range(substeps):
-            k1, d1 = stage(s, tan)
-            k2, d2 = stage(s + 0.5 * h * k1, tan + 0.5 * h * d1)
-            k3, d3 = stage(s + 0.5 * h * k2, tan + 0.5 * h * d2)
-            k4, d4 = stage(s + h * k3, tan + h * d3)
-            s = s + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
-            tan = tan + (h / 6.0) * (d1 + 2.0 * d2 + 2.0 * d3 + d4)
-        states[:, step], tangents[:, step] = s, tan
+            aug = step_rk4(rhs, aug, h)
+        states[:, step], tangents[:, step] = aug[:, :, 0], aug[:, :, 1:]
     return states, tangents
 
 
@@ -622,14 +618,14 @@ def make_observations(
     noise: float = 0.0,
     seed: int = 0,
     x0: np.ndarray | list[float] | None = None,
-    sigma: float = 10.0,
-    rho: float = 28.0,
-    beta: float = 8.0 / 3.0,
+    sigma: float = SIGMA,
+    rho: float = RHO,
+    beta: float = BETA,
     burn_in: float = 5.0,
 ) -> np.ndarray:
     """One Lorenz trajectory on the attractor sampled every dt for t_max, with observation noise.
 
-    Integrates with genlib.data.lorenz.simulate_lorenz (DOP853, tol 1e-9) from x0 (default: a seeded
+    Integrates with genlib.systems.lorenz.simulate_lorenz (DOP853, tol 1e-9) from x0 (default: a seeded
     random start), drops the first `burn_in` time units, and adds Gaussian noise of standard deviation
     noise × (std of each coordinate), so noise=0.01 is "1% noise". Returns (round(t_max/dt) + 1, 3).
     """
@@ -648,14 +644,24 @@ def make_observations(
 def compare_methods(
     states: np.ndarray,
     dt: float,
-    methods: tuple[str, ...] = METHODS + ("integrated",),
+    methods: tuple[str, ...] = ALL_METHODS,
+    threshold: float = 0.1,
+    known: dict[str, float] | None = None,
     true_params: tuple[float, float, float] = TRUE_PARAMS,
 ) -> list[SparseFit]:
-    """Every method on the same data with its defaults, as SparseFit rows for one table."""
+    """Every method on the same trajectory, as SparseFit rows for one table (method, dt, rmse, params, n_terms,
+    equations_text/latex): the one comparison behind the Lorenz lab's table, ``genlib lorenz fit`` and the tests.
+
+    Arguments:
+        methods: names from `ALL_METHODS`, in the order of the rows.
+        threshold: STLSQ's cut-off (see `fit_sparse`).
+        known: parameters fixed in the constrained fit; default {"sigma": true σ}.
+        true_params: (σ, ρ, β) the errors of every row are measured against.
+    """
     fits = []
     for method in methods:
         if method == "integrated":
             fits.append(fit_integrated(states, dt, true_params=true_params).as_sparse_fit())
         else:
-            fits.append(fit_sparse(states, dt, method, true_params=true_params))
+            fits.append(fit_sparse(states, dt, method, threshold=threshold, known=known, true_params=true_params))
     return fits
