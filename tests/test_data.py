@@ -61,7 +61,7 @@ def test_every_dataset_loads_with_consistent_shapes(name: str) -> None:
     assert np.isfinite(ds.train).all() and np.isfinite(ds.test).all()
     total = len(ds.train) + len(ds.test)
     assert abs(len(ds.test) / total - 0.2) < 0.01
-    # every ParamSpec default is recorded, so a run can be reproduced from ds.params
+    # every parameter default is recorded, so a run can be reproduced from ds.params
     assert set(ds.params) == {p.name for p in DATASETS[name].params}
 
 

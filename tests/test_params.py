@@ -13,7 +13,8 @@ from genlib.models import REGISTRY
 from genlib.models.flow import FlowOptimiser
 from genlib.params import Param, ParamError, add_arguments, check_config, make_config, param, params_of
 
-CONFIGS = ([cls.Config for cls in REGISTRY.values()] + [AVOConfig, ScoreSettings] + list(SCENARIO_SETTINGS.values()))
+CONFIGS = ([cls.Config for cls in REGISTRY.values()] + [info.Params for info in DATASETS.values()]
+           + [AVOConfig, ScoreSettings] + list(SCENARIO_SETTINGS.values()))
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.__name__)
@@ -24,10 +25,11 @@ def test_every_setting_is_declared_with_help_and_a_valid_default(config) -> None
     make_config(config)  # the defaults build
 
 
-def test_dataset_parameters_are_the_same_setting_type() -> None:
+def test_datasets_declare_their_parameters_the_same_way() -> None:
     for info in DATASETS.values():
-        for p in info.params:
-            assert isinstance(p, Param) and p.help and p.validate(p.default) == p.default
+        assert dataclasses.is_dataclass(info.Params)
+        assert all(isinstance(p, Param) for p in info.params) and [p.name for p in info.params] == [
+            f.name for f in dataclasses.fields(info.Params)]
 
 
 def test_flows_share_one_declaration_of_their_optimiser_settings() -> None:

@@ -5,7 +5,7 @@ problem is a `DataError` with one readable sentence.
 """
 from __future__ import annotations
 
-from genlib.data.base import DataError, Dataset, DatasetInfo, ParamSpec
+from genlib.data.base import DataError, Dataset, DatasetInfo
 from genlib.data.csv_loader import load_csv
 from genlib.data.registry import DATASETS, list_datasets, load_any, load_dataset
 
@@ -14,7 +14,6 @@ __all__ = [
     "DataError",
     "Dataset",
     "DatasetInfo",
-    "ParamSpec",
     "list_datasets",
     "load_any",
     "load_csv",

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from genlib.errors import UserError
-from genlib.params import Param
+from genlib.params import Param, params_of
 
 
 class DataError(UserError):
@@ -55,15 +55,19 @@ class Dataset:
         return 0 if self.labels_train is None else int(np.max(self.labels_train)) + 1
 
 
-#: A dataset's generator parameter: the one setting type of genlib.params (drives widgets and ``--param k=v``).
-ParamSpec = Param
-
-
 @dataclass(frozen=True)
 class DatasetInfo:
-    """A registry entry: how to build a built-in dataset and what it needs."""
+    """A registry entry: how to build a built-in dataset and what it needs.
+
+    ``Params`` is a dataclass declared with :func:`genlib.params.param` (the one parameter system): its fields are
+    the loader's keyword arguments, and their metadata builds the app's widgets and checks ``--param k=v``."""
 
     name: str
     description: str
     loader: Callable[..., Dataset]
-    params: tuple[ParamSpec, ...] = ()
+    Params: type
+
+    @property
+    def params(self) -> list[Param]:
+        """The generator parameters, in declaration order."""
+        return params_of(self.Params)

@@ -11,10 +11,13 @@ import re
 from pathlib import Path
 from typing import Any, BinaryIO, Union
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from genlib.data.base import DataError, Dataset, ParamSpec
+from genlib.data.base import DataError, Dataset
+from genlib.params import param
 
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * MB
@@ -23,12 +26,12 @@ MIN_ROWS = 10
 CsvSource = Union[str, Path, BinaryIO, Any]
 
 # Keyword arguments `load_any(path, **params)` accepts for a CSV; strings from the CLI are coerced to these types.
-CSV_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("name", "", "display name (default: the file name without extension)"),
-    ParamSpec("max_bytes", DEFAULT_MAX_BYTES, "largest file accepted, in bytes", (1, 2**40)),
-    ParamSpec("test_fraction", 0.2, "share of rows held out for scoring", (0.01, 0.99)),
-    ParamSpec("seed", 0, "seed of the shuffle before the split", (0, 2**32 - 1)),
-)
+@dataclass
+class CsvParams:
+    name: str = param("", "display name (default: the file name without extension)")
+    max_bytes: int = param(DEFAULT_MAX_BYTES, "largest file accepted, in bytes", range=(1, 2**40))
+    test_fraction: float = param(0.2, "share of rows held out for scoring", range=(0.01, 0.99))
+    seed: int = param(0, "seed of the shuffle before the split", range=(0, 2**32 - 1))
 
 
 def split_rows(

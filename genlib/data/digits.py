@@ -5,19 +5,22 @@ models without any network access. Each row is one image flattened row-major; pi
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.datasets import load_digits as _sk_load_digits
 from sklearn.model_selection import train_test_split
 
-from genlib.data.base import Dataset, ParamSpec
+from genlib.data.base import Dataset
+from genlib.params import param
 
 IMAGE_SHAPE = (8, 8)
 TEST_FRACTION = 0.2
 COLUMNS = [f"p{i}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1])]
 
-PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("seed", 0, "random seed of the stratified train/test split", (0, 2**32 - 1)),
-)
+@dataclass
+class DigitsParams:
+    seed: int = param(0, "random seed of the stratified train/test split", range=(0, 2**32 - 1))
 
 
 def load_digits(seed: int = 0) -> Dataset:

@@ -33,10 +33,13 @@ The 720 rows are shuffled with the same seeded generator and split 576 train / 1
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import stats
 
-from genlib.data.base import Dataset, ParamSpec
+from genlib.data.base import Dataset
+from genlib.params import param
 from genlib.data.csv_loader import split_rows
 
 N_ROWS = 720
@@ -53,9 +56,9 @@ CORR = np.array(
     ]
 )
 
-PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("seed", 0, "random seed of the generator and of the train/test split", (0, 2**32 - 1)),
-)
+@dataclass
+class FinanceParams:
+    seed: int = param(0, "random seed of the generator and of the train/test split", range=(0, 2**32 - 1))
 
 
 def sample_finance(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,10 +12,13 @@ shuffled with the seeded generator, and split 80/20 into train/test.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from genlib.cache import LRUCache
-from genlib.data.base import DataError, Dataset, ParamSpec
+from genlib.data.base import DataError, Dataset
+from genlib.params import param
 from genlib.data.csv_loader import split_rows
 from genlib.systems.lorenz import BETA, MAX_STATES, RHO, SIGMA, LorenzError, random_initial_states, simulate_lorenz
 
@@ -23,16 +26,16 @@ TEST_FRACTION = 0.2
 #: Time units `lorenz_trajectories` drops by default before keeping states (the trajectory datasets use it).
 TRAJECTORY_BURN_IN = 10.0
 
-PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("sigma", 10.0, "Prandtl number σ", (0.1, 100.0)),
-    ParamSpec("rho", 28.0, "Rayleigh number ρ (chaotic near 28)", (0.1, 200.0)),
-    ParamSpec("beta", 8.0 / 3.0, "geometric factor β", (0.01, 20.0)),
-    ParamSpec("dt", 0.01, "time between saved states", (1e-4, 0.5)),
-    ParamSpec("T", 50.0, "time kept per trajectory (after burn-in)", (1.0, 1000.0)),
-    ParamSpec("n_traj", 4, "number of trajectories from random initial states", (1, 100)),
-    ParamSpec("burn_in", 5.0, "time discarded at the start so states lie on the attractor", (0.0, 100.0)),
-    ParamSpec("seed", 0, "random seed of the initial states and of the train/test split", (0, 2**32 - 1)),
-)
+@dataclass
+class LorenzParams:
+    sigma: float = param(SIGMA, "Prandtl number σ", range=(0.1, 100.0))
+    rho: float = param(RHO, "Rayleigh number ρ (chaotic near 28)", range=(0.1, 200.0))
+    beta: float = param(BETA, "geometric factor β", range=(0.01, 20.0))
+    dt: float = param(0.01, "time between saved states", range=(1e-4, 0.5))
+    T: float = param(50.0, "time kept per trajectory (after burn-in)", range=(1.0, 1000.0))
+    n_traj: int = param(4, "number of trajectories from random initial states", range=(1, 100))
+    burn_in: float = param(5.0, "time discarded at the start so states lie on the attractor", range=(0.0, 100.0))
+    seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1))
 
 
 def _simulate(x0: np.ndarray, sigma: float, rho: float, beta: float, dt: float, n_burn: int, n_keep: int

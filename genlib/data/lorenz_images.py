@@ -23,9 +23,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from genlib.data.base import DataError, Dataset, ParamSpec
+from genlib.data.base import DataError, Dataset
+from genlib.params import make_config, param
 from genlib.data.csv_loader import split_rows
 from genlib.data.lorenz import TRAJECTORY_BURN_IN, lorenz_trajectories
 from genlib.data.trajectory_codec import COORDS, IMAGE_SIDE, STEPS_PER_IMAGE, ChannelScaler, to_images, windows
@@ -36,26 +39,30 @@ IMAGE_SHAPE = (3, IMAGE_SIDE, IMAGE_SIDE)
 IMAGE_COLUMNS = [f"{c}{t}" for c in COORDS for t in range(STEPS_PER_IMAGE)]
 MAX_WINDOW_VALUES = 20_000_000  # rows × columns; 160 MB of float64
 
-_SYSTEM: tuple[ParamSpec, ...] = (
-    ParamSpec("dt", 0.1, "time between steps (seed 001: 0.1, ten times the usual 0.01)", (0.01, 0.5)),
-    ParamSpec("sigma", 10.0, "Prandtl number σ", (0.1, 100.0)),
-    ParamSpec("rho", 28.0, "Rayleigh number ρ (chaotic near 28)", (0.1, 200.0)),
-    ParamSpec("beta", 8.0 / 3.0, "geometric factor β", (0.01, 20.0)),
-    ParamSpec("seed", 0, "random seed of the initial states and of the train/test split", (0, 2**32 - 1)),
-)
+@dataclass
+class _SystemParams:
+    """The system and sampling settings both trajectory datasets share (declared once)."""
 
-IMAGE_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("n_traj", 256, "number of trajectories = images (seed 001: 1,000)", (16, 2000)),
-    *_SYSTEM,
-)
+    dt: float = param(0.1, "time between steps (seed 001: 0.1, ten times the usual 0.01)", range=(0.01, 0.5),
+                      group="system")
+    sigma: float = param(SIGMA, "Prandtl number σ", range=(0.1, 100.0), group="system")
+    rho: float = param(RHO, "Rayleigh number ρ (chaotic near 28)", range=(0.1, 200.0), group="system")
+    beta: float = param(BETA, "geometric factor β", range=(0.01, 20.0), group="system")
+    seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1),
+                      group="system")
 
-WINDOW_PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("n_traj", 64, "number of trajectories the windows are cut from", (4, 2000)),
-    ParamSpec("n_steps", 1024, "steps kept per trajectory", (32, 20000)),
-    ParamSpec("length", 16, "steps per window (a row has 3 × length values)", (2, 256)),
-    ParamSpec("stride", 8, "steps between the starts of successive windows", (1, 256)),
-    *_SYSTEM,
-)
+
+@dataclass
+class ImageParams(_SystemParams):
+    n_traj: int = param(256, "number of trajectories = images (seed 001: 1,000)", range=(16, 2000))
+
+
+@dataclass
+class WindowParams(_SystemParams):
+    n_traj: int = param(64, "number of trajectories the windows are cut from", range=(4, 2000))
+    n_steps: int = param(1024, "steps kept per trajectory", range=(32, 20000))
+    length: int = param(16, "steps per window (a row has 3 × length values)", range=(2, 256))
+    stride: int = param(8, "steps between the starts of successive windows", range=(1, 256))
 
 
 def _split_trajectories(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,8 +111,9 @@ def lorenz_images_scaler(dataset: Dataset | dict[str, Any]) -> ChannelScaler:
     if isinstance(dataset, Dataset) and dataset.name != "lorenz_images":
         raise DataError(f"lorenz_images_scaler needs the lorenz_images dataset, got '{dataset.name}'.")
     given = dataset.params if isinstance(dataset, Dataset) else dict(dataset)
-    p = {s.name: type(s.default)(given.get(s.name, s.default)) for s in IMAGE_PARAMS}
-    return ChannelScaler.fit(_image_trajectories(p["n_traj"], p["dt"], p["sigma"], p["rho"], p["beta"], p["seed"]))
+    p = make_config(ImageParams, {k: v for k, v in given.items() if k in ImageParams.__dataclass_fields__},
+                    where="lorenz_images: ", error=DataError)
+    return ChannelScaler.fit(_image_trajectories(p.n_traj, p.dt, p.sigma, p.rho, p.beta, p.seed))
 
 
 def window_columns(length: int) -> list[str]:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from genlib.data import digits, finance, lorenz, lorenz_images, toy2d
-from genlib.data.base import DataError, Dataset, DatasetInfo, ParamSpec
-from genlib.data.csv_loader import CSV_PARAMS, load_csv
-from genlib.params import ParamError
+from genlib.data.base import DataError, Dataset, DatasetInfo
+from genlib.data.csv_loader import CsvParams, load_csv
+from genlib.params import config_dict, make_config
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
@@ -21,37 +21,37 @@ DATASETS: dict[str, DatasetInfo] = {
             "finance",
             "Synthetic heavy-tailed financial table: 720 × 4 non-negative features, f2 and f3 most correlated.",
             finance.load_finance,
-            finance.PARAMS,
+            finance.FinanceParams,
         ),
         DatasetInfo(
             "toy2d",
             "Classic 2-D toy densities (moons, circles, 8 Gaussians, swiss roll, checkerboard, ring).",
             toy2d.load_toy2d,
-            toy2d.PARAMS,
+            toy2d.Toy2DParams,
         ),
         DatasetInfo(
             "digits",
             "scikit-learn's 1,797 handwritten 8×8 digit images with labels 0-9.",
             digits.load_digits,
-            digits.PARAMS,
+            digits.DigitsParams,
         ),
         DatasetInfo(
             "lorenz",
             "States (x, y, z) sampled on the Lorenz-63 strange attractor.",
             lorenz.load_lorenz,
-            lorenz.PARAMS,
+            lorenz.LorenzParams,
         ),
         DatasetInfo(
             "lorenz_images",
             "Whole Lorenz trajectories (1,024 steps at dt 0.1) as 32×32 RGB images, channels x, y, z (seed 001).",
             lorenz_images.load_lorenz_images,
-            lorenz_images.IMAGE_PARAMS,
+            lorenz_images.ImageParams,
         ),
         DatasetInfo(
             "lorenz_windows",
             "Short windows of Lorenz trajectories (16 steps × x, y, z = 48 values) for VAEs and flows.",
             lorenz_images.load_lorenz_windows,
-            lorenz_images.WINDOW_PARAMS,
+            lorenz_images.WindowParams,
         ),
     )
 }
@@ -61,18 +61,10 @@ def list_datasets() -> list[DatasetInfo]:
     return list(DATASETS.values())
 
 
-def _resolve(name: str, specs: tuple[ParamSpec, ...], params: dict[str, Any]) -> dict[str, Any]:
+def _resolve(name: str, params_cls: type, params: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by the given params, each checked by the one parameter system (genlib.params)."""
-    by_name = {s.name: s for s in specs}
-    where = f"dataset '{name}': "
-    for key in params:
-        if key not in by_name:
-            valid = ", ".join(by_name) or "none"
-            raise DataError(f"{where}unknown parameter {key!r}; valid parameters: {valid}.")
-    try:
-        return {s.name: s.validate(params[s.name], where) if s.name in params else s.default for s in specs}
-    except ParamError as exc:
-        raise DataError(str(exc)) from None
+    config = make_config(params_cls, params, where=f"dataset '{name}': ", error=DataError)
+    return config_dict(config)
 
 
 def load_dataset(name: str, **params: Any) -> Dataset:
@@ -80,7 +72,7 @@ def load_dataset(name: str, **params: Any) -> Dataset:
     info = DATASETS.get(name)
     if info is None:
         raise DataError(f"Unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}.")
-    return info.loader(**_resolve(name, info.params, params))
+    return info.loader(**_resolve(name, info.Params, params))
 
 
 def load_any(spec: str, **params: Any) -> Dataset:
@@ -92,7 +84,7 @@ def load_any(spec: str, **params: Any) -> Dataset:
     if spec in DATASETS:
         return load_dataset(spec, **params)
     if spec.lower().endswith(".csv") or Path(spec).is_file():
-        kwargs = _resolve(Path(spec).name, CSV_PARAMS, params)
+        kwargs = _resolve(Path(spec).name, CsvParams, params)
         kwargs["name"] = kwargs["name"] or None
         return load_csv(spec, **kwargs)
     raise DataError(

@@ -12,21 +12,24 @@ data), and `noise` is the standard deviation of isotropic Gaussian jitter in tho
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn import datasets as skd
 
-from genlib.data.base import DataError, Dataset, ParamSpec
+from genlib.data.base import DataError, Dataset
+from genlib.params import param
 from genlib.data.csv_loader import split_rows
 
 SHAPES: tuple[str, ...] = ("moons", "circles", "8gaussians", "swissroll", "checkerboard", "ring")
 TEST_FRACTION = 0.2
 
-PARAMS: tuple[ParamSpec, ...] = (
-    ParamSpec("shape", "moons", "which 2-D density", choices=SHAPES),
-    ParamSpec("n", 2000, "number of points (train + test)", (10, 100_000)),
-    ParamSpec("noise", 0.05, "std of Gaussian jitter, in output units", (0.0, 1.0)),
-    ParamSpec("seed", 0, "random seed of the sampler and of the train/test split", (0, 2**32 - 1)),
-)
+@dataclass
+class Toy2DParams:
+    shape: str = param("moons", "which 2-D density", choices=SHAPES)
+    n: int = param(2000, "number of points (train + test)", range=(10, 100_000))
+    noise: float = param(0.05, "std of Gaussian jitter, in output units", range=(0.0, 1.0))
+    seed: int = param(0, "random seed of the sampler and of the train/test split", range=(0, 2**32 - 1))
 
 
 def _sk_seed(rng: np.random.Generator) -> int:
