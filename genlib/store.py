@@ -12,7 +12,6 @@ Each call opens its own short-lived connection, so any thread may use the store.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import time
@@ -22,7 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import UserError
 from .models import CheckpointError, FittedModel
+from .paths import genlab_home
 
 CHECKPOINT_NAME = "model.pt"
 RECORD_NAME = "run.json"
@@ -46,12 +47,13 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
     """A user-facing problem with the run store (unknown run, missing checkpoint)."""
 
 
 def default_root() -> Path:
-    return Path(os.environ.get("GENLAB_HOME", Path.home() / ".genlab")).expanduser()
+    """The store's folder: ``$GENLAB_HOME`` (see :mod:`genlib.paths`)."""
+    return genlab_home()
 
 
 @dataclass

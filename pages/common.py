@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
+from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
 from genlib.store import RunStore, default_root
@@ -202,6 +203,7 @@ def _monitor_body() -> None:
         st.progress(s.fraction, text=_status_line(s))
         if s.status is JobStatus.FAILED and s.error:
             st.caption(f":material/error: {s.error}")
+            failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
                       help="End training now and keep what it has learned")
@@ -212,6 +214,19 @@ def _monitor_body() -> None:
     if any(s.status.finished for s in snaps):
         st.button("Clear finished", key="sidebar_clear", on_click=manager.remove_finished,
                   help="Remove finished jobs from this list (their runs stay in the store)")
+
+
+def failure_details(s: JobSnapshot, key: str) -> None:
+    """For a job that failed with a bug: its traceback and the log file, one click away from its entry."""
+    if not s.traceback:
+        return
+    with st.expander("Details for a bug report"):
+        st.code(s.traceback, language="text")
+        path = log_file()
+        if path.is_file():
+            st.download_button("Download the log", path.read_bytes(), file_name=path.name, mime="text/plain",
+                               key=f"{key}_log")
+            st.caption(f"The log is {path}.")
 
 
 # --- downloads and tables ------------------------------------------------------------------------------------

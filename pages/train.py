@@ -8,7 +8,8 @@ from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
 from genlib.transforms import TRANSFORMS, auto_kind
-from pages.common import config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, samples_csv
+from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, failure_details,
+                          job_manager, samples_csv)
 
 ensure_app_shell()
 
@@ -85,6 +86,7 @@ with right:
                                      + (f" · {s.device}" if s.device else ""))
         if s.status is JobStatus.FAILED:
             st.error(f"Training failed: {s.error}")
+            failure_details(s, key=f"train_{s.id}")
         b1, b2, _ = st.columns([1, 1, 3])
         b1.button("Stop", disabled=s.status.finished, key=f"stop_{s.id}", on_click=job.stop,
                   help="end now and keep the model")

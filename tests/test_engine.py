@@ -239,8 +239,13 @@ def test_exception_inside_model_fails_only_that_job(finance, make_manager, fault
     bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 3, "fault": "raise"}, steps=100))
     good = manager.submit(vae_spec(finance, steps=100))
     assert manager.wait_all(60)
-    assert bad.snapshot().status is JobStatus.FAILED
-    assert bad.snapshot().error == "RuntimeError: exploding widget in step 3"
+    snap = bad.snapshot()
+    assert snap.status is JobStatus.FAILED
+    # A bug, not the user's doing: the entry says so and where the traceback is, and carries the traceback.
+    log = store.root / "logs" / "genlab.log"
+    assert snap.error == f"internal error (RuntimeError: exploding widget in step 3); the traceback is in {log}"
+    assert "Traceback" in snap.traceback and "exploding widget in step 3" in snap.traceback
+    assert "failed with an internal error" in log.read_text() and "exploding widget" in log.read_text()
     assert good.snapshot().status is JobStatus.DONE
     assert store.get(bad.snapshot().run_id).status == "failed"
     # The manager is still usable after a failure.
@@ -253,6 +258,7 @@ def test_bad_config_fails_the_job_with_the_model_error(finance, make_manager) ->
     assert job.wait(30)
     assert job.snapshot().status is JobStatus.FAILED
     assert job.snapshot().error == "latent_dim must be between 1 and 64; got 0"
+    assert job.snapshot().traceback is None  # the user's mistake: one sentence, no traceback
 
 
 # ----------------------------------------------------------------------------- concurrency

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -24,12 +24,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from genlib.errors import UserError
 from genlib.models.gan import gradient_penalty
 from genlib.params import check_config, param
 from genlib.train.loop import seeded_init
 
 from .proposal import GaussianProposal, score_function_surrogate
 from .simulators import SIMULATORS, Simulator, SimulatorError, get_simulator
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AVOConfig", "AVOHistory", "AVOResult", "fit_avo", "AVORun", "make_observed", "marginal_samples"]
 
@@ -345,8 +348,11 @@ class AVORun:
             with self._lock:
                 self.result = res
                 self.status = "stopped" if res.stopped else "done"
-        except Exception as exc:  # the page shows the message; the app keeps running
+        except Exception as exc:  # the page shows the message; the app keeps running; a bug's traceback is logged
+            if isinstance(exc, (UserError, FloatingPointError)):
+                log.warning("AVO fit failed: %s", exc)
+            else:
+                log.exception("AVO fit failed with an internal error")
             with self._lock:
                 self.status = "failed"
                 self.error = f"{type(exc).__name__}: {exc}"
-            self._traceback = traceback.format_exc()

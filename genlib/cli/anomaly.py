@@ -1,7 +1,7 @@
 """``python -m genlib score RUN_DIR --data FILE.csv --out scores.csv``: seed 003's GAN anomaly score per row.
 
 Wiring (done in ``genlib/cli/main.py``): ``add_score_parser(sub)`` in the parser, ``COMMANDS["score"] = run_score``.
-Every user problem raises ``DataError`` / ``ModelError`` / ``ValueError`` with one sentence; ``genlib.cli.main``
+Every user problem raises a ``UserError`` (``DataError``, ``ModelError``…) with one sentence; ``genlib.cli.main``
 turns those into one line on stderr and exit code 2.
 
 ``--method encoder`` uses ``anomaly_encoder.pt`` next to the run's checkpoint; when there is none, it trains one

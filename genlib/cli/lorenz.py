@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from genlib.data.base import DataError
+
 from genlib.systems.lorenz import BETA, LYAPUNOV_REFERENCE, RHO, SIGMA
 
 
@@ -60,25 +62,25 @@ def _read_states(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: file not found") from None
+        raise DataError(f"{path}: file not found") from None
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise ValueError(f"{path}: not a readable CSV ({exc})") from None
+        raise DataError(f"{path}: not a readable CSV ({exc})") from None
     cols = [str(c).strip().lower() for c in frame.columns]
     if all(k in cols for k in "xyz"):
         picked = [cols.index(k) for k in "xyz"]
     elif frame.shape[1] >= 3:
         picked = list(range(frame.shape[1] - 3, frame.shape[1]))
     else:
-        raise ValueError(f"{path}: a trajectory needs three columns x, y, z; found {list(frame.columns)}")
+        raise DataError(f"{path}: a trajectory needs three columns x, y, z; found {list(frame.columns)}")
     try:
         states = frame.iloc[:, picked].to_numpy(dtype=float)
         t = frame.iloc[:, cols.index("t")].to_numpy(dtype=float) if "t" in cols else None
     except ValueError:
-        raise ValueError(f"{path}: the x, y, z (and t) columns must be numeric") from None
+        raise DataError(f"{path}: the x, y, z (and t) columns must be numeric") from None
     if not np.all(np.isfinite(states)):
-        raise ValueError(f"{path}: missing or non-finite values in x, y, z")
+        raise DataError(f"{path}: missing or non-finite values in x, y, z")
     if len(states) < 100:
-        raise ValueError(f"{path}: {len(states)} rows; a trajectory needs at least 100 states")
+        raise DataError(f"{path}: {len(states)} rows; a trajectory needs at least 100 states")
     return states, t
 
 

@@ -1,7 +1,8 @@
 """``python -m genlib``: the app's functions without Streamlit.
 
-Every failure a user can cause (bad arguments, bad files, unknown runs) exits with status 2 and one line
-on stderr; nothing prints a traceback unless ``GENLAB_DEBUG=1``.
+Every failure a user can cause (bad arguments, bad files, unknown runs) exits with status 2 and one line on
+stderr; a bug exits with status 1 and "internal error — see LOG", its traceback in the log under
+``$GENLAB_HOME/logs/``. Nothing prints a traceback unless ``GENLAB_DEBUG=1``.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import numpy as np
 
 from genlib.transforms import TRANSFORM_KINDS, TRANSFORMS
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # the user's mistake: one line on stderr
+EXIT_BUG = 1    # an internal error: the traceback is in the log
 
 
 class CliError(Exception):
@@ -266,15 +268,36 @@ COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from genlib.data import DataError
-    from genlib.models import CheckpointError, ModelError
-    from genlib.store import StoreError
+    """Run one command. A user's mistake (a :class:`~genlib.errors.UserError`, a bad argument, a file that cannot
+    be read or written) prints one line and exits 2; anything else is a bug: its traceback goes to the log and
+    the exit status is 1. ``GENLAB_DEBUG=1`` re-raises instead, for a debugger."""
+    from genlib.errors import UserError
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (CliError, DataError, ModelError, StoreError, CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (CliError, UserError, OSError) as exc:
         if os.environ.get("GENLAB_DEBUG"):
             raise
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"genlib: error: {message}" if not message.startswith("genlib") else message, file=sys.stderr)
+        print(_one_line(exc), file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("genlib: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        if os.environ.get("GENLAB_DEBUG"):
+            raise
+        import logging
+
+        from genlib.logs import configure_logging
+        path = configure_logging()
+        logging.getLogger("genlib.cli").exception("internal error in 'genlib %s'", " ".join(argv or sys.argv[1:]))
+        print(f"genlib: internal error — see {path} (set GENLAB_DEBUG=1 to get the traceback here)", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:  # e.g. --out in a folder that is not writable
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"genlib: error: {where}{exc.strerror}"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return message if message.startswith("genlib") else f"genlib: error: {message}"

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from genlib.errors import UserError
+
 from ..transforms import Transform, transform_from_state
 from genlib.params import config_to_json
 
@@ -23,7 +25,7 @@ from .base import Capability, GenerativeModel, get_model_class, model_config
 CHECKPOINT_FORMAT = "genlab-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file that cannot be used (corrupt, foreign, or from an unknown model)."""
 
 

@@ -19,6 +19,8 @@ from typing import Callable, TypeVar
 
 import numpy as np
 
+from genlib.errors import UserError
+
 SIGMA = 10.0
 RHO = 28.0
 BETA = 8.0 / 3.0
@@ -41,7 +43,7 @@ START_LOW, START_HIGH = (-15.0, -15.0, 5.0), (15.0, 15.0, 40.0)
 F = TypeVar("F", float, np.ndarray)
 
 
-class LorenzError(ValueError):
+class LorenzError(UserError):
     """A bad request to the Lorenz system (wrong shape, failed integration); one readable sentence."""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import logging
 import os
 import threading
 import time
@@ -18,9 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from ..data import DataError
-from ..models import FittedModel, ModelError, NonFiniteLossError
+from ..errors import UserError
+from ..logs import configure_logging, log_file
+from ..models import FittedModel, NonFiniteLossError
 from .loop import Progress, TrainSpec, build, draw_preview, evaluate_fitted, resolve_device, train
+
+log = logging.getLogger(__name__)
 
 
 class JobStatus(str, enum.Enum):
@@ -57,6 +61,7 @@ class JobSnapshot:
     error: str | None
     run_id: str | None
     config: dict[str, Any]
+    traceback: str | None = None   # of a failure that was a bug, not the user's doing (also in the log)
 
     @property
     def fraction(self) -> float:
@@ -86,6 +91,7 @@ class Job:
         self.total = int(spec.steps or 0)
         self.device = ""
         self.error: str | None = None
+        self.traceback: str | None = None
         self.run_id: str | None = None
         self.fitted: FittedModel | None = None
         self._started: float | None = None
@@ -143,10 +149,6 @@ class Job:
         self._discard = True
         self._stop.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
-
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished; True if it did within ``timeout`` seconds."""
         return self._done.wait(timeout)
@@ -161,7 +163,7 @@ class Job:
                 seed=self.spec.seed, loss_steps=list(self._loss_steps),
                 losses={k: list(v) for k, v in self._losses.items()}, metrics=dict(self.metrics),
                 metric_history=[dict(m) for m in self._metric_history], error=self.error,
-                run_id=self.run_id, config=dict(self.spec.config))
+                run_id=self.run_id, config=dict(self.spec.config), traceback=self.traceback)
 
     # --- the thread body ------------------------------------------------------------------------------------
     def run(self, store: Any | None) -> None:
@@ -172,6 +174,7 @@ class Job:
                     return
                 self.status = JobStatus.RUNNING
                 self._started = time.perf_counter()
+            log.info("%s started: %s, %s steps", self.id, self.spec.label(), self.spec.steps or "default")
             device = resolve_device(self.spec.device)
             self.device = str(device)
             fitted = build(self.spec, device)
@@ -186,12 +189,18 @@ class Job:
                 self._record_metrics(final)
                 self.status = JobStatus.STOPPED if self._stop.is_set() else JobStatus.DONE
                 self._finished = time.perf_counter()
+            log.info("%s %s after %d steps", self.id, self.status.value, self.step)
         except Exception as exc:  # any failure ends this job only
+            expected = isinstance(exc, (UserError, NonFiniteLossError))
+            if expected:  # the user's settings or data: one sentence is the whole story
+                log.warning("%s failed: %s", self.id, exc)
+            else:         # a bug: the traceback goes to the log and to the job's entry
+                log.exception("%s (%s) failed with an internal error", self.id, self.spec.label())
             with self._lock:
                 self.status = JobStatus.FAILED
                 self.error = _describe(exc)
+                self.traceback = None if expected else traceback.format_exc()
                 self._finished = time.perf_counter()
-            self._traceback = traceback.format_exc()
         finally:
             self._persist(store)
             self._done.set()
@@ -207,6 +216,7 @@ class Job:
             with self._lock:
                 self.run_id = run_id
         except Exception as exc:  # a full disk must not crash the thread silently
+            log.exception("%s: could not save its run", self.id)
             with self._lock:
                 self.error = (self.error + "; " if self.error else "") + f"could not save run: {exc}"
 
@@ -234,10 +244,11 @@ def configure_torch_threads(max_concurrent: int) -> int:
 
 
 def _describe(exc: Exception) -> str:
-    """User-facing one-liner: our own errors are already phrased for users; others get their type."""
-    if isinstance(exc, (NonFiniteLossError, ModelError, DataError)):
+    """User-facing one-liner: our own errors are already phrased for users; a bug gets its type and a pointer to
+    the log, where its traceback is."""
+    if isinstance(exc, (NonFiniteLossError, UserError)):
         return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    return f"internal error ({type(exc).__name__}: {exc}); the traceback is in {log_file()}"
 
 
 @dataclass
@@ -253,6 +264,7 @@ class JobManager:
 
     def __post_init__(self) -> None:
         configure_torch_threads(self.max_concurrent)
+        configure_logging(getattr(self.store, "root", None))  # job failures land beside the runs
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()

@@ -1,0 +1,67 @@
+"""GenLab's log: one file under ``$GENLAB_HOME/logs/``, where jobs, the app and the CLI write what went wrong.
+
+Why a file: a training job runs in a background thread (or another process), so its traceback would otherwise
+vanish; a user sees one clear sentence on the page or the CLI, and whoever debugs opens the log (the job's entry in
+the sidebar shows its traceback and offers the log file). Everything is written through the standard ``logging``
+module under the ``genlib`` logger, so a notebook user can attach their own handlers instead.
+
+Example:
+    >>> import logging, tempfile
+    >>> from genlib.logs import configure_logging, log_file
+    >>> path = configure_logging(tempfile.mkdtemp())
+    >>> logging.getLogger("genlib.demo").warning("written to the file")
+    >>> "written to the file" in path.read_text()
+    True
+"""
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import threading
+from pathlib import Path
+
+from genlib.paths import genlab_home
+
+__all__ = ["LOG_NAME", "log_file", "configure_logging"]
+
+LOG_NAME = "genlab.log"
+_LOCK = threading.Lock()
+_HANDLER: logging.Handler | None = None
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+
+
+def log_file(home: str | Path | None = None) -> Path:
+    """The log file's path (it may not exist yet): under ``home``, else the one logging writes to now, else
+    under ``$GENLAB_HOME``."""
+    if home is None and _HANDLER is not None:
+        return Path(_HANDLER.baseFilename)  # type: ignore[attr-defined]
+    return Path(home or genlab_home()).expanduser().resolve() / "logs" / LOG_NAME
+
+
+def configure_logging(home: str | Path | None = None, level: int = logging.INFO) -> Path:
+    """Send the ``genlib`` logger to the log file (rotating: 2 MB × 3 files); returns the file's path.
+
+    Idempotent per file: calling it again for the same home does nothing; for another home (a test, a second
+    store) the handler moves there. Never raises for an unwritable home: logging then stays off and the reason
+    is printed once by ``logging`` itself."""
+    global _HANDLER
+    path = log_file(home if home is not None else genlab_home())
+    with _LOCK:
+        if _HANDLER is not None and getattr(_HANDLER, "baseFilename", None) == str(path):
+            return path
+        logger = logging.getLogger("genlib")
+        if _HANDLER is not None:
+            logger.removeHandler(_HANDLER)
+            _HANDLER.close()
+            _HANDLER = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(path, maxBytes=2 * 2**20, backupCount=3,
+                                                           encoding="utf-8", delay=True)
+        except OSError:
+            return path
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(min(logger.level or level, level))
+        _HANDLER = handler
+    return path
