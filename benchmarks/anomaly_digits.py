@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from genlib import anomaly as an  # noqa: E402
-from genlib.train.jobs import configure_torch_threads  # noqa: E402
-from genlib.train.loop import TrainSpec, build, train  # noqa: E402
+from genlib import anomaly as an
+from genlib.train.jobs import configure_torch_threads
+from genlib.train.loop import TrainSpec, build, train
 
 
 def main() -> int:

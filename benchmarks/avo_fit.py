@@ -11,16 +11,12 @@ other one known (as an experiment knows its beam energy).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from genlib.avo import AVOConfig, abc_rejection, direct_fit, fit_avo, get_simulator, make_observed, weinberg_afb  # noqa: E402
+from genlib.avo import AVOConfig, abc_rejection, direct_fit, fit_avo, get_simulator, make_observed, weinberg_afb
 
 CASES = [  # (label, simulator, fixed parameters, the quantity scored)
     ("Poisson λ", "poisson", (), "lambda"),

@@ -26,19 +26,14 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-from scipy.special import ndtr  # noqa: E402
-from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+import numpy as np
+from scipy.special import ndtr
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from genlib.metrics.suite import (  # noqa: E402
+from genlib.metrics.suite import (
     DEFAULT_EVAL_ROWS,
     SAMPLE_METRICS,
     SUITE,

@@ -24,22 +24,17 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
-from genlib.data import load_dataset  # noqa: E402
-from genlib.train import jobs as jobs_mod  # noqa: E402
-from genlib.train import loop as loop_mod  # noqa: E402
-from genlib.train.jobs import Job, JobManager, JobStatus  # noqa: E402
-from genlib.train.loop import Progress, TrainSpec, build  # noqa: E402
+from genlib.data import load_dataset
+from genlib.train import jobs as jobs_mod
+from genlib.train import loop as loop_mod
+from genlib.train.jobs import Job, JobManager, JobStatus
+from genlib.train.loop import Progress, TrainSpec, build
 
 TARGET = 0.95
 NOISY_SPREAD = 1.5   # max/min steps/s of one variant over the repeats above which timings are noise

@@ -15,22 +15,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from genlib.data import load_dataset  # noqa: E402
-from genlib.data import trajectory_codec as codec  # noqa: E402
-from genlib.data.lorenz_images import lorenz_images_scaler  # noqa: E402
-from genlib.dynamics import trajectories as tr  # noqa: E402
-from genlib.train.jobs import configure_torch_threads  # noqa: E402
-from genlib.params import parse_pairs  # noqa: E402
-from genlib.train.loop import TrainSpec, build  # noqa: E402
+from genlib.data import load_dataset
+from genlib.data import trajectory_codec as codec
+from genlib.data.lorenz_images import lorenz_images_scaler
+from genlib.dynamics import trajectories as tr
+from genlib.train.jobs import configure_torch_threads
+from genlib.params import parse_pairs
+from genlib.train.loop import TrainSpec, build
 
 
 def chaos_row(real: np.ndarray, fake: np.ndarray, dt: float) -> dict[str, float]:

@@ -17,18 +17,15 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from genlib.data import load_dataset  # noqa: E402
-from genlib.metrics import anderson_darling, kendall_error, oracle_floor  # noqa: E402
-from genlib.models import REGISTRY  # noqa: E402
-from genlib.train.jobs import configure_torch_threads  # noqa: E402
-from genlib.train.loop import TrainSpec, build, train  # noqa: E402
+from genlib.data import load_dataset
+from genlib.metrics import anderson_darling, kendall_error, oracle_floor
+from genlib.models import REGISTRY
+from genlib.train.jobs import configure_torch_threads
+from genlib.train.loop import TrainSpec, build, train
 
 TARGETS = ("vae", "wgan_gp")  # plus the best flow
 

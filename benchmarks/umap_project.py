@@ -21,13 +21,9 @@ import json
 import statistics
 import subprocess
 import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, sys, time
-sys.path.insert(0, {root!r})
 mode = {mode!r}
 t_start = time.perf_counter()
 import numpy as np
@@ -58,7 +54,7 @@ print(json.dumps(out))
 
 
 def run(mode: str) -> dict[str, float]:
-    code = CHILD.format(root=str(ROOT), mode=mode)
+    code = CHILD.format(mode=mode)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -120,7 +120,7 @@ def write_run_dir(run_dir: Path, record: RunRecord, fitted: FittedModel | None) 
     (run_dir / RECORD_NAME).write_text(record.to_json())
 
 
-def read_run_dir(run_dir: str | Path) -> tuple[RunRecord | None, FittedModel]:
+def read_run_dir(run_dir: str | Path, device: str = "cpu") -> tuple[RunRecord | None, FittedModel]:
     """Load a run folder (or a checkpoint file directly) → (record if present, fitted model)."""
     path = Path(run_dir)
     ckpt = path / CHECKPOINT_NAME if path.is_dir() else path
@@ -133,7 +133,7 @@ def read_run_dir(run_dir: str | Path) -> tuple[RunRecord | None, FittedModel]:
             record = RunRecord.from_json(rec_path.read_text())
         except (ValueError, TypeError):
             record = None
-    return record, FittedModel.load(ckpt)
+    return record, FittedModel.load(ckpt, device)
 
 
 class RunStore:

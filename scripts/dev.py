@@ -5,7 +5,8 @@
     python3.11 scripts/dev.py test   # the same set-up, then the whole test suite (what CI runs)
     python3.11 scripts/dev.py bench  # the benchmarks in benchmarks/
 
-The environment is rebuilt only when requirements.txt changes (its hash is stamped in .venv).
+The environment is rebuilt only when requirements.txt or pyproject.toml changes (their hash is stamped in .venv);
+requirements.txt installs genlib itself in editable mode, so benchmarks and notebooks import the installed package.
 Extra arguments go to streamlit (run) or pytest (test).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("GENLAB_VENV", ROOT / ".venv"))
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = ROOT / "requirements.txt"
+PYPROJECT = ROOT / "pyproject.toml"  # requirements.txt installs genlib itself from it (editable)
 STAMP = VENV / ".requirements.sha256"
 
 
@@ -33,7 +35,7 @@ def ensure_env() -> None:
     """Create the virtual environment and install the pinned requirements when missing or changed."""
     if sys.version_info[:2] < (3, 11):
         sys.exit(f"GenLab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes() + PYPROJECT.read_bytes()).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PY.exists():
@@ -41,7 +43,7 @@ def ensure_env() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     say("installing requirements (pinned; torch is the CPU build unless you install a CUDA one)")
     subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)])
+    subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], cwd=ROOT)
     STAMP.write_text(wanted)
 
 

@@ -13,9 +13,13 @@ The grid is cell-centred: n cells per side cover [x0, x1] × [y0, y1] exactly, a
 midpoint rule for ∫ p over that box, ≈ 1 when the box holds (almost) all of the model's mass.
 
 Example:
-    >>> grid = Grid.around(train, n=200, margin=0.5)
-    >>> p = density_on_grid(fitted_flow, grid)          # (200, 200), p[iy, ix] at (grid.xs[ix], grid.ys[iy])
-    >>> integral(p, grid)                               # ≈ 1
+    >>> import genlib
+    >>> moons = genlib.load_dataset("toy2d", shape="moons", n=1000)
+    >>> gmm = genlib.fit("gmm", moons, n_components=8)
+    >>> grid = Grid.around(moons.train, n=200, margin=0.5)
+    >>> p = density_on_grid(gmm, grid)                  # (200, 200), p[iy, ix] at (grid.xs[ix], grid.ys[iy])
+    >>> round(integral(p, grid), 2)                     # ≈ 1: the box holds (almost) all of the mass
+    1.0
 """
 from __future__ import annotations
 

@@ -9,9 +9,13 @@ Models work in model space (the fitted transform's coordinates); the functions h
 both directions, so callers only ever see data in its own units.
 
 Example:
-    >>> enc = fit_pca(x_train, n_components=8)
-    >>> z = latent_codes(enc, x_test)                # (n, 8)
+    >>> from genlib.data import load_dataset
+    >>> digits = load_dataset("digits")
+    >>> enc = fit_pca(digits.train, n_components=8)
+    >>> z = latent_codes(enc, digits.test)           # (n, 8)
     >>> x_back = decode(enc, z)                      # (n, d), data units
+    >>> z.shape, x_back.shape
+    ((360, 8), (360, 64))
 """
 from __future__ import annotations
 
