@@ -287,12 +287,15 @@ observed = _observed(name, tuple(config.true_theta), n_observed, seed)
 store: dict[str, Any] = st.session_state.setdefault("avo_baselines", {}).setdefault(key, {})
 lorenz = name == "lorenz"
 c = st.columns([1, 1, 1, 1, 1])
-abc_n = int(c[2].number_input("ABC: prior draws", 10, 100_000, 300 if lorenz else 2000, step=100,
-                              key=f"avo_abc_n_{name}"))
-abc_rows = int(c[3].number_input("ABC: rows per dataset", 2, 100_000, 20 if lorenz else 200, step=10,
-                                 key=f"avo_abc_rows_{name}"))
-abc_q = float(c[4].number_input("ABC: kept quantile", 0.001, 1.0, 0.05, step=0.01, format="%.3g",
-                                key="avo_abc_q"))
+ABC = {p.name: p for p in params_of(bl.ABCSettings)}
+# The Lorenz observer integrates every simulated row: fewer draws and rows keep ABC to seconds there.
+small = {"n_proposals": 300, "n_per_dataset": 20} if lorenz else {}
+abc = {}
+for col, setting in zip(c[2:], ABC.values()):
+    with col:
+        abc[setting.name] = param_widget(replace(setting, default=small.get(setting.name, setting.default)),
+                                         f"avo_abc_{name}")
+abc_n, abc_rows, abc_q = abc["n_proposals"], abc["n_per_dataset"], abc["quantile"]
 if c[0].button("Maximum likelihood", key="avo_direct", disabled=lorenz,
                help="no tractable likelihood for the Lorenz observer" if lorenz else None):
     store["direct"] = bl.direct_fit(sim, observed, tuple(fixed))

@@ -68,8 +68,8 @@ def test_short_poisson_fit_moves_towards_the_truth_and_joins_the_table() -> None
     avo = table.set_index("method").loc["AVO"]
     assert avo["simulations"] == run.result.simulations > 0
 
-    at.number_input(key="avo_abc_n_poisson").set_value(400)
-    at.number_input(key="avo_abc_rows_poisson").set_value(50)
+    at.number_input(key="avo_abc_poisson_n_proposals").set_value(400)
+    at.number_input(key="avo_abc_poisson_n_per_dataset").set_value(50)
     at.button(key="avo_abc").click().run()
     _ok(at)
     abc = _table(at).set_index("method").loc["rejection ABC"]

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from genlib.params import make_config, param
+
 from .simulators import Simulator, SimulatorError, weinberg_afb
 
-__all__ = ["BaselineResult", "direct_fit", "abc_rejection", "summary_statistics", "weinberg_loglik_grid"]
+__all__ = ["ABCSettings", "BaselineResult", "direct_fit", "abc_rejection", "summary_statistics", "weinberg_loglik_grid"]
 
 
 @dataclass
@@ -96,13 +98,23 @@ def direct_fit(sim: Simulator, observed: np.ndarray, fixed: tuple[str, ...] = ()
     return BaselineResult("maximum likelihood (exact density)", theta, std, 0, time.perf_counter() - t0, note)
 
 
+@dataclass
+class ABCSettings:
+    """Rejection ABC's settings (declared once: the Simulator page's widgets and the checks read them)."""
+
+    n_proposals: int = param(2000, "θ drawn from the uniform prior on the simulator's box", range=(2, 100_000),
+                             label="ABC: prior draws")
+    n_per_dataset: int = param(200, "rows simulated at each θ, compared with the observed data's summaries",
+                               range=(2, 100_000), label="ABC: rows per dataset")
+    quantile: float = param(0.05, "share of the closest θ kept: the posterior sample", range=(0.001, 1.0),
+                            label="ABC: kept quantile")
+
+
 def abc_rejection(sim: Simulator, observed: np.ndarray, n_proposals: int = 2000, n_per_dataset: int = 200,
                   quantile: float = 0.05, fixed: tuple[str, ...] = (), seed: int = 0) -> BaselineResult:
     """Rejection ABC with a uniform prior on the simulator's box; returns the accepted θ's mean and std."""
-    if n_proposals < 2 or n_per_dataset < 2:
-        raise SimulatorError("ABC needs at least 2 proposals and 2 rows per simulated dataset")
-    if not 0.0 < quantile <= 1.0:
-        raise SimulatorError(f"the ABC acceptance quantile must be in (0, 1], got {quantile}")
+    make_config(ABCSettings, {"n_proposals": n_proposals, "n_per_dataset": n_per_dataset, "quantile": quantile},
+                error=SimulatorError)
     t0 = time.perf_counter()
     free = _free_mask(sim, tuple(fixed))
     rng = np.random.default_rng(seed)
