@@ -34,8 +34,8 @@ __all__ = [
 #: Seed of the RNG used to subsample the larger set in ``kendall_error`` (fixed => reproducible).
 KENDALL_SUBSAMPLE_SEED = 0
 
-# Upper bound on elements of the (chunk, n, d) boolean comparison array in kendall (~32 MB).
-_KENDALL_MAX_ELEMS = 32_000_000
+# Upper bound on elements of each of the two (chunk, n) boolean blocks in kendall (2 x 4 MB).
+_KENDALL_MAX_ELEMS = 4_000_000
 
 
 def _as_2d(x: np.ndarray, name: str) -> np.ndarray:
@@ -105,20 +105,30 @@ def kendall_pseudo_observations(x: np.ndarray) -> np.ndarray:
 
         R_i = \frac{1}{n-1} \#\{j \ne i : X_j < X_i \text{ componentwise (strictly, every coordinate)}\}
 
-    Computed in row chunks so the (chunk, n, d) boolean comparison array stays below ~32 MB
-    (n = 5000, d = 4 fits in chunks of 1600 rows).
+    Exact integer counts. Rows are taken in chunks, and for each chunk one (chunk, n) boolean block is
+    AND-ed in place column by column (less[c, j] = X[j] < X[c] in every coordinate so far), which is
+    ~10-20x faster than one (chunk, n, d) comparison array and needs only two blocks of at most
+    ``_KENDALL_MAX_ELEMS`` booleans (n = 5000: chunks of 800 rows). The metric suite scores every
+    fake sample through this function, so it is the single implementation.
     """
     arr = _as_2d(x, "x")
     n, d = arr.shape
     if n < 2:
         raise DataError("The Kendall error needs at least 2 rows per sample.")
-    chunk = max(1, min(n, _KENDALL_MAX_ELEMS // max(1, n * d)))
+    xt = np.ascontiguousarray(arr.T)
+    chunk = max(1, min(n, _KENDALL_MAX_ELEMS // n))
     counts = np.empty(n, dtype=np.int64)
+    less = np.empty((chunk, n), dtype=bool)
+    tmp = np.empty_like(less)
     for start in range(0, n, chunk):
-        block = arr[start : start + chunk]
-        # less[c, j] = all_k X[j, k] < block[c, k]; j == i is excluded automatically (strict <).
-        less = np.all(arr[None, :, :] < block[:, None, :], axis=2)
-        counts[start : start + chunk] = less.sum(axis=1)
+        stop = min(n, start + chunk)
+        block, scratch = less[: stop - start], tmp[: stop - start]
+        # j == i is never counted: X_i < X_i is False (strict <).
+        np.less(xt[0][None, :], xt[0][start:stop, None], out=block)
+        for k in range(1, d):
+            np.less(xt[k][None, :], xt[k][start:stop, None], out=scratch)
+            block &= scratch
+        counts[start:stop] = np.count_nonzero(block, axis=1)
     return np.sort(counts / (n - 1.0))
 
 
