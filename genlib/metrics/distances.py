@@ -21,7 +21,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import wasserstein_distance
 
 from genlib.data.base import DataError
-from genlib.metrics.fidelity import _as_2d, _pair
+from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
     "correlation_distance",
@@ -55,7 +55,7 @@ def real_scale(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     The map z = (x - mean) / std is applied to BOTH samples, so it is one fixed change of units.
     """
-    r = _as_2d(real, "real")
+    r = as_2d(real, "real")
     mean = r.mean(axis=0)
     std = r.std(axis=0)
     return mean, np.where(std < STD_FLOOR, 1.0, std)
@@ -120,7 +120,7 @@ def wasserstein_per_column(real: np.ndarray, fake: np.ndarray) -> np.ndarray:
     fake column is off by about half a real standard deviation (e.g. a pure shift of 0.5 sigma). A
     constant real column is not divided (sigma taken as 1, see the module docstring).
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     _, std = real_scale(r)
     if r.shape[0] == f.shape[0]:  # equal sizes: W1 is the mean gap between order statistics (exact)
         return _w1_sorted(np.sort(r, axis=0), np.sort(f, axis=0)) / std
@@ -162,7 +162,7 @@ def sliced_wasserstein(real: np.ndarray, fake: np.ndarray, n_projections: int = 
     correlation) that per-column W1 misses. P = 64 directions resolve d up to ~64 coarsely; the value is a
     Monte-Carlo estimate of the sliced distance, stable for a fixed seed.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     sc = real_scale(r) if scale is None else _check_scale(scale, r.shape[1])
     theta = projection_directions(r.shape[1], n_projections, seed)
     return float(np.mean(_w1_columns(_standardise(r, sc) @ theta, _standardise(f, sc) @ theta)))
@@ -195,7 +195,7 @@ def mmd_rbf(real: np.ndarray, fake: np.ndarray, bandwidth: float | None = None) 
     unbiased U-statistic can go negative and is noisier to read in a table). Bounded by 2. Costs
     O((m+n)^2 d) time and memory: use samples of ~1000 rows.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     sc = real_scale(r)
     rs, fs = _standardise(r, sc), _standardise(f, sc)
     h = median_bandwidth(rs) if bandwidth is None else float(bandwidth)
@@ -215,7 +215,7 @@ def energy_distance(real: np.ndarray, fake: np.ndarray) -> float:
     exactly 0 for identical samples). It is >= 0 and 0 only for equal distributions (Szekely & Rizzo);
     unlike MMD it has no bandwidth, and it grows linearly with a shift for large shifts.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     sc = real_scale(r)
     rs, fs = _standardise(r, sc), _standardise(f, sc)
     d_rr = float(np.mean(np.sqrt(_sqdist(rs, rs))))
@@ -249,7 +249,7 @@ def _kendall_tau(x: np.ndarray, seed: int = KENDALL_TAU_SEED) -> np.ndarray:
 
 def correlation_matrix(x: np.ndarray, method: str = "pearson") -> np.ndarray:
     """Pearson or Kendall tau-b correlation matrix of the columns of x (constant columns: 0, never NaN)."""
-    arr = _as_2d(x, "x")
+    arr = as_2d(x, "x")
     if arr.shape[0] < 2:
         raise DataError("A correlation needs at least 2 rows.")
     if method == "pearson":
@@ -281,7 +281,7 @@ def correlation_distance(real: np.ndarray, fake: np.ndarray, method: str = "pear
     ~10 ms at 8 columns and ~0.1 s at 64. With 400 rows the standard error of one tau is about 0.03, well
     below the gaps this metric is used to show.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     if r.shape[1] < 2:
         return 0.0
     return _corr_gap(correlation_matrix(r, method), correlation_matrix(f, method))

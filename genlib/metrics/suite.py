@@ -46,12 +46,12 @@ from genlib.metrics.distances import (
 from genlib.metrics.fidelity import (
     METRICS,
     MetricInfo,
-    _as_2d,
     anderson_darling,
     anderson_darling_per_column,
     kendall_error,
     kendall_pseudo_observations,
 )
+from genlib.metrics.inputs import as_2d
 from genlib.metrics.likelihood import held_out_log_likelihood
 from genlib.models.base import Capability
 from genlib.metrics.two_sample import (
@@ -249,8 +249,8 @@ class Reference:
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.test = _as_2d(self.test, "test")
-        self.train = _as_2d(self.train, "train")
+        self.test = as_2d(self.test, "test")
+        self.train = as_2d(self.train, "train")
         if self.test.shape[1] != self.train.shape[1]:
             raise DataError(f"test has {self.test.shape[1]} columns but train has {self.train.shape[1]}.")
         if self.test.shape[0] <= PRDC_K:
@@ -300,8 +300,8 @@ def make_reference(test: np.ndarray, train: np.ndarray, n_rows: int = DEFAULT_EV
                    labels: np.ndarray | None = None) -> Reference:
     """Build a Reference: test rows subsampled without replacement to at most ``n_rows`` (fixed seed),
     train rows to at most MAX_TRAIN_ROWS, and every real-only quantity precomputed (~0.1-0.3 s at 1000 x 8)."""
-    t = _as_2d(test, "test")
-    tr = _as_2d(train, "train")
+    t = as_2d(test, "test")
+    tr = as_2d(train, "train")
     if int(n_rows) < PRDC_K + 1:
         raise DataError(f"n_rows must be at least {PRDC_K + 1}, got {n_rows}.")
     idx = _subsample(t.shape[0], int(n_rows), seed)

@@ -20,7 +20,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from genlib.data.base import DataError
 from genlib.metrics.distances import _sqdist, _standardise, real_scale
-from genlib.metrics.fidelity import _as_2d, _pair
+from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
     "NearestRecord",
@@ -69,7 +69,7 @@ def classifier_auc(real: np.ndarray, fake: np.ndarray, seed: int = 0, k: int = 2
     and takes ~0.04 s at 2 x 1000 x 8 (brute force) instead of 0.2-0.5 s, which matters because the
     Compare page rescores every run every few seconds.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     r, f = _equal_sizes(r, f, seed)
     n = r.shape[0]
     if n < 2:
@@ -133,7 +133,7 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radii: np.ndarray 
     sample. ``real_radii``: precomputed \mathrm{NND}_k of the real rows on that scale (``knn_radii``), to
     skip the m x m distance matrix when the real side is fixed.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     k = int(k)
     sc = real_scale(r)
     rs, fs = _standardise(r, sc), _standardise(f, sc)
@@ -158,7 +158,7 @@ class NearestRecord:
     """
 
     def __init__(self, train: np.ndarray) -> None:
-        t = _as_2d(train, "train")
+        t = as_2d(train, "train")
         self.scale = real_scale(t)
         self.train = _standardise(t, self.scale)
         self.n_features = t.shape[1]
@@ -187,7 +187,7 @@ class NearestRecord:
 
     def distances(self, x: np.ndarray, exclude_self: bool = False) -> np.ndarray:
         """Distance of each row of x to its nearest training row (see ``closest_record_distances``)."""
-        q = _as_2d(x, "x")
+        q = as_2d(x, "x")
         if q.shape[1] != self.n_features:
             raise DataError(f"x has {q.shape[1]} columns but the training set has {self.n_features}.")
         k = 2 if exclude_self else 1
