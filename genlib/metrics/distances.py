@@ -25,13 +25,21 @@ from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
     "correlation_distance",
+    "correlation_gap",
     "correlation_matrix",
     "energy_distance",
+    "energy_from_distances",
     "median_bandwidth",
+    "mmd_from_sqdist",
     "mmd_rbf",
     "projection_directions",
+    "rbf_kernel_mean",
     "real_scale",
     "sliced_wasserstein",
+    "squared_distances",
+    "standardise",
+    "w1_columns",
+    "w1_sorted",
     "wasserstein",
     "wasserstein_per_column",
 ]
@@ -47,7 +55,11 @@ KENDALL_TAU_SEED = 0
 BANDWIDTH_ROWS = 2000
 
 
-# ----------------------------------------------------------------------------- shared helpers
+# ----------------------------------------------------------------------------- shared building blocks
+#
+# Public on purpose: the metric suite (genlib.metrics.suite) precomputes the real side once (scale, sorted
+# columns, real-real distances) and finishes each metric with the same function the standalone metric ends
+# with, so the cached and the standalone values are the same numbers, not two implementations kept in step.
 
 
 def real_scale(real: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,13 +82,17 @@ def _check_scale(scale: tuple[np.ndarray, np.ndarray], d: int) -> tuple[np.ndarr
     return mean, std
 
 
-def _standardise(x: np.ndarray, scale: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def standardise(x: np.ndarray, scale: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """z = (x - mean) / std with ``scale`` = (mean, std) from ``real_scale``: the one change of units every
+    standardised metric applies to both samples (the suite applies it to fakes with its cached real scale)."""
     return (x - scale[0]) / scale[1]
 
 
-def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact squared Euclidean distances (cdist, not the |a|^2+|b|^2-2ab expansion): identical rows
-    give exactly 0, which is what makes "identical samples -> exactly 0" hold below."""
+def squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) exact squared Euclidean distances (cdist, not the |a|^2+|b|^2-2ab expansion).
+
+    Identical rows give exactly 0, which is what makes "identical samples -> exactly 0" hold below. MMD,
+    energy and PRDC all start from these matrices; the suite computes each one once per fake sample."""
     return cdist(a, b, "sqeuclidean")
 
 
@@ -98,12 +114,14 @@ def median_bandwidth(real_std: np.ndarray) -> float:
         r = r[np.sort(idx)]
     if r.shape[0] < 2:
         return 1.0
-    h = float(np.sqrt(np.median(_upper(_sqdist(r, r)))))
+    h = float(np.sqrt(np.median(_upper(squared_distances(r, r)))))
     return h if h > 0 and np.isfinite(h) else 1.0
 
 
-def _w1_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """W1 between the columns of two column-wise SORTED arrays of equal length: mean |a_(i) - b_(i)|."""
+def w1_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact W1 between the columns of two column-wise SORTED arrays of equal length: mean |a_(i) - b_(i)|.
+
+    Takes sorted input so the suite can sort the real columns (and real projections) once and reuse them."""
     return np.mean(np.abs(a - b), axis=0)
 
 
@@ -123,7 +141,7 @@ def wasserstein_per_column(real: np.ndarray, fake: np.ndarray) -> np.ndarray:
     r, f = as_pair(real, fake)
     _, std = real_scale(r)
     if r.shape[0] == f.shape[0]:  # equal sizes: W1 is the mean gap between order statistics (exact)
-        return _w1_sorted(np.sort(r, axis=0), np.sort(f, axis=0)) / std
+        return w1_sorted(np.sort(r, axis=0), np.sort(f, axis=0)) / std
     return np.array([wasserstein_distance(r[:, j], f[:, j]) for j in range(r.shape[1])]) / std
 
 
@@ -143,9 +161,11 @@ def projection_directions(d: int, n_projections: int = 64, seed: int = 0) -> np.
     return v / np.linalg.norm(v, axis=0, keepdims=True)
 
 
-def _w1_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def w1_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """W1 between matching columns of two (unsorted) arrays: order statistics for equal lengths, else
+    ``scipy.stats.wasserstein_distance`` per column. The suite's fallback when a fake sample is shorter."""
     if a.shape[0] == b.shape[0]:
-        return _w1_sorted(np.sort(a, axis=0), np.sort(b, axis=0))
+        return w1_sorted(np.sort(a, axis=0), np.sort(b, axis=0))
     return np.array([wasserstein_distance(a[:, j], b[:, j]) for j in range(a.shape[1])])
 
 
@@ -165,21 +185,34 @@ def sliced_wasserstein(real: np.ndarray, fake: np.ndarray, n_projections: int = 
     r, f = as_pair(real, fake)
     sc = real_scale(r) if scale is None else _check_scale(scale, r.shape[1])
     theta = projection_directions(r.shape[1], n_projections, seed)
-    return float(np.mean(_w1_columns(_standardise(r, sc) @ theta, _standardise(f, sc) @ theta)))
+    return float(np.mean(w1_columns(standardise(r, sc) @ theta, standardise(f, sc) @ theta)))
 
 
 # ----------------------------------------------------------------------------- kernel / energy
 
 
-def _mmd_from(k_rr_mean: float, d2_ff: np.ndarray, d2_rf: np.ndarray, bandwidth: float) -> float:
+def rbf_kernel_mean(d2: np.ndarray, bandwidth: float) -> float:
+    """Mean of the Gaussian kernel exp(-d2 / (2 h^2)) over a matrix of squared distances.
+
+    The real-real term of MMD does not depend on the fake sample: the suite computes it once with this
+    function, and ``mmd_rbf`` with the same one, so both get the same bits."""
     gamma = 1.0 / (2.0 * bandwidth * bandwidth)
-    k_ff = float(np.mean(np.exp(-gamma * d2_ff)))
-    k_rf = float(np.mean(np.exp(-gamma * d2_rf)))
+    return float(np.mean(np.exp(-gamma * d2)))
+
+
+def mmd_from_sqdist(k_rr_mean: float, d2_ff: np.ndarray, d2_rf: np.ndarray, bandwidth: float) -> float:
+    """MMD^2 (V-statistic, floored at 0) from the real-real kernel mean and the fake-fake and real-fake
+    squared distances (standardised units): the last step of ``mmd_rbf``, shared with the suite's cache."""
+    k_ff = rbf_kernel_mean(d2_ff, bandwidth)
+    k_rf = rbf_kernel_mean(d2_rf, bandwidth)
     return max(0.0, k_rr_mean + k_ff - 2.0 * k_rf)
 
 
-def _energy_from(d_rr_mean: float, d2_ff: np.ndarray, d2_rf: np.ndarray) -> float:
-    return max(0.0, 2.0 * float(np.mean(np.sqrt(d2_rf))) - d_rr_mean - float(np.mean(np.sqrt(d2_ff))))
+def energy_from_distances(d_rr_mean: float, d_ff: np.ndarray, d_rf: np.ndarray) -> float:
+    """Energy distance (floored at 0) from the mean real-real distance and the fake-fake and real-fake
+    DISTANCES (not squared): the last step of ``energy_distance``; the suite passes its cached real mean
+    and the real-fake distances it already took for PRDC."""
+    return max(0.0, 2.0 * float(np.mean(d_rf)) - d_rr_mean - float(np.mean(d_ff)))
 
 
 def mmd_rbf(real: np.ndarray, fake: np.ndarray, bandwidth: float | None = None) -> float:
@@ -197,13 +230,12 @@ def mmd_rbf(real: np.ndarray, fake: np.ndarray, bandwidth: float | None = None) 
     """
     r, f = as_pair(real, fake)
     sc = real_scale(r)
-    rs, fs = _standardise(r, sc), _standardise(f, sc)
+    rs, fs = standardise(r, sc), standardise(f, sc)
     h = median_bandwidth(rs) if bandwidth is None else float(bandwidth)
     if not (np.isfinite(h) and h > 0):
         raise DataError(f"bandwidth must be a positive number, got {bandwidth!r}.")
-    gamma = 1.0 / (2.0 * h * h)
-    k_rr = float(np.mean(np.exp(-gamma * _sqdist(rs, rs))))
-    return _mmd_from(k_rr, _sqdist(fs, fs), _sqdist(rs, fs), h)
+    k_rr = rbf_kernel_mean(squared_distances(rs, rs), h)
+    return mmd_from_sqdist(k_rr, squared_distances(fs, fs), squared_distances(rs, fs), h)
 
 
 def energy_distance(real: np.ndarray, fake: np.ndarray) -> float:
@@ -217,9 +249,9 @@ def energy_distance(real: np.ndarray, fake: np.ndarray) -> float:
     """
     r, f = as_pair(real, fake)
     sc = real_scale(r)
-    rs, fs = _standardise(r, sc), _standardise(f, sc)
-    d_rr = float(np.mean(np.sqrt(_sqdist(rs, rs))))
-    return _energy_from(d_rr, _sqdist(fs, fs), _sqdist(rs, fs))
+    rs, fs = standardise(r, sc), standardise(f, sc)
+    d_rr = float(np.mean(np.sqrt(squared_distances(rs, rs))))
+    return energy_from_distances(d_rr, np.sqrt(squared_distances(fs, fs)), np.sqrt(squared_distances(rs, fs)))
 
 
 # ----------------------------------------------------------------------------- dependence
@@ -259,7 +291,9 @@ def correlation_matrix(x: np.ndarray, method: str = "pearson") -> np.ndarray:
     raise DataError(f"method must be 'pearson' or 'kendall', got {method!r}.")
 
 
-def _corr_gap(c_real: np.ndarray, c_fake: np.ndarray) -> float:
+def correlation_gap(c_real: np.ndarray, c_fake: np.ndarray) -> float:
+    """Mean absolute difference of the entries above the diagonal of two (d, d) correlation matrices (0 for
+    d < 2): the last step of ``correlation_distance``; the suite passes the real matrix it cached."""
     d = c_real.shape[0]
     if d < 2:
         return 0.0
@@ -284,4 +318,4 @@ def correlation_distance(real: np.ndarray, fake: np.ndarray, method: str = "pear
     r, f = as_pair(real, fake)
     if r.shape[1] < 2:
         return 0.0
-    return _corr_gap(correlation_matrix(r, method), correlation_matrix(f, method))
+    return correlation_gap(correlation_matrix(r, method), correlation_matrix(f, method))
