@@ -130,6 +130,27 @@ def test_kendall_tau_matrix_is_scipys_tau_b() -> None:
     # its speed (the refresh-time target) is measured in benchmarks/compare_refresh.py, not timed here
 
 
+def test_correlation_matrix_is_a_proper_correlation_matrix() -> None:
+    x = correlated(700, d=3, rho=0.5, seed=5)
+    x[:, 2] = 4.0  # a constant column
+    for method in ("pearson", "kendall"):
+        m = correlation_matrix(x, method)
+        np.testing.assert_array_equal(np.diag(m), 1.0)  # also for the constant column
+        np.testing.assert_array_equal(m, m.T)
+        assert np.all(np.abs(m) <= 1.0) and m[0, 2] == m[1, 2] == 0.0
+    line = np.c_[x[:, 0], 3 * x[:, 0] + 1]  # rounding must not push +1 past 1
+    assert np.all(np.abs(correlation_matrix(line)) <= 1.0)
+    # kendall_rows: every row when it covers them all (then exactly scipy's tau-b on the full sample)
+    tau = correlation_matrix(x, "kendall", kendall_rows=700)
+    assert tau[0, 1] == pytest.approx(scipy.stats.kendalltau(x[:, 0], x[:, 1]).statistic, abs=1e-12)
+    assert not np.array_equal(correlation_matrix(x, "kendall"), tau)  # the default uses 400 rows
+    for rows in (1, 6000):
+        with pytest.raises(DataError, match="kendall_rows"):
+            correlation_matrix(x, "kendall", kendall_rows=rows)
+    with pytest.raises(DataError, match="method"):
+        correlation_matrix(x[:1], "spearman")  # the method is checked first
+
+
 # ----------------------------------------------------------------------------- distances: limits
 
 

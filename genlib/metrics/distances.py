@@ -24,6 +24,7 @@ from genlib.data.base import DataError
 from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
+    "CORRELATION_METHODS",
     "correlation_distance",
     "correlation_gap",
     "correlation_matrix",
@@ -50,6 +51,10 @@ STD_FLOOR = 1e-12
 #: Rows used for the Kendall tau matrix (each set is subsampled to at most this many, seed below).
 KENDALL_TAU_ROWS = 400
 KENDALL_TAU_SEED = 0
+#: Most rows a Kendall matrix may use: its row pairs (n(n-1)/2 < 2^24) must keep float32 sign sums exact.
+KENDALL_MAX_ROWS = 5000
+#: The correlation methods ``correlation_matrix`` knows.
+CORRELATION_METHODS = ("pearson", "kendall")
 
 #: Rows used for the median-heuristic bandwidth (pairs of a larger sample are subsampled, seed 0).
 BANDWIDTH_ROWS = 2000
@@ -265,11 +270,11 @@ def _pearson(x: np.ndarray) -> np.ndarray:
     return (cs.T @ cs) / x.shape[0]  # a constant column gets correlation 0 with every other column
 
 
-def _kendall_tau(x: np.ndarray, seed: int = KENDALL_TAU_SEED) -> np.ndarray:
+def _kendall_tau(x: np.ndarray, max_rows: int, seed: int = KENDALL_TAU_SEED) -> np.ndarray:
     """Kendall tau-b matrix from sign matrices: tau_jk = sum_p s_pj s_pk / sqrt(sum_p s_pj^2 sum_p s_pk^2)
-    over all row pairs p = (i < i'), s_pj = sign(x_ij - x_i'j). Rows are subsampled to KENDALL_TAU_ROWS."""
-    if x.shape[0] > KENDALL_TAU_ROWS:
-        idx = np.random.default_rng(seed).choice(x.shape[0], size=KENDALL_TAU_ROWS, replace=False)
+    over all row pairs p = (i < i'), s_pj = sign(x_ij - x_i'j). Rows are subsampled to ``max_rows``."""
+    if x.shape[0] > max_rows:
+        idx = np.random.default_rng(seed).choice(x.shape[0], size=max_rows, replace=False)
         x = x[np.sort(idx)]
     i, j = np.triu_indices(x.shape[0], k=1)
     s = np.sign(x[i] - x[j]).astype(np.float32)  # (pairs, d); exact small integers in float32 sums
@@ -279,16 +284,24 @@ def _kendall_tau(x: np.ndarray, seed: int = KENDALL_TAU_SEED) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)  # a constant column: tau 0
 
 
-def correlation_matrix(x: np.ndarray, method: str = "pearson") -> np.ndarray:
-    """Pearson or Kendall tau-b correlation matrix of the columns of x (constant columns: 0, never NaN)."""
+def correlation_matrix(x: np.ndarray, method: str = "pearson", kendall_rows: int = KENDALL_TAU_ROWS) -> np.ndarray:
+    """Pearson or Kendall tau-b correlation matrix of the columns of x: symmetric, in [-1, 1], diagonal 1.
+
+    A constant column has correlation 0 with every other column (never NaN). Kendall subsamples the rows
+    without replacement to at most ``kendall_rows`` (``np.random.default_rng(0)``; 2..KENDALL_MAX_ROWS): its
+    cost is O(rows^2 d). The metrics use 400 rows; the figures (genlib.figures.samples) ask for more. Pearson
+    uses every row. The one implementation behind ``correlation_distance``, the suite and the figures.
+    """
+    if method not in CORRELATION_METHODS:
+        raise DataError(f"method must be 'pearson' or 'kendall', got {method!r}.")
+    if not 2 <= int(kendall_rows) <= KENDALL_MAX_ROWS:
+        raise DataError(f"kendall_rows must be between 2 and {KENDALL_MAX_ROWS}, got {kendall_rows}.")
     arr = as_2d(x, "x")
     if arr.shape[0] < 2:
         raise DataError("A correlation needs at least 2 rows.")
-    if method == "pearson":
-        return _pearson(arr)
-    if method == "kendall":
-        return _kendall_tau(arr)
-    raise DataError(f"method must be 'pearson' or 'kendall', got {method!r}.")
+    m = _pearson(arr) if method == "pearson" else _kendall_tau(arr, int(kendall_rows))
+    np.fill_diagonal(m, 1.0)  # also for a constant column, and exactly 1 despite rounding
+    return np.clip(m, -1.0, 1.0, out=m)  # rounding can put a Pearson entry an ulp outside
 
 
 def correlation_gap(c_real: np.ndarray, c_fake: np.ndarray) -> float:
