@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,7 @@ from genlib.train.loop import TrainSpec, build, train
 from genlib.transforms import Chain, Log1p, RankGauss, Standardize
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def correlated(n: int, d: int = 4, rho: float = 0.8, seed: int = 0, shift: float = 0.0) -> np.ndarray:
@@ -342,6 +344,16 @@ def test_best_index_honours_direction_and_ideal() -> None:
     assert lower.best_index([float("nan"), float("inf")]) is None and lower.best_index([]) is None
     info = MetricInfo("x", None, True, "", "")  # the old positional form still works
     assert info.ideal is None and info.unit == "" and info.best_index([2.0, 1.0]) == 1
+
+
+def test_importing_the_metrics_does_not_import_torch() -> None:
+    # the figures import genlib.metrics for their correlation matrices: that must not cost a torch import
+    import subprocess
+    import sys
+
+    code = "import sys, genlib.metrics; assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr
 
 
 def test_suite_registry() -> None:

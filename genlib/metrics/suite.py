@@ -55,7 +55,6 @@ from genlib.metrics.fidelity import (
 )
 from genlib.metrics.inputs import as_2d
 from genlib.metrics.likelihood import held_out_log_likelihood
-from genlib.models.base import Capability
 from genlib.metrics.two_sample import (
     NearestRecord,
     classifier_auc,
@@ -520,6 +519,8 @@ def score_model(ref: Reference, fitted: Any, seed: int = 12345, metrics: Iterabl
     Same seed -> same samples, so successive scores of a training run differ only because the model did.
     A model whose samples are non-finite gets NaN for every sample metric instead of raising.
     """
+    from genlib.models.base import Capability  # torch: imported on first use, like likelihood.py does
+
     keys = _keys(metrics, tuple(SUITE))
     conditional = fitted.model.has(Capability.CONDITION) and ref.labels is not None
     labels = ref.labels if conditional else None
