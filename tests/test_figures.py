@@ -209,6 +209,23 @@ def test_correlation_grid_edge_cases(data) -> None:
         figures.samples.correlation_grid(real, samples, COLS, method="spearmen")
 
 
+@pytest.mark.parametrize("method", ["pearson", "kendall"])
+def test_correlation_figures_show_the_metrics_correlation_matrix(method: str) -> None:
+    from genlib.metrics import correlation_matrix
+
+    rng = np.random.default_rng(6)
+    x = np.round(rng.normal(size=(1200, 3)) @ [[1.0, 0.5, 0.0], [0.0, 1.0, 0.3], [0.0, 0.0, 1.0]], 1)  # ties
+    want = correlation_matrix(x, method, kendall_rows=figures.samples.KENDALL_FIGURE_ROWS)
+    grid = figures.samples.correlation_grid(x, {}, COLS, method=method)
+    np.testing.assert_array_equal(np.asarray(grid.data[0].z), want)
+    heat = figures.samples.correlation_heatmap(x, COLS, method=method)
+    np.testing.assert_array_equal(np.asarray(heat.data[0].z), want)
+    with_nan = np.vstack([x, [[np.nan, 1.0, 2.0]]])  # non-finite rows are left out, not shown as NaN
+    np.testing.assert_array_equal(np.asarray(figures.samples.correlation_heatmap(with_nan, COLS, method=method)
+                                             .data[0].z), want)
+    with pytest.raises(ValueError):
+        figures.samples.correlation_heatmap(x, COLS, method="spearmen")
+
 # --- training curves ----------------------------------------------------------------------------------------------
 
 def test_loss_curves_multi() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,7 @@ from genlib.train.loop import TrainSpec, build, train
 from genlib.transforms import Chain, Log1p, RankGauss, Standardize
 
 CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def correlated(n: int, d: int = 4, rho: float = 0.8, seed: int = 0, shift: float = 0.0) -> np.ndarray:
@@ -128,6 +130,27 @@ def test_kendall_tau_matrix_is_scipys_tau_b() -> None:
     for j, k in [(0, 1), (0, 2), (1, 2)]:
         assert tau[j, k] == pytest.approx(scipy.stats.kendalltau(x[:, j], x[:, k]).statistic, abs=1e-12)
     # its speed (the refresh-time target) is measured in benchmarks/compare_refresh.py, not timed here
+
+
+def test_correlation_matrix_is_a_proper_correlation_matrix() -> None:
+    x = correlated(700, d=3, rho=0.5, seed=5)
+    x[:, 2] = 4.0  # a constant column
+    for method in ("pearson", "kendall"):
+        m = correlation_matrix(x, method)
+        np.testing.assert_array_equal(np.diag(m), 1.0)  # also for the constant column
+        np.testing.assert_array_equal(m, m.T)
+        assert np.all(np.abs(m) <= 1.0) and m[0, 2] == m[1, 2] == 0.0
+    line = np.c_[x[:, 0], 3 * x[:, 0] + 1]  # rounding must not push +1 past 1
+    assert np.all(np.abs(correlation_matrix(line)) <= 1.0)
+    # kendall_rows: every row when it covers them all (then exactly scipy's tau-b on the full sample)
+    tau = correlation_matrix(x, "kendall", kendall_rows=700)
+    assert tau[0, 1] == pytest.approx(scipy.stats.kendalltau(x[:, 0], x[:, 1]).statistic, abs=1e-12)
+    assert not np.array_equal(correlation_matrix(x, "kendall"), tau)  # the default uses 400 rows
+    for rows in (1, 6000):
+        with pytest.raises(DataError, match="kendall_rows"):
+            correlation_matrix(x, "kendall", kendall_rows=rows)
+    with pytest.raises(DataError, match="method"):
+        correlation_matrix(x[:1], "spearman")  # the method is checked first
 
 
 # ----------------------------------------------------------------------------- distances: limits
@@ -321,6 +344,16 @@ def test_best_index_honours_direction_and_ideal() -> None:
     assert lower.best_index([float("nan"), float("inf")]) is None and lower.best_index([]) is None
     info = MetricInfo("x", None, True, "", "")  # the old positional form still works
     assert info.ideal is None and info.unit == "" and info.best_index([2.0, 1.0]) == 1
+
+
+def test_importing_the_metrics_does_not_import_torch() -> None:
+    # the figures import genlib.metrics for their correlation matrices: that must not cost a torch import
+    import subprocess
+    import sys
+
+    code = "import sys, genlib.metrics; assert 'torch' not in sys.modules, 'torch imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert done.returncode == 0, done.stderr
 
 
 def test_suite_registry() -> None:

@@ -155,14 +155,41 @@ def test_one_dimensional_inputs() -> None:
     assert kendall_error(a, b) == 0.0  # one column has no dependence structure
 
 
+def _brute_force_pseudo_observations(x: np.ndarray) -> np.ndarray:
+    """R_i = #{j != i : X_j < X_i in every coordinate} / (n - 1), counted pair by pair in plain Python."""
+    n = len(x)
+    counts = [sum(1 for j in range(n) if j != i and all(x[j, k] < x[i, k] for k in range(x.shape[1])))
+              for i in range(n)]
+    return np.sort(np.array(counts) / (n - 1.0))
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+def test_kendall_pseudo_observations_match_a_brute_force_count_with_ties(d: int) -> None:
+    import genlib.metrics.fidelity as fid
+
+    # integers in 0..3: many ties, so "strictly below in every coordinate" is tested where it matters
+    x = np.random.default_rng(d).integers(0, 4, size=(90, d)).astype(float)
+    want = _brute_force_pseudo_observations(x)
+    np.testing.assert_array_equal(kendall_pseudo_observations(x), want)
+    np.testing.assert_array_equal(kendall_pseudo_observations(x[::-1]), want)  # row order does not matter
+    old = fid._KENDALL_MAX_ELEMS
+    try:
+        for rows in (1, 7, 89):  # chunks of 1 row, of 7 (last one partial), one chunk short of n
+            fid._KENDALL_MAX_ELEMS = rows * 90
+            np.testing.assert_array_equal(kendall_pseudo_observations(x), want)
+    finally:
+        fid._KENDALL_MAX_ELEMS = old
+
+
 def test_kendall_chunks_match_a_direct_computation() -> None:
     import genlib.metrics.fidelity as fid
 
     x = correlated_gaussian(120, seed=11)
     direct = np.sort(np.all(x[None, :, :] < x[:, None, :], axis=2).sum(axis=1) / (len(x) - 1))
+    np.testing.assert_array_equal(kendall_pseudo_observations(x), direct)
     old = fid._KENDALL_MAX_ELEMS
     try:
-        fid._KENDALL_MAX_ELEMS = 7 * 120 * 3  # chunks of 7 rows, last one partial
+        fid._KENDALL_MAX_ELEMS = 7 * 120  # chunks of 7 rows, last one partial
         np.testing.assert_array_equal(kendall_pseudo_observations(x), direct)
     finally:
         fid._KENDALL_MAX_ELEMS = old

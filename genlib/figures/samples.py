@@ -1,7 +1,6 @@
 """Figures that put generated samples beside real data: marginals, ECDFs, QQ plots, pairs, correlations, images."""
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -149,16 +148,8 @@ def rgb_grid(images: np.ndarray, n_cols: int = 8, max_images: int = 32, value_ra
 
 def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None = None,
                         method: str = "kendall") -> go.Figure:
-    """Pairwise dependence matrix (Kendall τ by default: rank-based, fair to heavy tails)."""
-    from scipy.stats import kendalltau
-    d = x.shape[1]
-    m = np.eye(d)
-    for i in range(d):
-        for j in range(i + 1, d):
-            if method == "kendall":
-                m[i, j] = m[j, i] = kendalltau(x[:, i], x[:, j]).statistic
-            else:
-                m[i, j] = m[j, i] = np.corrcoef(x[:, i], x[:, j])[0, 1]
+    """Pairwise dependence matrix (Kendall τ by default: rank-based, fair to heavy tails; on 500 rows)."""
+    m = _correlations(x, method)
     fig = go.Figure(go.Heatmap(z=m, x=list(columns), y=list(columns), zmin=-1, zmax=1, colorscale="RdBu_r",
                                text=np.round(m, 2), texttemplate="%{text}"))
     fig.update_yaxes(autorange="reversed")
@@ -286,30 +277,21 @@ def qq_plot(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[
     return layout(fig, height=260 * rows)
 
 
-def _correlation_matrix(x: np.ndarray, method: str, max_rows: int = 500) -> np.ndarray:
-    """Pairwise correlations of the finite rows; undefined ones (a constant column, < 2 rows) are 0."""
-    x = x[np.all(np.isfinite(x), axis=1)]
-    d = x.shape[1]
-    if method == "kendall":
-        if len(x) > max_rows:  # Kendall τ is O(n log n) per pair; 500 rows pin it to ±0.03
-            x = x[np.random.default_rng(0).choice(len(x), max_rows, replace=False)]
-        from scipy.stats import kendalltau
-        m = np.eye(d)
-        for i in range(d):
-            for j in range(i + 1, d):
-                if len(x) > 1:
-                    with warnings.catch_warnings():  # a constant column: τ undefined, shown as 0 below
-                        warnings.simplefilter("ignore")
-                        m[i, j] = m[j, i] = kendalltau(x[:, i], x[:, j]).statistic
-    elif method == "pearson":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            m = np.corrcoef(x, rowvar=False) if len(x) > 1 else np.full((d, d), np.nan)
-        m = np.atleast_2d(m)
-    else:
+#: Rows behind each Kendall matrix of a figure: 500 pin τ to about ±0.03 (Pearson uses every finite row).
+KENDALL_FIGURE_ROWS = 500
+
+
+def _correlations(x: np.ndarray, method: str) -> np.ndarray:
+    """``genlib.metrics.correlation_matrix`` of the finite rows of x (a figure shows what it can where a metric
+    would refuse); the identity when fewer than 2 finite rows are left, since then nothing is correlated."""
+    from genlib.metrics.distances import CORRELATION_METHODS, correlation_matrix  # on first use: keeps import light
+    if method not in CORRELATION_METHODS:
         raise ValueError(f"unknown correlation method {method!r}: use 'pearson' or 'kendall'")
-    m = np.nan_to_num(np.asarray(m, dtype=float), nan=0.0)
-    np.fill_diagonal(m, 1.0)
-    return np.clip(m, -1.0, 1.0)
+    x = np.asarray(x, dtype=float)
+    x = x[np.all(np.isfinite(x), axis=1)]
+    if len(x) < 2:
+        return np.eye(x.shape[1])
+    return correlation_matrix(x, method, kendall_rows=KENDALL_FIGURE_ROWS)
 
 
 def correlation_grid(real: np.ndarray, samples: dict[str, np.ndarray], columns: Sequence[str],
@@ -321,7 +303,7 @@ def correlation_grid(real: np.ndarray, samples: dict[str, np.ndarray], columns: 
     fig = make_subplots(rows=1, cols=len(series), subplot_titles=[label for label, _, _ in series],
                         horizontal_spacing=0.02 if len(series) > 3 else 0.04)
     for i, (label, x, _) in enumerate(series):
-        m = _correlation_matrix(x[:, :k], method)
+        m = _correlations(x[:, :k], method)
         text = np.round(m, 2)
         fig.add_trace(go.Heatmap(z=m, x=cols, y=cols, zmin=-1, zmax=1, zmid=0, colorscale="RdBu_r", name=label,
                                  showscale=i == len(series) - 1, text=text,

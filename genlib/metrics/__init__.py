@@ -5,6 +5,7 @@
 - ``two_sample``: classifier two-sample test, PRDC, distance-to-closest-record (memorisation).
 - ``likelihood``: held-out log-likelihood in data units (nats/dim).
 - ``suite``: the table's metric set (SUITE) scored fast against a cached real-data Reference.
+- ``inputs``: the input checks every metric shares (``as_2d``, ``as_pair``).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from genlib.data.base import DataError
-from genlib.metrics.fidelity import _as_2d
+from genlib.metrics.inputs import as_2d
 from genlib.transforms import Transform
 
 if TYPE_CHECKING:  # torch is imported on first use: importing genlib.metrics stays numpy-only (fast app start)
@@ -46,7 +46,7 @@ def log_abs_det_jacobian(transform: Transform, x: np.ndarray) -> np.ndarray:
     maps (Standardize: -sum_j log std_j) and accurate to ~1e-8 relative for smooth ones; at a kink of a
     piecewise-linear map (RankGauss knots) it averages the two slopes. Slopes are floored at MIN_SLOPE.
     """
-    arr = _as_2d(x, "x")
+    arr = as_2d(x, "x")
     n, d = arr.shape
     std = arr.std(axis=0) if n > 1 else np.zeros(d)
     scale = np.where(std > 0, std, np.maximum(np.abs(arr).max(axis=0), 1.0))
@@ -101,7 +101,7 @@ def held_out_log_likelihood(fitted: "FittedModel", x: np.ndarray, k: int = 64, l
     exact = model.has(Capability.LOG_PROB)
     if not exact and not model.has(Capability.ELBO):
         return None
-    arr = _as_2d(x, "x")
+    arr = as_2d(x, "x")
     if arr.shape[1] != model.n_features:
         raise DataError(f"x has {arr.shape[1]} columns but the model was trained on {model.n_features}.")
     if is_discrete(arr):

@@ -26,41 +26,43 @@ import numpy as np
 from genlib.cache import LRUCache, array_digest
 from genlib.data.base import DataError, Dataset
 from genlib.metrics.distances import (
-    _corr_gap,
-    _mmd_from,
-    _sqdist,
-    _standardise,
-    _w1_columns,
-    _w1_sorted,
     correlation_distance,
+    correlation_gap,
     correlation_matrix,
     energy_distance,
+    energy_from_distances,
     median_bandwidth,
+    mmd_from_sqdist,
     mmd_rbf,
     projection_directions,
+    rbf_kernel_mean,
     real_scale,
     sliced_wasserstein,
+    squared_distances,
+    standardise,
+    w1_columns,
+    w1_sorted,
     wasserstein,
     wasserstein_per_column,
 )
 from genlib.metrics.fidelity import (
     METRICS,
     MetricInfo,
-    _as_2d,
     anderson_darling,
     anderson_darling_per_column,
     kendall_error,
+    kendall_pseudo_observations,
 )
+from genlib.metrics.inputs import as_2d
 from genlib.metrics.likelihood import held_out_log_likelihood
-from genlib.models.base import Capability
 from genlib.metrics.two_sample import (
     NearestRecord,
-    _median_ratio,
-    _prdc_from,
-    _radii_from_sqdist,
     classifier_auc,
     dcr_ratio,
+    dcr_ratio_from_distances,
+    knn_radii_from_sqdist,
     prdc,
+    prdc_from_distances,
 )
 
 __all__ = [
@@ -248,8 +250,8 @@ class Reference:
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.test = _as_2d(self.test, "test")
-        self.train = _as_2d(self.train, "train")
+        self.test = as_2d(self.test, "test")
+        self.train = as_2d(self.train, "train")
         if self.test.shape[1] != self.train.shape[1]:
             raise DataError(f"test has {self.test.shape[1]} columns but train has {self.train.shape[1]}.")
         if self.test.shape[0] <= PRDC_K:
@@ -263,18 +265,17 @@ class Reference:
                 raise DataError(f"{self.labels.shape[0]} labels for {self.test.shape[0]} test rows.")
         r = self.test
         self._scale = real_scale(r)
-        rs = _standardise(r, self._scale)
+        rs = standardise(r, self._scale)
         self._test_std = rs
         self._test_sorted = np.sort(r, axis=0)
         self._theta = projection_directions(r.shape[1])
         self._proj_sorted = np.sort(rs @ self._theta, axis=0)
-        d2 = _sqdist(rs, rs)
+        d2 = squared_distances(rs, rs)
         self._bandwidth = median_bandwidth(rs)
-        gamma = 1.0 / (2.0 * self._bandwidth * self._bandwidth)  # same operations as mmd_rbf: same bits
-        self._k_rr_mean = float(np.mean(np.exp(-gamma * d2)))
+        self._k_rr_mean = rbf_kernel_mean(d2, self._bandwidth)  # the function mmd_rbf uses: same bits
         self._d_rr_mean = float(np.mean(np.sqrt(d2)))
-        self._radii = _radii_from_sqdist(d2, PRDC_K)
-        self._pseudo = _pseudo_observations(r)
+        self._radii = knn_radii_from_sqdist(d2, PRDC_K)
+        self._pseudo = kendall_pseudo_observations(r)
         self._corr = {"pearson": correlation_matrix(r, "pearson"), "kendall": correlation_matrix(r, "kendall")}
         self._nn = NearestRecord(self.train)
         self._test_dcr = np.sort(self._nn.distances(r))
@@ -299,8 +300,8 @@ def make_reference(test: np.ndarray, train: np.ndarray, n_rows: int = DEFAULT_EV
                    labels: np.ndarray | None = None) -> Reference:
     """Build a Reference: test rows subsampled without replacement to at most ``n_rows`` (fixed seed),
     train rows to at most MAX_TRAIN_ROWS, and every real-only quantity precomputed (~0.1-0.3 s at 1000 x 8)."""
-    t = _as_2d(test, "test")
-    tr = _as_2d(train, "train")
+    t = as_2d(test, "test")
+    tr = as_2d(train, "train")
     if int(n_rows) < PRDC_K + 1:
         raise DataError(f"n_rows must be at least {PRDC_K + 1}, got {n_rows}.")
     idx = _subsample(t.shape[0], int(n_rows), seed)
@@ -344,7 +345,7 @@ class _Fake:
     def __init__(self, ref: Reference, fake: np.ndarray) -> None:
         self.ref, self.x = ref, fake
         self.equal = fake.shape[0] == ref.n_rows
-        self.std = _standardise(fake, ref._scale)
+        self.std = standardise(fake, ref._scale)
         self._d2_ff: np.ndarray | None = None
         self._d2_rf: np.ndarray | None = None
         self._d_rf: np.ndarray | None = None
@@ -353,13 +354,13 @@ class _Fake:
     @property
     def d2_ff(self) -> np.ndarray:
         if self._d2_ff is None:
-            self._d2_ff = _sqdist(self.std, self.std)
+            self._d2_ff = squared_distances(self.std, self.std)
         return self._d2_ff
 
     @property
     def d2_rf(self) -> np.ndarray:
         if self._d2_rf is None:
-            self._d2_rf = _sqdist(self.ref._test_std, self.std)
+            self._d2_rf = squared_distances(self.ref._test_std, self.std)
         return self._d2_rf
 
     @property
@@ -369,66 +370,42 @@ class _Fake:
         return self._d_rf
 
     def energy(self) -> float:
-        d_ff = float(np.mean(np.sqrt(self.d2_ff)))
-        return max(0.0, 2.0 * float(np.mean(self.d_rf)) - self.ref._d_rr_mean - d_ff)
+        return energy_from_distances(self.ref._d_rr_mean, np.sqrt(self.d2_ff), self.d_rf)
 
     def prdc(self, key: str) -> float:
         if self._prdc is None:
-            self._prdc = _prdc_from(self.d_rf, self.ref._radii, _radii_from_sqdist(self.d2_ff, PRDC_K), PRDC_K)
+            fake_radii = knn_radii_from_sqdist(self.d2_ff, PRDC_K)
+            self._prdc = prdc_from_distances(self.d_rf, self.ref._radii, fake_radii, PRDC_K)
         return self._prdc[key]
-
-
-_PSEUDO_MAX_ELEMS = 4_000_000  # bound on the (chunk, n) boolean blocks below (2 x 4 MB)
-
-
-def _pseudo_observations(x: np.ndarray) -> np.ndarray:
-    """Same values as ``fidelity.kendall_pseudo_observations`` (exact integer counts), ~6x faster at
-    1000 x 8: one in-place (chunk, n) comparison per column instead of a (chunk, n, d) array."""
-    n, d = x.shape
-    if n < 2:
-        raise DataError("The Kendall error needs at least 2 rows per sample.")
-    xt = np.ascontiguousarray(x.T)
-    chunk = max(1, min(n, _PSEUDO_MAX_ELEMS // n))
-    counts = np.empty(n, dtype=np.int64)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        less = np.empty((stop - start, n), dtype=bool)
-        tmp = np.empty_like(less)
-        np.less(xt[0][None, :], xt[0][start:stop, None], out=less)  # less[c, j] = X[j] < X[start + c]
-        for j in range(1, d):
-            np.less(xt[j][None, :], xt[j][start:stop, None], out=tmp)
-            less &= tmp
-        counts[start:stop] = np.count_nonzero(less, axis=1)
-    return np.sort(counts / (n - 1.0))
 
 
 def _kendall(ref: Reference, f: _Fake) -> float:
     if not f.equal:
         return kendall_error(ref.test, f.x)
-    return float(np.mean(np.abs(ref._pseudo - _pseudo_observations(f.x))))
+    return float(np.mean(np.abs(ref._pseudo - kendall_pseudo_observations(f.x))))
 
 
 def _wasserstein_cols(ref: Reference, f: _Fake) -> np.ndarray:
     if not f.equal:
         return wasserstein_per_column(ref.test, f.x)
-    return _w1_sorted(ref._test_sorted, np.sort(f.x, axis=0)) / ref._scale[1]
+    return w1_sorted(ref._test_sorted, np.sort(f.x, axis=0)) / ref._scale[1]
 
 
 def _sliced(ref: Reference, f: _Fake) -> float:
     proj = f.std @ ref._theta
     if f.equal:
-        return float(np.mean(_w1_sorted(ref._proj_sorted, np.sort(proj, axis=0))))
-    return float(np.mean(_w1_columns(ref._test_std @ ref._theta, proj)))
+        return float(np.mean(w1_sorted(ref._proj_sorted, np.sort(proj, axis=0))))
+    return float(np.mean(w1_columns(ref._test_std @ ref._theta, proj)))
 
 
 def _corr(ref: Reference, f: _Fake, method: str) -> float:
     if ref.n_features < 2:
         return 0.0
-    return _corr_gap(ref._corr[method], correlation_matrix(f.x, method))
+    return correlation_gap(ref._corr[method], correlation_matrix(f.x, method))
 
 
 def _dcr(ref: Reference, f: _Fake) -> float:
-    return _median_ratio(ref._nn.distances(f.x), float(np.median(ref._test_dcr)))
+    return dcr_ratio_from_distances(ref._nn.distances(f.x), float(np.median(ref._test_dcr)))
 
 
 _SCORERS: dict[str, Callable[[Reference, _Fake], float]] = {
@@ -436,7 +413,7 @@ _SCORERS: dict[str, Callable[[Reference, _Fake], float]] = {
     "kendall_error": _kendall,
     "wasserstein": lambda ref, f: float(np.mean(_wasserstein_cols(ref, f))),
     "sliced_wasserstein": _sliced,
-    "mmd": lambda ref, f: _mmd_from(ref._k_rr_mean, f.d2_ff, f.d2_rf, ref._bandwidth),
+    "mmd": lambda ref, f: mmd_from_sqdist(ref._k_rr_mean, f.d2_ff, f.d2_rf, ref._bandwidth),
     "energy": lambda ref, f: f.energy(),
     "corr_pearson": lambda ref, f: _corr(ref, f, "pearson"),
     "corr_kendall": lambda ref, f: _corr(ref, f, "kendall"),
@@ -523,8 +500,8 @@ def floor(ref: Reference) -> dict[str, float]:
             sub = ref.train[idx]
             values = score_samples(ref, sub)
             try:
-                values["dcr_ratio"] = _median_ratio(ref._nn.distances(sub, exclude_self=True),
-                                                    float(np.median(ref._test_dcr)))
+                values["dcr_ratio"] = dcr_ratio_from_distances(ref._nn.distances(sub, exclude_self=True),
+                                                               float(np.median(ref._test_dcr)))
             except DataError as exc:
                 log.warning("dcr_ratio floor: %s", exc)
                 values["dcr_ratio"] = float("nan")
@@ -542,6 +519,8 @@ def score_model(ref: Reference, fitted: Any, seed: int = 12345, metrics: Iterabl
     Same seed -> same samples, so successive scores of a training run differ only because the model did.
     A model whose samples are non-finite gets NaN for every sample metric instead of raising.
     """
+    from genlib.models.base import Capability  # torch: imported on first use, like likelihood.py does
+
     keys = _keys(metrics, tuple(SUITE))
     conditional = fitted.model.has(Capability.CONDITION) and ref.labels is not None
     labels = ref.labels if conditional else None

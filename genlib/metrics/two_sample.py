@@ -19,8 +19,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import KNeighborsClassifier
 
 from genlib.data.base import DataError
-from genlib.metrics.distances import _sqdist, _standardise, real_scale
-from genlib.metrics.fidelity import _as_2d, _pair
+from genlib.metrics.distances import real_scale, squared_distances, standardise
+from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
     "NearestRecord",
@@ -28,8 +28,11 @@ __all__ = [
     "closest_record_distances",
     "copy_fraction",
     "dcr_ratio",
+    "dcr_ratio_from_distances",
     "knn_radii",
+    "knn_radii_from_sqdist",
     "prdc",
+    "prdc_from_distances",
 ]
 
 # Above this many columns the k-d tree loses to brute force (curse of dimensionality).
@@ -69,13 +72,13 @@ def classifier_auc(real: np.ndarray, fake: np.ndarray, seed: int = 0, k: int = 2
     and takes ~0.04 s at 2 x 1000 x 8 (brute force) instead of 0.2-0.5 s, which matters because the
     Compare page rescores every run every few seconds.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     r, f = _equal_sizes(r, f, seed)
     n = r.shape[0]
     if n < 2:
         raise DataError("The classifier test needs at least 2 rows in each sample.")
     sc = real_scale(r)
-    x = np.vstack([_standardise(r, sc), _standardise(f, sc)])
+    x = np.vstack([standardise(r, sc), standardise(f, sc)])
     y = np.r_[np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)]
     clf = KNeighborsClassifier(n_neighbors=max(1, min(int(k), n - 1)), algorithm="brute")
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
@@ -91,18 +94,26 @@ def knn_radii(x_std: np.ndarray, k: int = 5) -> np.ndarray:
 
     Input must already be standardised. Exact (cdist), O(n^2) memory: meant for ~1000-row samples.
     """
-    return _radii_from_sqdist(_sqdist(x_std, x_std), k)
+    return knn_radii_from_sqdist(squared_distances(x_std, x_std), k)
 
 
-def _radii_from_sqdist(d2: np.ndarray, k: int) -> np.ndarray:
-    """k-th nearest other row from a square matrix of squared distances (zero diagonal = the row itself)."""
+def knn_radii_from_sqdist(d2: np.ndarray, k: int) -> np.ndarray:
+    """``knn_radii`` from a square matrix of squared distances (zero diagonal = the row itself).
+
+    Public so the suite can take the real radii from the real-real matrix it already has for MMD and energy,
+    and the fake radii from the fake-fake one, instead of computing each matrix twice."""
     n = d2.shape[0]
     if not 1 <= k < n:
         raise DataError(f"k = {k} nearest neighbours need more than k rows; got {n}.")
     return np.sqrt(np.partition(d2, k, axis=1)[:, k])
 
 
-def _prdc_from(d_rf: np.ndarray, real_radii: np.ndarray, fake_radii: np.ndarray, k: int) -> dict[str, float]:
+def prdc_from_distances(d_rf: np.ndarray, real_radii: np.ndarray, fake_radii: np.ndarray, k: int
+                        ) -> dict[str, float]:
+    """The four PRDC values (see ``prdc``) from the (m, n) real-fake DISTANCES and both samples' k-NN radii.
+
+    The last step of ``prdc``, public because the suite calls it with its cached real radii and the
+    real-fake distances it shares with the energy distance."""
     in_real_ball = d_rf < real_radii[:, None]  # (m, n): fake j inside the k-NN ball of real i
     return {
         "precision": float(in_real_ball.any(axis=0).mean()),
@@ -133,17 +144,17 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5, real_radii: np.ndarray 
     sample. ``real_radii``: precomputed \mathrm{NND}_k of the real rows on that scale (``knn_radii``), to
     skip the m x m distance matrix when the real side is fixed.
     """
-    r, f = _pair(real, fake)
+    r, f = as_pair(real, fake)
     k = int(k)
     sc = real_scale(r)
-    rs, fs = _standardise(r, sc), _standardise(f, sc)
+    rs, fs = standardise(r, sc), standardise(f, sc)
     if real_radii is None:
         real_radii = knn_radii(rs, k)
     else:
         real_radii = np.asarray(real_radii, dtype=np.float64).reshape(-1)
         if real_radii.shape[0] != r.shape[0]:
             raise DataError(f"real_radii has {real_radii.shape[0]} values for {r.shape[0]} real rows.")
-    return _prdc_from(np.sqrt(_sqdist(rs, fs)), real_radii, knn_radii(fs, k), k)
+    return prdc_from_distances(np.sqrt(squared_distances(rs, fs)), real_radii, knn_radii(fs, k), k)
 
 
 # ----------------------------------------------------------------------------- memorisation (DCR)
@@ -158,9 +169,9 @@ class NearestRecord:
     """
 
     def __init__(self, train: np.ndarray) -> None:
-        t = _as_2d(train, "train")
+        t = as_2d(train, "train")
         self.scale = real_scale(t)
-        self.train = _standardise(t, self.scale)
+        self.train = standardise(t, self.scale)
         self.n_features = t.shape[1]
         self._tree = cKDTree(self.train) if self.n_features <= _KDTREE_MAX_DIM else None
         self._sq_norms = None if self._tree is not None else np.einsum("ij,ij->i", self.train, self.train)
@@ -187,13 +198,13 @@ class NearestRecord:
 
     def distances(self, x: np.ndarray, exclude_self: bool = False) -> np.ndarray:
         """Distance of each row of x to its nearest training row (see ``closest_record_distances``)."""
-        q = _as_2d(x, "x")
+        q = as_2d(x, "x")
         if q.shape[1] != self.n_features:
             raise DataError(f"x has {q.shape[1]} columns but the training set has {self.n_features}.")
         k = 2 if exclude_self else 1
         if self.train.shape[0] < k:
             raise DataError("exclude_self needs at least 2 training rows.")
-        d = self._two_nearest(_standardise(q, self.scale), k)
+        d = self._two_nearest(standardise(q, self.scale), k)
         if not exclude_self:
             return d[:, 0]
         return np.where(d[:, 0] == 0.0, d[:, 1], d[:, 0])
@@ -211,11 +222,13 @@ def closest_record_distances(x: np.ndarray, train: np.ndarray, exclude_self: boo
     return NearestRecord(train).distances(x, exclude_self=exclude_self)
 
 
-def _median_ratio(num: np.ndarray, den_median: float) -> float:
-    if not den_median > 0:
+def dcr_ratio_from_distances(fake_dcr: np.ndarray, test_dcr_median: float) -> float:
+    """``dcr_ratio`` from the fake rows' DCRs and the median DCR of the test rows (DataError when that median
+    is 0). Public because the suite keeps the test rows' DCRs cached and scores every fake sample with it."""
+    if not test_dcr_median > 0:
         raise DataError("The held-out rows lie on training rows (median distance 0): the splits overlap, "
                         "so the DCR ratio is undefined.")
-    return float(np.median(num) / den_median)
+    return float(np.median(fake_dcr) / test_dcr_median)
 
 
 def dcr_ratio(fake: np.ndarray, test: np.ndarray, train: np.ndarray) -> float:
@@ -231,7 +244,7 @@ def dcr_ratio(fake: np.ndarray, test: np.ndarray, train: np.ndarray) -> float:
     lie on training rows (median 0).
     """
     index = NearestRecord(train)
-    return _median_ratio(index.distances(fake), float(np.median(index.distances(test))))
+    return dcr_ratio_from_distances(index.distances(fake), float(np.median(index.distances(test))))
 
 
 def copy_fraction(fake: np.ndarray, test: np.ndarray, train: np.ndarray, q: float = 0.05) -> float:

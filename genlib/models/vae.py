@@ -426,13 +426,6 @@ class _ELBOVAE(LatentAutoencoder):
         logs["kl"] = self._last_kl.mean().item()
         return loss, logs
 
-    def loss_terms(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-row reconstruction term and KL(q(z|x) || p(z)), one z per row."""
-        cond = self.condition(labels, len(x))
-        mu, logvar = self._encode(x, cond)
-        z = mu + self.randn_like(mu) * torch.exp(0.5 * logvar)
-        return self.recon_term(x, self._decode(z, cond)), self.kl_term(mu, logvar, z)
-
     @torch.no_grad()
     def elbo(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Per-row ELBO in nats (β = 1, all Gaussian constants included), one z per row."""
