@@ -132,3 +132,15 @@ def test_the_readme_layout_section_matches_the_tree() -> None:
         if folder.is_dir():
             missing = [p.name for p in folder.glob("*.py") if p.stem != "__init__" and p.name not in description]
             assert not missing, f"README's line for {entry} does not name {missing}"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """A name starting with "_" is a module's own business; what two modules share is a public building block."""
+    found = []
+    for path in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("genlib")):
+                private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if private:
+                    found.append(f"{path.relative_to(ROOT)}: {node.module} {private}")
+    assert not found, "private imports:\n" + "\n".join(found)
