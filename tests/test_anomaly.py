@@ -16,7 +16,8 @@ from scipy.stats import spearmanr
 
 from genlib.anomaly import (ENCODER_FILE, ScoreParts, auroc, combine, comparison_table, digits_holdout,
                             encode_reconstruct, finance_injected, from_arrays, gmm_pca_scores,
-                            isolation_forest_scores, load_encoder, optimise_latent, parts_for,
+                            isolation_forest_scores, knn_scores, load_encoder, load_scenario, optimise_latent,
+                            parts_for,
                             parts_from_reconstruction, precision_at_k, roc, save_encoder, thresholds, train_encoder,
                             vae_scores)
 from genlib.cli.anomaly import add_score_parser, run_score
@@ -270,3 +271,47 @@ def test_knn_distance_is_zero_on_normal_rows_and_beats_the_forest_on_a_held_out_
     knn = auroc(sc.test_y, knn_scores(sc.normal_train, sc.test_x, k=5))
     iso = auroc(sc.test_y, isolation_forest_scores(sc.normal_train, sc.test_x, n_estimators=100))
     assert knn > 0.95 and knn > iso + 0.2
+
+
+def test_score_scenario_keeps_parts_so_lambda_rescoring_is_exact_and_thresholds_come_from_normal_rows(gan, easy_case):
+    """What the Anomalies page shows, computed in genlib: scores at any λ from the cached parts, thresholds from the
+    held-out normal rows' scores at the same λ."""
+    from genlib.anomaly import score_scenario
+    x, y = easy_case
+    holdout = normal_rows(150, 4)
+    res = score_scenario(gan, x, holdout, "optimise", iters=40, seed=0)
+    for lam in (1.0, 0.5, 0.0):
+        np.testing.assert_allclose(res.scores(lam), lam * res.test.G + (1 - lam) * res.test.C)
+        th = res.thresholds(lam)
+        normal_scores = combine(res.normal, lam)
+        assert th.one_sigma == pytest.approx(normal_scores.mean() + normal_scores.std(ddof=1))
+    assert res.reconstructions.shape == x.shape
+    assert auroc(y, res.scores(0.9)) > 0.9
+    # Few held-out normal rows lie above 3σ, most of the ring's rows do.
+    th = res.thresholds(0.9)
+    assert (combine(res.normal, 0.9) > th.three_sigma).mean() < 0.05
+    assert (res.scores(0.9)[y == 1] > th.three_sigma).mean() > 0.5
+
+
+def test_baseline_scores_are_the_pages_detector_set_and_standardise_only_tables():
+    from genlib.anomaly import baseline_scores
+    digits = digits_holdout(8)
+    scores = baseline_scores(digits)
+    assert list(scores) == ["isolation forest", "GMM on PCA", "k nearest neighbours (k = 5)"]
+    # images are scored on raw pixels: the same numbers as the detectors called directly without a scaler
+    np.testing.assert_allclose(scores["k nearest neighbours (k = 5)"],
+                               knn_scores(digits.normal_train, digits.test_x, k=5, standardize=False))
+    finance = finance_injected(seed=0)
+    np.testing.assert_allclose(baseline_scores(finance)["k nearest neighbours (k = 5)"],
+                               knn_scores(finance.normal_train, finance.test_x, k=5, standardize=True))
+    for name, s in baseline_scores(finance).items():
+        assert auroc(finance.test_y, s) > 0.5, name
+
+
+def test_scenario_parameters_are_checked_by_their_declaration():
+    with pytest.raises(DataError, match="scenario 'digits': k must be one of 0, 1"):
+        load_scenario("digits", k=12)
+    with pytest.raises(DataError, match="scenario 'finance': unknown setting 'fraction'"):
+        load_scenario("finance", fraction=0.1)
+    sc = load_scenario("finance", frac="0.2", scale="3")   # strings, as from a URL or the CLI
+    assert sc.params["frac"] == 0.2 and sc.n_anomalies == round(0.2 * len(sc.test_x))

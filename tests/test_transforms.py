@@ -169,3 +169,18 @@ def test_one_dimensional_input_keeps_its_shape_and_protocol() -> None:
         z = t.forward(x)
         assert z.shape == x.shape
         np.testing.assert_allclose(t.inverse(z), x, rtol=1e-9, atol=1e-9)
+
+
+def test_every_transform_kind_is_described_once_and_log_axes_follow_the_data() -> None:
+    from genlib.data import load_dataset
+    from genlib.figures.style import prefers_log_axes
+    from genlib.transforms import TRANSFORM_KINDS, TRANSFORMS, make_transform
+    assert TRANSFORM_KINDS == tuple(TRANSFORMS) and TRANSFORM_KINDS[0] == "auto"
+    rows = np.abs(np.random.default_rng(0).standard_t(3, size=(200, 2)))
+    for kind, info in TRANSFORMS.items():
+        assert info.help and info.latex
+        make_transform(kind, rows)  # every described kind is one make_transform accepts
+    # heavy right tails → log axes (finance, or any such upload); symmetric data and images → linear
+    assert prefers_log_axes(load_dataset("finance"))
+    assert not prefers_log_axes(load_dataset("toy2d"))
+    assert not prefers_log_axes(load_dataset("digits"))
