@@ -2,20 +2,25 @@
 
 Everything returns a `Dataset` (train/test float64 arrays in the data's own units); every user-facing
 problem is a `DataError` with one readable sentence.
+
+Names are imported on first use (PEP 562): ``from genlib.data.base import DataError`` or the CLI's ``--help`` must
+not load scikit-learn (the digits) and scipy (the Lorenz integrator) just to name an error class.
 """
 from __future__ import annotations
 
-from genlib.data.base import DataError, Dataset, DatasetInfo
-from genlib.data.csv_loader import load_csv
-from genlib.data.registry import DATASETS, list_datasets, load_any, load_dataset
+import importlib
+from typing import Any
 
-__all__ = [
-    "DATASETS",
-    "DataError",
-    "Dataset",
-    "DatasetInfo",
-    "list_datasets",
-    "load_any",
-    "load_csv",
-    "load_dataset",
-]
+_WHERE = {
+    "DataError": "base", "Dataset": "base", "DatasetInfo": "base",
+    "load_csv": "csv_loader",
+    "DATASETS": "registry", "list_datasets": "registry", "load_any": "registry", "load_dataset": "registry",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
