@@ -154,10 +154,8 @@ def evaluate(real: np.ndarray, fake: np.ndarray, *, suite: bool = False,
 
     out = {"anderson_darling": float(anderson_darling(real, fake)), "kendall_error": float(kendall_error(real, fake))}
     if suite:
-        from .metrics.suite import SUITE, make_reference, score_samples
-        ref = make_reference(real, real if train is None else train)
-        keys = [k for k in SUITE if SUITE[k].fn is not None and (train is not None or k != "dcr_ratio")]
-        out.update({k: float(v) for k, v in score_samples(ref, fake, keys).items()})
+        from .metrics.suite import score_arrays
+        out.update({k: float(v) for k, v in score_arrays(real, fake, train)[1].items()})
     return out
 
 

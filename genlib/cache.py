@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Any, Callable, Generic, Hashable, TypeVar
 
 import numpy as np
@@ -41,6 +42,8 @@ def array_digest(x: np.ndarray | None) -> str:
 class LRUCache(Generic[V]):
     """A thread-safe least-recently-used cache with an entry limit and an optional byte budget.
 
+    Values must not be None (None means "not cached").
+
     Arguments:
         max_entries: at most this many values are kept.
         max_bytes: also evict (oldest first) while the values' total ``nbytes`` exceeds this; the newest entry
@@ -55,7 +58,7 @@ class LRUCache(Generic[V]):
         self._size_of = size_of or (lambda v: int(getattr(v, "nbytes", 0)))
         self._data: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
-        self._building: dict[Hashable, threading.Lock] = {}
+        self._building: dict[Hashable, Future] = {}  # key → the build in progress (one per key)
         self._hits = self._misses = 0
 
     def get(self, key: Hashable) -> V | None:
@@ -76,23 +79,35 @@ class LRUCache(Generic[V]):
             self._evict()
 
     def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
-        """The cached value, or ``build()`` stored and returned. Concurrent callers of one missing key build once."""
-        value = self.get(key)
-        if value is not None:
-            return value
+        """The cached value, or ``build()`` stored and returned. Concurrent callers of one missing key build once:
+        the others wait for that build and get its value (or its exception; nothing is cached then)."""
         with self._lock:
-            key_lock = self._building.setdefault(key, threading.Lock())
-        try:
-            with key_lock:
-                with self._lock:  # built by another caller while this one waited
-                    value = self._data.get(key)
-                if value is None:
-                    value = build()
-                    self.put(key, value)
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+                self._hits += 1
                 return value
-        finally:
+            self._misses += 1
+            pending = self._building.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._building[key] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            value = build()
+        except BaseException as exc:
             with self._lock:
                 self._building.pop(key, None)
+            pending.set_exception(exc)
+            raise
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            self._evict()
+            self._building.pop(key, None)
+        pending.set_result(value)
+        return value
 
     def clear(self) -> None:
         """Forget every value and reset the counters."""

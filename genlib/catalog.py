@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Literal
 
 from .data import Dataset
-from .models import Capability, FittedModel, get_model_class
+from .models import REGISTRY, Capability, FittedModel
 from .store import RunRecord, RunStore
 from .train import Job, JobStatus
 
@@ -37,10 +37,14 @@ class Entry:
     key: str
     label: str
     model: str
-    status: str
     source: Literal["live", "stored"]
     job: Job | None = None
     record: RunRecord | None = None
+
+    @property
+    def status(self) -> str:
+        """The job's status now (a live run moves on), or the stored run's."""
+        return self.job.status.value if self.job is not None else self.record.status  # type: ignore[union-attr]
 
     @property
     def run_id(self) -> str | None:
@@ -55,7 +59,9 @@ class Entry:
         return self.status in USABLE and self.record is not None and self.record.run_dir is not None
 
     def has(self, capability: Capability) -> bool:
-        return capability in get_model_class(self.model).capabilities
+        """False too for a stored run of a model this version of GenLab no longer registers."""
+        cls = REGISTRY.get(self.model)
+        return cls is not None and capability in cls.capabilities
 
     def load(self, store: RunStore, device: str = "cpu") -> FittedModel:
         """The trained model: the live job's own object, or the stored checkpoint (a StoreError if it is gone)."""
@@ -76,8 +82,7 @@ def runs_on(dataset: Dataset, jobs: Iterable[Job], store: RunStore | None, *, us
     for job in jobs:
         if not same_data(job.spec.dataset.name, job.spec.dataset.params, dataset):
             continue
-        entry = Entry(f"job:{job.id}", f"{job.spec.label()} ({job.id})", job.spec.model, job.status.value, "live",
-                      job=job)
+        entry = Entry(f"job:{job.id}", f"{job.spec.label()} ({job.id})", job.spec.model, "live", job=job)
         if job.run_id:
             live_runs.add(job.run_id)
         out.append(entry)
@@ -86,6 +91,6 @@ def runs_on(dataset: Dataset, jobs: Iterable[Job], store: RunStore | None, *, us
             continue
         if record.status == "failed" and not include_failed:
             continue
-        out.append(Entry(f"run:{record.id}", f"{record.name} [{record.id[-6:]}]", record.model, record.status,
-                         "stored", record=record))
+        out.append(Entry(f"run:{record.id}", f"{record.name} [{record.id[-6:]}]", record.model, "stored",
+                         record=record))
     return [e for e in out if (not usable_only or e.usable) and (capability is None or e.has(capability))]

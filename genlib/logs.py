@@ -33,35 +33,36 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 def log_file(home: str | Path | None = None) -> Path:
     """The log file's path (it may not exist yet): under ``home``, else the one logging writes to now, else
     under ``$GENLAB_HOME``."""
-    if home is None and _HANDLER is not None:
-        return Path(_HANDLER.baseFilename)  # type: ignore[attr-defined]
+    handler = _HANDLER
+    if home is None and handler is not None:
+        return Path(handler.baseFilename)  # type: ignore[attr-defined]
     return Path(home or genlab_home()).expanduser().resolve() / "logs" / LOG_NAME
 
 
-def configure_logging(home: str | Path | None = None, level: int = logging.INFO) -> Path:
-    """Send the ``genlib`` logger to the log file (rotating: 2 MB × 3 files); returns the file's path.
+def configure_logging(home: str | Path | None = None, level: int = logging.INFO) -> Path | None:
+    """Send the ``genlib`` logger to the log file (rotating: 2 MB × 3 files); returns the file's path, or None when
+    the folder cannot be written (logging then stays as it was: a read-only home must not stop a run).
 
     Idempotent per file: calling it again for the same home does nothing; for another home (a test, a second
-    store) the handler moves there. Never raises for an unwritable home: logging then stays off and the reason
-    is printed once by ``logging`` itself."""
+    store) the one handler moves there. The logger's level is lowered to ``level`` only if nobody set one."""
     global _HANDLER
     path = log_file(home if home is not None else genlab_home())
     with _LOCK:
         if _HANDLER is not None and getattr(_HANDLER, "baseFilename", None) == str(path):
             return path
-        logger = logging.getLogger("genlib")
-        if _HANDLER is not None:
-            logger.removeHandler(_HANDLER)
-            _HANDLER.close()
-            _HANDLER = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handler = logging.handlers.RotatingFileHandler(path, maxBytes=2 * 2**20, backupCount=3,
                                                            encoding="utf-8", delay=True)
         except OSError:
-            return path
+            return None
         handler.setFormatter(logging.Formatter(_FORMAT))
+        logger = logging.getLogger("genlib")
+        if _HANDLER is not None:
+            logger.removeHandler(_HANDLER)
+            _HANDLER.close()
         logger.addHandler(handler)
-        logger.setLevel(min(logger.level or level, level))
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
         _HANDLER = handler
     return path

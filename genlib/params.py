@@ -49,7 +49,8 @@ _KIND_NAMES = {int: "an integer", float: "a number", str: "text", bool: "true or
 
 def param(default: Any, help: str, range: tuple[float, float] | None = None, choices: tuple[Any, ...] | None = None,
           log: bool = False, label: str | None = None, group: str | None = None, kind: type | None = None,
-          item: type | None = None, widget: str | None = None) -> Any:
+          item: type | None = None, widget: str | None = None, step: float | None = None,
+          labels: dict[Any, str] | None = None, advanced: bool = False) -> Any:
     """A dataclass field with the metadata every consumer reads.
 
     Arguments:
@@ -64,14 +65,19 @@ def param(default: Any, help: str, range: tuple[float, float] | None = None, cho
         item: for ``kind=tuple``, the type of each item (float or str).
         widget: a hint for the app when the default widget is not the best one: "slider" (a bounded number
             moved often, like λ) or "radio" (a few choices side by side).
+        step: the increment of the app's +/− buttons (default: a hundredth of the range).
+        labels: how the app shows each choice (e.g. {"loo": "leave-one-out mean"}); values stay the choices.
+        advanced: a setting most users leave alone (seeds, sizes): a page may keep it out of its main controls.
     """
     meta: dict[str, Any] = {"help": help}
     for key, value in (("range", range), ("choices", choices), ("label", label), ("group", group),
-                       ("kind", kind), ("item", item), ("widget", widget)):
+                       ("kind", kind), ("item", item), ("widget", widget), ("step", step), ("labels", labels)):
         if value is not None:
             meta[key] = value
     if log:
         meta["log"] = True
+    if advanced:
+        meta["advanced"] = True
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -90,6 +96,9 @@ class Param:
     kind: type | None = None   # None: the default's type
     item: type | None = None
     widget: str | None = None
+    step: float | None = None
+    labels: dict[Any, str] | None = None
+    advanced: bool = False
 
     def __post_init__(self) -> None:
         if self.kind is None:
@@ -99,6 +108,10 @@ class Param:
     def title(self) -> str:
         """What a widget or a table column calls the setting."""
         return self.label or self.name
+
+    def show(self, choice: Any) -> str:
+        """How the app shows one of the choices."""
+        return (self.labels or {}).get(choice, str(choice))
 
     def validate(self, value: Any, where: str = "") -> Any:
         """``value`` coerced to this setting's type and checked; :class:`ParamError` with one sentence if not.
@@ -126,7 +139,8 @@ class Param:
                 raise ParamError(f"{name} must be a finite number; got {value!r}")
 
     def _tuple(self, value: Any, name: str) -> tuple[Any, ...]:
-        items = [v for v in value.replace(";", ",").split(",") if v.strip()] if isinstance(value, str) else value
+        items = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()] if isinstance(value, str) \
+            else value
         try:
             seq = list(items)
         except TypeError:
@@ -186,7 +200,7 @@ def _param_of(f: dataclasses.Field) -> Param:
     kind = meta.get("kind")
     return Param(f.name, default, meta.get("help", ""), meta.get("range"), meta.get("choices"),
                  bool(meta.get("log", False)), meta.get("label"), meta.get("group"), kind, meta.get("item"),
-                 meta.get("widget"))
+                 meta.get("widget"), meta.get("step"), meta.get("labels"), bool(meta.get("advanced", False)))
 
 
 def params_of(config: Any) -> list[Param]:

@@ -35,15 +35,15 @@ st.latex(r"z^* = \arg\min_z \lVert x - G(z)\rVert^2, \qquad "
 # --------------------------------------------------------------------------------------------- set-up
 st.subheader("1 · Normal data and test data")
 c = st.columns(3)
-kind = c[0].selectbox("scenario", ["digits", "finance", "lorenz_windows", "upload"], key="an_kind",
+kind = c[0].selectbox("scenario", [*an.SCENARIO_SETTINGS, "upload"], key="an_kind",
                       format_func={"digits": "digits: one class held out", "finance": "finance: corrupted rows",
                                    "lorenz_windows": "Lorenz windows: perturbed system",
                                    "upload": "your CSVs: normal rows + rows to score"}.get)
 params: dict[str, Any] = {}
 if kind in an.SCENARIO_SETTINGS:
-    # The scenario's first settings as widgets, from its declaration in genlib.anomaly.settings (seeds and sizes
-    # keep their defaults here: the page compares detectors on the standard split).
-    shown = [p for p in params_of(an.SCENARIO_SETTINGS[kind]) if p.name not in ("seed", "n_traj", "value")]
+    # The scenario's settings as widgets, from its declaration in genlib.anomaly.settings (the advanced ones, seeds
+    # and sizes, keep their defaults here: the page compares detectors on the standard split).
+    shown = [p for p in params_of(an.SCENARIO_SETTINGS[kind]) if not p.advanced]
     for col, p in zip(c[1:], shown):
         with col:
             params[p.name] = param_widget(p, f"an_{kind}")

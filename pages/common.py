@@ -128,40 +128,48 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
 
 def param_widget(p: Param, key: str) -> Any:
     """One widget from a setting's metadata (genlib.params): the same builder for datasets, models, AVO fits and
-    anomaly scenarios, so no page hard-codes a knob's range or default."""
+    anomaly scenarios, so no page hard-codes a knob's range, step or default."""
     wkey = f"{key}_{p.name}"
     if p.kind is bool:
         return st.checkbox(p.title, value=p.default, help=p.help, key=wkey)
     if p.choices:
+        options, index = list(p.choices), list(p.choices).index(p.default)
         if p.widget == "radio":
-            return st.radio(p.title, list(p.choices), index=list(p.choices).index(p.default), help=p.help, key=wkey,
-                            horizontal=True)
-        return st.selectbox(p.title, list(p.choices), index=list(p.choices).index(p.default), help=p.help, key=wkey)
-    if p.widget == "slider" and p.range and p.kind in (int, float):
-        lo, hi = p.kind(p.range[0]), p.kind(p.range[1])
-        return p.kind(st.slider(p.title, lo, hi, p.kind(p.default), step=p.kind(1) if p.kind is int else
-                                (hi - lo) / 20, help=p.help, key=wkey))
-    if p.kind is int:
-        lo, hi = (int(p.range[0]), int(p.range[1])) if p.range else (None, None)
-        return int(st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=1, help=p.help,
-                                   key=wkey))
-    if p.kind is float:
-        lo, hi = (float(p.range[0]), float(p.range[1])) if p.range else (None, None)
-        step = max(abs(p.default) / 10, 1e-6) if p.log else (((hi - lo) / 100) if p.range else 0.01)
-        return float(st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=step,
-                                     format="%.4g", help=p.help, key=wkey))
+            return st.radio(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey, horizontal=True)
+        return st.selectbox(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey)
+    if p.kind in (int, float):
+        lo, hi = (p.kind(p.range[0]), p.kind(p.range[1])) if p.range else (None, None)
+        if p.widget == "slider" and p.range:
+            step = p.kind(p.step or (1 if p.kind is int else (hi - lo) / 20))
+            return p.kind(st.slider(p.title, lo, hi, p.kind(p.default), step=step, help=p.help, key=wkey))
+        if p.kind is int:
+            step = int(p.step or 1)
+            value = st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=step, help=p.help,
+                                    key=wkey)
+            return None if value is None else int(value)
+        default = p.default  # None: an empty box, meaning "the library's own choice"
+        step = p.step or (max(abs(default or 1.0) / 10, 1e-6) if p.log else ((hi - lo) / 100 if p.range else 0.01))
+        value = st.number_input(p.title, min_value=lo, max_value=hi, value=default, step=float(step),
+                                format="%.4g", help=p.help, key=wkey,
+                                placeholder="default" if default is None else None)
+        return None if value is None else float(value)
+    if p.kind is tuple:  # a list of values, typed comma-separated; make_config checks each item
+        text = st.text_input(p.title, value=", ".join(map(str, p.default or ())), help=p.help, key=wkey)
+        return text if text.strip() else p.default
     return st.text_input(p.title, value=str(p.default), help=p.help, key=wkey)
 
 
-def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), advanced: bool = True
+                     ) -> dict[str, Any]:
     """Widgets for every setting of a config dataclass: its own settings first, then each group (e.g. the
-    optimiser settings a family shares) under a small heading of its own."""
+    optimiser settings a family shares) under a small heading of its own. ``advanced=False`` leaves out the
+    settings declared advanced (seeds, sizes); they keep their defaults."""
     out: dict[str, Any] = {}
     group = None
     settings = params_of(config_cls)
     groups = list(dict.fromkeys(p.group for p in settings))
     for p in sorted(settings, key=lambda p: (p.group is not None, groups.index(p.group))):
-        if p.name in exclude:
+        if p.name in exclude or (p.advanced and not advanced):
             continue
         if p.group and p.group != group:
             st.caption(p.group.capitalize())
@@ -223,8 +231,8 @@ def failure_details(s: JobSnapshot, key: str) -> None:
     with st.expander("Details for a bug report"):
         st.code(s.traceback, language="text")
         path = log_file()
-        if path.is_file():
-            st.download_button("Download the log", path.read_bytes(), file_name=path.name, mime="text/plain",
+        if path.is_file():  # read on click only: this runs in the sidebar's refresh every second
+            st.download_button("Download the log", path.read_bytes, file_name=path.name, mime="text/plain",
                                key=f"{key}_log")
             st.caption(f"The log is {path}.")
 

@@ -52,7 +52,7 @@ if ds is not None:
         elif ds.n_features == 2:
             st.plotly_chart(figures.samples.scatter_2d(ds.train, columns=ds.columns), key="home_2d")
         else:
-            log = ds.is_positive and float(describe(ds)["skew"].max()) > 2
+            log = figures.style.prefers_log_axes(ds)
             st.plotly_chart(figures.samples.marginal_histograms(ds.train, ds.columns, log_x=log), key="home_hist")
             if log:
                 st.caption("Positive, heavy-tailed columns: log-scaled axes show the bulk near zero and the rare "

@@ -12,9 +12,11 @@ import streamlit as st
 from genlib import figures
 from genlib.dynamics import lorenz as lz
 from genlib.dynamics import lyapunov as ly
+from genlib.data.lorenz import LorenzSystemParams
 from genlib.dynamics import sindy
+from genlib.params import params_of
 from genlib.systems import lorenz as system
-from pages.common import ensure_app_shell
+from pages.common import ensure_app_shell, param_widget
 from pages.lorenz_gen import generative_section
 
 ensure_app_shell()
@@ -69,9 +71,11 @@ def _fitted_exponent(method: str, dt: float, coef: bytes) -> tuple[float | None,
 # --- 1. simulator ------------------------------------------------------------------------------------------------
 def simulator() -> None:
     c = st.columns(4)
-    sigma = c[0].number_input("σ", 0.1, 100.0, system.SIGMA, key="lz_sigma")
-    rho = c[1].number_input("ρ", 0.1, 200.0, system.RHO, key="lz_rho", help="chaotic at 28; a fixed point below ~24.7")
-    beta = c[2].number_input("β", 0.01, 20.0, system.BETA, format="%.4f", key="lz_beta")
+    values = {}
+    for col, p in zip(c, params_of(LorenzSystemParams)):  # σ, ρ, β as every Lorenz dataset declares them
+        with col:
+            values[p.name] = param_widget(p, "lz")
+    sigma, rho, beta = values["sigma"], values["rho"], values["beta"]
     method = c[3].selectbox("integrator", lz.METHODS, index=1, key="lz_method",
                             help="explicit Euler, classical Runge–Kutta 4, or scipy's DOP853 as the accurate "
                                  "reference")

@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 
+from conftest import wait_until
 from genlib.cache import LRUCache, array_digest
 
 
@@ -69,3 +70,33 @@ def test_digest_is_by_content_shape_and_dtype() -> None:
     assert array_digest(a) != array_digest(a.reshape(2, 3))
     assert array_digest(a) != array_digest(a.astype(np.float32))
     assert array_digest(None) == "-"
+
+
+def test_a_waiter_gets_the_builders_exception_and_nothing_is_cached() -> None:
+    cache: LRUCache[int] = LRUCache(max_entries=4)
+    started, release = threading.Event(), threading.Event()
+
+    def failing() -> int:
+        started.set()
+        release.wait(5)
+        raise RuntimeError("the build failed")
+
+    errors: list[str] = []
+
+    def call(builder) -> None:
+        try:
+            cache.get_or_build("k", builder)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    first = threading.Thread(target=call, args=(failing,))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=call, args=(lambda: 99,))   # arrives during the failing build: waits for it
+    second.start()
+    wait_until(lambda: cache.info()["misses"] == 2, timeout=60)    # the second caller is registered as a waiter
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert errors == ["the build failed", "the build failed"] and len(cache) == 0
+    assert cache.get_or_build("k", lambda: 5) == 5                # a later call builds afresh

@@ -18,18 +18,18 @@ class DigitsScenario:
 
     k: int = param(0, "the digit held out of training: its test images are the anomalies", choices=tuple(range(10)),
                    label="anomalous digit")
-    seed: int = param(0, "seed of the digits' train/test split", range=(0, 2**32 - 1))
+    seed: int = param(0, "seed of the digits' train/test split", range=(0, 2**32 - 1), advanced=True)
 
 
 @dataclass
 class FinanceScenario:
     """A share of the finance test rows is corrupted: half scaled up, half with their columns reversed."""
 
-    frac: float = param(0.1, "share of the test rows that are corrupted (the anomalies)", range=(0.02, 0.5),
-                        label="share of corrupted test rows")
+    frac: float = param(0.1, "share of the test rows that are corrupted (the anomalies)", range=(0.05, 0.5),
+                        label="share of corrupted test rows", step=0.05)
     scale: float = param(5.0, "factor applied to every value of half the corrupted rows (the 'extreme' rows)",
-                         range=(1.5, 20.0), label="×scale of the extreme rows")
-    seed: int = param(0, "seed of the data and of which rows are corrupted", range=(0, 2**32 - 1))
+                         range=(1.5, 20.0), label="×scale of the extreme rows", step=1.0)
+    seed: int = param(0, "seed of the data and of which rows are corrupted", range=(0, 2**32 - 1), advanced=True)
 
 
 @dataclass
@@ -39,10 +39,11 @@ class LorenzScenario:
     perturbed: str = param("rho", "the system parameter changed for the anomalous windows",
                            choices=("rho", "sigma"), label="perturbed parameter")
     value: float | None = param(None, "its value in the perturbed system (default: ρ = 35 or σ = 14)", kind=float,
-                                range=(0.1, 200.0))
-    frac: float = param(0.2, "share of anomalous windows among the test rows", range=(0.02, 0.5))
-    n_traj: int = param(32, "trajectories the windows are cut from, on each side", range=(4, 500))
-    seed: int = param(0, "seed of the trajectories and of the split", range=(0, 2**32 - 1))
+                                range=(0.1, 200.0), advanced=True)
+    frac: float = param(0.2, "share of anomalous windows among the test rows", range=(0.05, 0.5),
+                        label="share of anomalous test windows", step=0.05)
+    n_traj: int = param(32, "trajectories the windows are cut from, on each side", range=(4, 500), advanced=True)
+    seed: int = param(0, "seed of the trajectories and of the split", range=(0, 2**32 - 1), advanced=True)
 
 
 #: Built-in scenario name → its settings.
@@ -60,6 +61,6 @@ class ScoreSettings:
                         "encoder trained after the GAN (f-AnoGAN: one pass)", choices=("optimise", "encoder"),
                         label="find z*", widget="radio")
     iters: int = param(200, "Adam steps on z per row (method optimise)", range=(0, 5000),
-                       label="iterations per row")
+                       label="iterations per row", step=25)
     encoder_steps: int = param(1000, "training steps of a new encoder (method encoder)", range=(1, 100_000))
     seed: int = param(0, "seed of the latent starts and of the encoder's training", range=(0, 2**32 - 1))

@@ -103,11 +103,11 @@ class ABCSettings:
     """Rejection ABC's settings (declared once: the Simulator page's widgets and the checks read them)."""
 
     n_proposals: int = param(2000, "θ drawn from the uniform prior on the simulator's box", range=(2, 100_000),
-                             label="ABC: prior draws")
+                             label="ABC: prior draws", step=100)
     n_per_dataset: int = param(200, "rows simulated at each θ, compared with the observed data's summaries",
-                               range=(2, 100_000), label="ABC: rows per dataset")
+                               range=(2, 100_000), label="ABC: rows per dataset", step=10)
     quantile: float = param(0.05, "share of the closest θ kept: the posterior sample", range=(0.001, 1.0),
-                            label="ABC: kept quantile")
+                            label="ABC: kept quantile", step=0.01)
 
 
 def abc_rejection(sim: Simulator, observed: np.ndarray, n_proposals: int = 2000, n_per_dataset: int = 200,

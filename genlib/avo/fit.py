@@ -47,30 +47,33 @@ class AVOConfig:
         None, "θ* the observed data are drawn at (None: the simulator's default truth)", kind=tuple, item=float,
         group="experiment")
     n_observed: int = param(50000, "size of the 'experiment' drawn at θ* (the paper uses 50,000)",
-                            range=(2, 200_000), label="observed rows n", group="experiment")
+                            range=(2, 200_000), label="observed rows n", group="experiment", step=1000)
     seed: int = param(0, "seeds the observed data, the proposal's draws and the critic", range=(0, 2**32 - 1),
-                      group="experiment")
+                      group="experiment", advanced=True)
     fixed: tuple[str, ...] = param((), "parameters held at their true value (known to the experimenter)",
                                    kind=tuple, item=str, label="known (fixed at the true value)", group="experiment")
     critic_steps: int = param(5, "critic updates per proposal update", range=(1, 100),
                               label="critic steps per update", group="critic")
     critic_warmup: int = param(100, "critic updates before the proposal first moves", range=(0, 5000),
-                               label="critic warm-up steps", group="critic")
+                               label="critic warm-up steps", group="critic", step=50)
     critic_hidden: int = param(32, "hidden units of each of the critic's two layers", range=(4, 1024),
-                               label="critic hidden units", group="critic")
+                               label="critic hidden units", group="critic", advanced=True)
     lambda_gp: float = param(0.025, "λ of the gradient penalty on standardised x (see fit_avo for why so small)",
-                             range=(0.0, 100.0), label="λ (gradient penalty)", group="critic")
+                             range=(0.0, 100.0), label="λ (gradient penalty)", group="critic", step=0.005)
     lr_critic: float = param(1e-2, "Adam learning rate of the critic", range=(1e-5, 10.0), log=True,
-                             label="critic learning rate", group="critic")
-    steps: int = param(600, "proposal updates", range=(1, 20_000), label="proposal steps", group="proposal")
+                             label="critic learning rate", group="critic", step=0.001)
+    steps: int = param(600, "proposal updates", range=(1, 20_000), label="proposal steps", group="proposal",
+                       step=50)
     batch: int = param(64, "M: simulations per critic or proposal step", range=(2, 4096),
-                       label="batch M (simulations per step)", group="proposal")
+                       label="batch M (simulations per step)", group="proposal", step=16)
     lr_proposal: float = param(0.01, "Adam learning rate of ψ = (μ, log σ), in the box's unit coordinates",
-                               range=(1e-5, 10.0), log=True, label="proposal learning rate", group="proposal")
+                               range=(1e-5, 10.0), log=True, label="proposal learning rate", group="proposal",
+                               step=0.005)
     gamma: float = param(0.0, "entropy penalty γ (> 0 shrinks the proposal)", range=(0.0, 10.0),
-                         label="γ (entropy penalty)", group="proposal")
+                         label="γ (entropy penalty)", group="proposal", step=0.01)
     baseline: str = param("loo", "baseline b of the score-function gradient: leave-one-out mean of −d (unbiased, "
-                          "lower variance) or none", choices=("loo", "none"), label="baseline b", group="proposal")
+                          "lower variance) or none", choices=("loo", "none"), label="baseline b", group="proposal",
+                          labels={"loo": "leave-one-out mean", "none": "none"}, widget="radio")
     init_mu: tuple[float, ...] | None = param(None, "the proposal's starting mean, θ units (None: the simulator's)",
                                               kind=tuple, item=float, group="proposal")
     init_sigma: tuple[float, ...] | None = param(

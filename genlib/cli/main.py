@@ -104,6 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genlib.data import load_any
     from genlib.models import model_config
     from genlib.store import RunStore
+    from genlib.logs import log_file
     from genlib.train import JobManager, JobStatus, TrainSpec, resolve_device
 
     out = Path(args.out)
@@ -123,6 +124,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     _follow(job, quiet=args.quiet)
     snap = job.snapshot()
     if snap.status is JobStatus.FAILED:
+        if snap.traceback:  # a bug, already in the log with its traceback
+            print(f"genlib: training failed with an internal error — see {log_file()}", file=sys.stderr)
+            return EXIT_BUG
         raise CliError(f"training failed: {snap.error}")
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in snap.metrics.items())
     print(f"{snap.status.value}: {snap.step} steps in {snap.elapsed:.1f}s on {snap.device}; {metrics}",
@@ -222,16 +226,15 @@ def _nan_to_none(obj: Any) -> Any:
 
 def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path: str | None) -> dict[str, Any]:
     """The Compare page's metrics; without training data, the train-dependent ones are left out (not faked)."""
-    from genlib.metrics.suite import SUITE, floor, make_reference, score_samples
+    from genlib.metrics.suite import floor, score_arrays
     if train_path is None:
-        ref = make_reference(real, real)
-        keys = [k for k in SUITE if SUITE[k].fn is not None and k != "dcr_ratio"]
-        return {"n_rows": ref.n_rows, "metrics": score_samples(ref, fake, keys)}
+        ref, metrics = score_arrays(real, fake)
+        return {"n_rows": ref.n_rows, "metrics": metrics}
     train_cols, train = _read_table(train_path)
     if train.shape[1] != real.shape[1]:
         raise CliError(f"column count differs: {train_path} has {train.shape[1]}, the real data {real.shape[1]}")
-    ref = make_reference(real, train)
-    return {"n_rows": ref.n_rows, "metrics": score_samples(ref, fake), "oracle_floor": floor(ref)}
+    ref, metrics = score_arrays(real, fake, train)
+    return {"n_rows": ref.n_rows, "metrics": metrics, "oracle_floor": floor(ref)}
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -290,7 +293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         from genlib.logs import configure_logging
         path = configure_logging()
-        logging.getLogger("genlib.cli").exception("internal error in 'genlib %s'", " ".join(argv or sys.argv[1:]))
+        words = " ".join(sys.argv[1:] if argv is None else argv)
+        if path is None:  # the log cannot be written: the traceback goes to the terminal instead
+            import traceback
+            traceback.print_exc()
+            print("genlib: internal error (the log under $GENLAB_HOME/logs could not be written)", file=sys.stderr)
+            return EXIT_BUG
+        logging.getLogger("genlib.cli").exception("internal error in 'genlib %s'", words)
         print(f"genlib: internal error — see {path} (set GENLAB_DEBUG=1 to get the traceback here)", file=sys.stderr)
         return EXIT_BUG
 

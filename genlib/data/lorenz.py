@@ -27,10 +27,17 @@ TEST_FRACTION = 0.2
 TRAJECTORY_BURN_IN = 10.0
 
 @dataclass
-class LorenzParams:
-    sigma: float = param(SIGMA, "Prandtl number σ", range=(0.1, 100.0))
-    rho: float = param(RHO, "Rayleigh number ρ (chaotic near 28)", range=(0.1, 200.0))
-    beta: float = param(BETA, "geometric factor β", range=(0.01, 20.0))
+class LorenzSystemParams:
+    """The system's parameters, declared once for every Lorenz dataset (and the Lorenz lab's widgets)."""
+
+    sigma: float = param(SIGMA, "Prandtl number σ", range=(0.1, 100.0), label="σ")
+    rho: float = param(RHO, "Rayleigh number ρ: chaotic at 28, a fixed point below ~24.7", range=(0.1, 200.0),
+                       label="ρ")
+    beta: float = param(BETA, "geometric factor β", range=(0.01, 20.0), label="β")
+
+
+@dataclass
+class LorenzParams(LorenzSystemParams):
     dt: float = param(0.01, "time between saved states", range=(1e-4, 0.5))
     T: float = param(50.0, "time kept per trajectory (after burn-in)", range=(1.0, 1000.0))
     n_traj: int = param(4, "number of trajectories from random initial states", range=(1, 100))

@@ -30,7 +30,7 @@ import numpy as np
 from genlib.data.base import DataError, Dataset
 from genlib.params import make_config, param
 from genlib.data.csv_loader import split_rows
-from genlib.data.lorenz import TRAJECTORY_BURN_IN, lorenz_trajectories
+from genlib.data.lorenz import TRAJECTORY_BURN_IN, LorenzSystemParams, lorenz_trajectories
 from genlib.data.trajectory_codec import COORDS, IMAGE_SIDE, STEPS_PER_IMAGE, ChannelScaler, to_images, windows
 from genlib.systems.lorenz import BETA, RHO, SIGMA
 
@@ -40,14 +40,11 @@ IMAGE_COLUMNS = [f"{c}{t}" for c in COORDS for t in range(STEPS_PER_IMAGE)]
 MAX_WINDOW_VALUES = 20_000_000  # rows × columns; 160 MB of float64
 
 @dataclass
-class _SystemParams:
-    """The system and sampling settings both trajectory datasets share (declared once)."""
+class _SystemParams(LorenzSystemParams):
+    """The sampling settings both trajectory datasets share, after the system's own (declared once)."""
 
     dt: float = param(0.1, "time between steps (seed 001: 0.1, ten times the usual 0.01)", range=(0.01, 0.5),
                       group="system")
-    sigma: float = param(SIGMA, "Prandtl number σ", range=(0.1, 100.0), group="system")
-    rho: float = param(RHO, "Rayleigh number ρ (chaotic near 28)", range=(0.1, 200.0), group="system")
-    beta: float = param(BETA, "geometric factor β", range=(0.01, 20.0), group="system")
     seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1),
                       group="system")
 

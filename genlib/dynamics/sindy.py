@@ -36,6 +36,7 @@ from scipy.optimize import least_squares
 from scipy.signal import savgol_filter
 from sklearn.linear_model import Lasso, Ridge
 
+from genlib.dynamics.lorenz import DynamicsError
 from genlib.systems.lorenz import (
     BETA,
     RHO,
@@ -65,22 +66,22 @@ _TEXT_TERM = {"1": "", "x": "x", "y": "y", "z": "z", "x^2": "x^2", "xy": "x*y", 
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _check_states(states: np.ndarray, min_rows: int = MIN_ROWS) -> np.ndarray:
-    """Return states as float64 (n, 3), or raise ValueError saying what is wrong."""
+    """Return states as float64 (n, 3), or raise DynamicsError (a ValueError) saying what is wrong."""
     arr = np.asarray(states, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"states must be an (n, 3) array of (x, y, z) rows, got shape {arr.shape}.")
+        raise DynamicsError(f"states must be an (n, 3) array of (x, y, z) rows, got shape {arr.shape}.")
     if arr.shape[0] < min_rows:
-        raise ValueError(f"need at least {min_rows} states to fit the Lorenz system, got {arr.shape[0]}.")
+        raise DynamicsError(f"need at least {min_rows} states to fit the Lorenz system, got {arr.shape[0]}.")
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr).all(axis=1)))
-        raise ValueError(f"states contain NaN or infinite values ({bad} rows); remove or fill them first.")
+        raise DynamicsError(f"states contain NaN or infinite values ({bad} rows); remove or fill them first.")
     return arr
 
 
 def _check_dt(dt: float) -> float:
     dt = float(dt)
     if not (math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a positive number, got {dt}.")
+        raise DynamicsError(f"dt must be a positive number, got {dt}.")
     return dt
 
 
@@ -96,7 +97,7 @@ def polynomial_library(states: np.ndarray) -> np.ndarray:
     """
     s = np.asarray(states, dtype=np.float64)
     if s.ndim != 2 or s.shape[1] != 3:
-        raise ValueError(f"states must be an (n, 3) array of (x, y, z) rows, got shape {s.shape}.")
+        raise DynamicsError(f"states must be an (n, 3) array of (x, y, z) rows, got shape {s.shape}.")
     x, y, z = s[:, 0], s[:, 1], s[:, 2]
     return np.column_stack([np.ones_like(x), x, y, z, x * x, x * y, x * z, y * y, y * z, z * z])
 
@@ -125,9 +126,9 @@ def derivatives(
         return np.gradient(s, dt, axis=0, edge_order=2)
     if method == "savgol":
         if s.shape[0] < window:
-            raise ValueError(f"savgol needs at least window={window} states, got {s.shape[0]}.")
+            raise DynamicsError(f"savgol needs at least window={window} states, got {s.shape[0]}.")
         return savgol_filter(s, window_length=window, polyorder=polyorder, deriv=1, delta=dt, axis=0)
-    raise ValueError(f"unknown derivative method {method!r}; use 'central' or 'savgol'.")
+    raise DynamicsError(f"unknown derivative method {method!r}; use 'central' or 'savgol'.")
 
 
 def true_coefficients(sigma: float = SIGMA, rho: float = RHO, beta: float = BETA) -> np.ndarray:
@@ -293,7 +294,7 @@ def constrained_fit(theta: np.ndarray, dxdt: np.ndarray, known: dict[str, float]
     """
     for name in known:
         if name not in PARAM_NAMES:
-            raise ValueError(f"unknown parameter {name!r} in known; use some of {PARAM_NAMES}.")
+            raise DynamicsError(f"unknown parameter {name!r} in known; use some of {PARAM_NAMES}.")
     n = theta.shape[0]
     x, y, z, xy, xz = (theta[:, _T[t]] for t in ("x", "y", "z", "xy", "xz"))
     zero = np.zeros(n)
@@ -353,7 +354,7 @@ def fit_sparse(
     s = _check_states(states)
     dt = _check_dt(dt)
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; use one of {METHODS} (or fit_integrated).")
+        raise DynamicsError(f"unknown method {method!r}; use one of {METHODS} (or fit_integrated).")
     start = time.perf_counter()
     dxdt = derivatives(s, dt, method=derivative)
     theta = polynomial_library(s)
@@ -582,14 +583,14 @@ def fit_integrated(
     start_time = time.perf_counter()
     substeps = default_substeps(dt) if substeps is None else int(substeps)
     if substeps < 1:
-        raise ValueError(f"substeps must be at least 1, got {substeps}.")
+        raise DynamicsError(f"substeps must be at least 1, got {substeps}.")
     if p0 is None:
         guess = np.array([fit_sparse(obs, dt, "stlsq").params[k] for k in PARAM_NAMES])
         p0_arr = np.where(np.isfinite(guess) & (guess > 0), guess, 1.0)
     else:
         p0_arr = np.asarray(p0, dtype=np.float64)
         if p0_arr.shape != (3,) or not np.all(np.isfinite(p0_arr)):
-            raise ValueError(f"p0 must be three finite numbers (σ, ρ, β), got {p0!r}.")
+            raise DynamicsError(f"p0 must be three finite numbers (σ, ρ, β), got {p0!r}.")
     weights = 1.0 / np.maximum(obs.std(axis=0), 1e-12)
 
     result = _fit_one_step(obs, dt, p0_arr, substeps, weights)
@@ -631,7 +632,7 @@ def make_observations(
     """
     dt = _check_dt(dt)
     if not (t_max > 0 and noise >= 0 and burn_in >= 0):
-        raise ValueError(f"need t_max > 0, noise >= 0, burn_in >= 0; got {t_max}, {noise}, {burn_in}.")
+        raise DynamicsError(f"need t_max > 0, noise >= 0, burn_in >= 0; got {t_max}, {noise}, {burn_in}.")
     rng = np.random.default_rng(seed)
     start = random_initial_states(1, rng)[0] if x0 is None else np.asarray(x0, dtype=np.float64)
     n_burn, n_keep = int(round(burn_in / dt)), int(round(t_max / dt))

@@ -1,6 +1,6 @@
 """Plotly figures of the Lorenz lab: trajectories, divergence, Lyapunov fits, image grids, the Lorenz map.
 
-Pure functions (numbers in, ``go.Figure`` out), like ``genlib.plots``; kept apart because they speak of dynamics
+Pure functions (numbers in, ``go.Figure`` out), like the rest of :mod:`genlib.figures`; kept apart because they speak of dynamics
 (time, trajectories, exponents) rather than of tables of samples.
 """
 from __future__ import annotations

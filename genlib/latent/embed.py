@@ -177,13 +177,18 @@ def embed_with_info(codes: np.ndarray, method: Literal["umap", "pca"] = "umap", 
     params = ((int(n_components), int(seed)) if method == "pca"          # UMAP knobs do not change a PCA view
               else (int(n_components), int(n_neighbors), float(min_dist), metric, int(seed)))
     key = (fingerprint(arr), method, params)
-    hit = _cache.get(key)
-    if hit is not None:
-        return EmbedResult(hit.copy(), True, 0.0, key)
-    start = time.perf_counter()
-    coords = np.asarray(_fit(arr, method, n_components, n_neighbors, min_dist, metric, seed), dtype=np.float64)
-    seconds = time.perf_counter() - start
-    _cache.put(key, coords.copy())     # the caller may modify its copy; the cache keeps its own
+    built: list[float] = []   # the seconds of a fit this call ran; empty when another call's (or a cached) result
+
+    def fit() -> np.ndarray:
+        start = time.perf_counter()
+        coords = np.asarray(_fit(arr, method, n_components, n_neighbors, min_dist, metric, seed), dtype=np.float64)
+        built.append(time.perf_counter() - start)
+        return coords
+
+    coords = _cache.get_or_build(key, fit).copy()   # the caller may modify its copy; the cache keeps its own
+    if not built:
+        return EmbedResult(coords, True, 0.0, key)
+    seconds = built[0]
     return EmbedResult(coords, False, seconds, key)
 
 

@@ -38,6 +38,7 @@ from genlib.metrics.suite import (
     per_column,
     reference_for,
     score_model,
+    score_arrays,
     score_samples,
 )
 from genlib.metrics.two_sample import (
@@ -76,6 +77,7 @@ __all__ = [
     "prdc",
     "reference_for",
     "score_model",
+    "score_arrays",
     "score_samples",
     "sliced_wasserstein",
     "wasserstein",

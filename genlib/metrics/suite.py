@@ -80,6 +80,7 @@ __all__ = [
     "per_column",
     "reference_for",
     "score_model",
+    "score_arrays",
     "score_samples",
 ]
 
@@ -508,6 +509,17 @@ def floor(ref: Reference) -> dict[str, float]:
             values["log_likelihood"] = float("nan")
             ref._floor = values
         return dict(ref._floor)
+
+
+def score_arrays(real: np.ndarray, fake: np.ndarray, train: np.ndarray | None = None
+                 ) -> tuple[Reference, dict[str, float]]:
+    """Every sample metric of the suite for plain arrays (the CLI's ``evaluate --suite``, ``genlib.evaluate``).
+
+    Without ``train`` the training-data-dependent check (``dcr_ratio``, memorisation) is left out, not faked; with
+    it, the Reference built here also gives the oracle floor (``floor(ref)``)."""
+    ref = make_reference(real, real if train is None else train)
+    keys = [k for k in SUITE if SUITE[k].fn is not None and (train is not None or k != "dcr_ratio")]
+    return ref, score_samples(ref, fake, keys)
 
 
 def score_model(ref: Reference, fitted: Any, seed: int = 12345, metrics: Iterable[str] | None = None

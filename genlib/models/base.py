@@ -45,7 +45,9 @@ _DESCRIPTIONS = {
     Capability.ENCODE: "maps data to a latent code",
     Capability.DECODE: "maps a latent code to data",
     Capability.CONDITION: "generates for a given class label",
-    Capability.ADVERSARIAL: "a generator trained against a discriminator (critic) that can score data",
+    Capability.ADVERSARIAL: "a generator trained against a discriminator (critic) that can score data; such a "
+                            "model carries ``generator``, ``discriminator`` (with ``features``), "
+                            "``sampling_generator`` and ``loss_kind``",
 }
 
 #: The methods (or properties) a capability promises; :func:`register` refuses a model that lacks one.
