@@ -2,7 +2,7 @@
 rows, λ re-scores without recomputing, the baselines share the table, and the encoder route works too."""
 from __future__ import annotations
 
-from conftest import wait_until
+from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -28,8 +28,7 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     at.button(key="an_train").click().run()
     from pages.common import job_manager
 
-    wait_until(lambda: all(j.status.finished for j in job_manager().jobs()), timeout=240, interval=0.5,
-               what="the WGAN job to finish")
+    assert settle_jobs(job_manager()), "the page started no job"   # waits on the job's own completion
     at.run()
     at.number_input(key="an_iters").set_value(25).run()
     _ok(at)

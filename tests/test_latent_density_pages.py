@@ -4,7 +4,7 @@ digits, and the toy section's densities integrate to one, with a flow and a live
 from __future__ import annotations
 
 import numpy as np
-from conftest import wait_until
+from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -26,14 +26,10 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def _wait_for_jobs(at: AppTest, timeout: float = 240) -> None:
-    from pages.common import job_manager  # the same process-wide manager the pages use
-
-    def done() -> bool:
-        jobs = job_manager().jobs()
-        return bool(jobs) and all(j.status.finished for j in jobs)
-
-    wait_until(done, timeout=timeout, interval=0.5, what="the page's training jobs to finish")
+def _wait_for_jobs(at: AppTest) -> None:
+    """Block on the jobs' own completion (queued ones included) in the process-wide manager the pages use."""
+    from pages.common import job_manager
+    assert settle_jobs(job_manager()), "the page started no job"
 
 
 def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypatch) -> None:
