@@ -24,7 +24,7 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     _ok(at)
     assert at.title[0].value == "Anomaly scoring" and len(at.latex) >= 2
     assert _metric(at, "test rows") == "360" and _metric(at, "anomalies among them") == "36"
-    at.number_input(key="an_steps").set_value(400).run()
+    at.number_input(key="an_steps").set_value(200).run()
     at.button(key="an_train").click().run()
     from pages.common import job_manager
 
