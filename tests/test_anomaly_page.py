@@ -2,6 +2,7 @@
 rows, λ re-scores without recomputing, the baselines share the table, and the encoder route works too."""
 from __future__ import annotations
 
+import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
@@ -16,6 +17,7 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
+@pytest.mark.slow
 def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     at = AppTest.from_file(APP, default_timeout=300)

@@ -4,6 +4,7 @@ digits, and the toy section's densities integrate to one, with a flow and a live
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
@@ -52,6 +53,7 @@ def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypat
     assert any(c.value.startswith("UMAP: from the cache") for c in at.caption)
 
 
+@pytest.mark.slow
 def test_an_autoencoder_trained_on_the_latent_page_feeds_the_density_page(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     at = _open("pages/latent.py")
@@ -81,6 +83,7 @@ def test_an_autoencoder_trained_on_the_latent_page_feeds_the_density_page(tmp_pa
     assert len(at.get("plotly_chart")) >= 5  # BIC curve, histogram, view, samples, least likely rows
 
 
+@pytest.mark.slow
 def test_density_toy_section_integrates_to_one_and_adds_a_flow_and_a_live_critic(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     at = _open("pages/density.py")

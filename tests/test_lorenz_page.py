@@ -3,6 +3,7 @@ generative model trains in the background until the chaos table appears."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
@@ -59,6 +60,7 @@ def test_fit_section_tables_every_method_at_both_steps() -> None:
     assert len(at.latex) >= 3  # the recovered equations
 
 
+@pytest.mark.slow
 def test_generative_section_trains_a_flow_and_shows_the_chaos_checks() -> None:
     at = _app()
     at.radio(key="lz_section").set_value("4 · Generative models").run()
