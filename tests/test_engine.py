@@ -327,7 +327,7 @@ def test_max_concurrent_cap_is_respected(finance, make_manager) -> None:
 
 
 def test_snapshots_are_consistent_while_training(finance, make_manager, pausing_vae) -> None:
-    """Snapshots taken as fast as this thread can while the training thread writes: each one is consistent.
+    """Snapshots taken while the training thread writes: each one is consistent.
     The job cannot end before 200 of them saw it running with a loss history (it holds at step 100 until then),
     so the test sees it mid-run on any machine; until then, or the pause, the two threads really race."""
     manager = make_manager()
@@ -335,7 +335,8 @@ def test_snapshots_are_consistent_while_training(finance, make_manager, pausing_
     job = manager.submit(TrainSpec(pausing_vae.name, finance, steps=3000, eval_period_s=None))
     seen = 0
     last_step = 0
-    while not job.wait(0):
+    # one snapshot per millisecond: a tighter loop would hold the GIL and starve the training thread
+    while not job.wait(0.001):
         s = job.snapshot()
         assert s.step <= s.total
         assert s.step >= last_step
