@@ -59,14 +59,41 @@ def gaussian_dataset(n_train: int = 3000, n_test: int = 1000, mean=(1.0, -2.0), 
                    train=x[:n_train], test=x[n_train:])
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0, interval: float = 0.005,
+#: Seconds any wait in the suite may take before the test fails instead of hanging. A safety net, never a
+#: measurement: the suite also has to pass on a loaded 2-core machine (where it has run 3x slower than on a
+#: quiet one), so it is minutes, and below pytest-timeout's 300 s so a stuck wait fails with its own message.
+SAFETY_TIMEOUT = 240.0
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = SAFETY_TIMEOUT, interval: float = 0.005,
                what: str = "condition") -> None:
-    """Poll ``predicate`` until it is true; fail the test (instead of hanging) after ``timeout`` seconds."""
+    """Poll ``predicate`` until it is true; fail the test (instead of hanging) after ``timeout`` seconds, a
+    safety net (see SAFETY_TIMEOUT), not something a test measures."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def settle_jobs(manager, timeout: float = SAFETY_TIMEOUT) -> list:
+    """Block until every job of ``manager`` (queued ones included) has finished and its thread has ended, by
+    waiting on the jobs' own completion events and joining their threads: no polling, no guessed delays.
+    A joined thread has also persisted its run and started whatever was queued behind it (JobManager._run), so
+    once this returns the store, ``manager.active`` and the job list are final. Returns the jobs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [j for j in manager.jobs() if not j.wait(0) or (j.thread is not None and j.thread.is_alive())]
+        if not pending:
+            return manager.jobs()
+        for job in pending:
+            left = deadline - time.monotonic()
+            if not job.wait(max(0.0, left)):
+                pytest.fail(f"timed out after {timeout}s waiting for {job.id} ({job.snapshot().status.value})")
+            if job.thread is not None:
+                job.thread.join(max(0.0, deadline - time.monotonic()))
+                if job.thread.is_alive():
+                    pytest.fail(f"the thread of {job.id} did not end within {timeout}s")
 
 
 @pytest.fixture
@@ -111,13 +138,23 @@ CLI_TIMEOUT = 180
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cli_chain: reads results of the python -m genlib subprocess chain "
-                                       "(moved to the end of the session so the processes overlap other tests)")
+                                       "(moved after the other fast tests so the processes overlap them)")
+
+
+def _run_order(item: pytest.Item) -> int:
+    """0: the fast tests; 1: the cli_chain readers (their subprocesses ran meanwhile); 2: ``slow`` end-to-end
+    tests; 3: ``browser`` tests (a real server and Chromium each)."""
+    if item.get_closest_marker("browser"):
+        return 3
+    if item.get_closest_marker("slow"):
+        return 2
+    return 1 if item.get_closest_marker("cli_chain") else 0
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list) -> None:
-    late = [item for item in items if item.get_closest_marker("cli_chain")]
-    if late:
-        items[:] = [item for item in items if not item.get_closest_marker("cli_chain")] + late
+    """Fast tests first, so a failure there shows within minutes; the few slow end-to-end ones last.
+    (A stable sort: within each group the files keep their order.)"""
+    items.sort(key=_run_order)
 
 
 def lines(text: str) -> list[str]:

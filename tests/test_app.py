@@ -1,10 +1,10 @@
 """Every page under Streamlit's AppTest: renders without an exception, and its main actions work."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
+from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,16 +23,15 @@ def _progress_texts(at: AppTest) -> list[str]:
     return [p.text for p in at.get("progress")]
 
 
-def _wait_for(at: AppTest, predicate, timeout: float = 90.0) -> None:
-    """Rerun the app until ``predicate(at)`` holds (jobs train in background threads meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        _no_exception(at)
-        if predicate(at):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; progress: {_progress_texts(at)}; errors: {[e.value for e in at.error]}")
+def _after_jobs(at: AppTest, predicate) -> None:
+    """Wait for every job the app started to end (on the jobs' own completion events, queued ones included), then
+    rerun the page once: ``predicate(at)`` must hold then. (Polling the page instead raced the job: its sidebar
+    could still show the job running while the table below, drawn a moment later, showed it done.)"""
+    from pages.common import job_manager  # the same process-wide manager the pages use
+    settle_jobs(job_manager())
+    at.run()
+    _no_exception(at)
+    assert predicate(at), f"progress: {_progress_texts(at)}; errors: {[e.value for e in at.error]}"
 
 
 def test_home_renders_every_builtin_dataset() -> None:
@@ -74,7 +73,7 @@ def test_train_page_runs_a_job_to_done_and_shows_samples() -> None:
     at.number_input(key="train_steps").set_value(200).run()
     at.button(key="train_start").click().run()
     _no_exception(at)
-    _wait_for(at, lambda a: any(t.startswith("done") for t in _progress_texts(a)))
+    _after_jobs(at, lambda a: any(t.startswith("done") for t in _progress_texts(a)))
     labels = [m.label for m in at.metric]
     assert "Anderson–Darling" in labels and "Kendall error" in labels
     assert any(s.value == "Samples vs real data" for s in at.subheader)
@@ -86,7 +85,7 @@ def test_runs_page_lists_reloads_and_deletes(tmp_path: Path) -> None:
     at.switch_page("pages/train.py").run()
     at.selectbox(key="train_model").set_value("gmm").run()
     at.button(key="train_start").click().run()
-    _wait_for(at, lambda a: any(t.startswith("done") for t in _progress_texts(a)))
+    _after_jobs(at, lambda a: any(t.startswith("done") for t in _progress_texts(a)))
 
     at.switch_page("pages/runs.py").run()
     _no_exception(at)
@@ -138,7 +137,7 @@ def test_compare_page_trains_two_models_and_tables_both() -> None:
         table = _table(a)
         return table is not None and len(table) == 3 and set(table["status"]) == {"reference", "done"}
 
-    _wait_for(at, both_done)
+    _after_jobs(at, both_done)
     table = _table(at)
     assert table["run"].iloc[0].startswith("oracle floor"), "the floor row comes first"
     assert {"gaussian on finance", "vae on finance"} <= set(table["run"])
@@ -157,7 +156,7 @@ def test_compare_page_adds_a_stored_run_and_rejects_a_bad_csv() -> None:
     at.switch_page("pages/compare.py").run()
     at.multiselect(key="cmp_models").set_value(["copula"]).run()
     at.button(key="cmp_start").click().run()
-    _wait_for(at, lambda a: _table(a) is not None and "done" in set(_table(a)["status"]))
+    _after_jobs(at, lambda a: _table(a) is not None and "done" in set(_table(a)["status"]))
 
     at.button(key="sidebar_clear").click().run()  # forget the finished job: its run stays in the store
     fresh = _app()  # a new session: the run is now only a stored one, offered under "Add stored runs"
@@ -187,7 +186,7 @@ def test_compare_page_sweep_queues_a_grid_and_draws_its_heatmap() -> None:
     at.number_input(key="cmp_sweep_steps").set_value(60).run()
     at.button(key="cmp_sweep_go").click().run()
     _no_exception(at)
-    _wait_for(at, lambda a: _table(a) is not None and list(_table(a)["status"]).count("done") == 2)
+    _after_jobs(at, lambda a: _table(a) is not None and list(_table(a)["status"]).count("done") == 2)
     assert {"vae sigma=0.05", "vae sigma=0.5"} <= set(_table(at)["run"])
     heat = [c for c in at.get("plotly_chart")]
     assert heat, "the sweep heatmap is drawn"

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import SAFETY_TIMEOUT, wait_until
 from scipy import stats
 
 from genlib.avo import (AVOConfig, AVORun, GaussianProposal, SimulatorError, abc_rejection, analytic_score,
@@ -172,7 +173,7 @@ def test_diverging_critic_fails_the_run_with_a_message(monkeypatch):
 
     monkeypatch.setattr(avo_fit.Critic, "forward", overflowing)
     run = AVORun(AVOConfig(simulator="poisson", steps=50, n_observed=200)).start()
-    assert run.wait(60)
+    assert run.wait(SAFETY_TIMEOUT)
     snap = run.snapshot()
     assert snap["status"] == "failed" and "critic" in snap["error"]
 
@@ -188,12 +189,11 @@ def test_avo_settings_are_checked_against_their_declared_ranges():
 
 def test_background_run_reports_and_stops():
     run = AVORun(AVOConfig(simulator="poisson", steps=20_000, n_observed=500, critic_warmup=0)).start()
-    import time
-    deadline = time.time() + 30
-    while run.snapshot()["step"] < 3 and time.time() < deadline:
-        time.sleep(0.05)
+    # the run reports while it runs: wait for its third step however long that takes (not for a fixed time)
+    wait_until(lambda: run.snapshot()["step"] >= 3 or run.finished, what="the AVO run's third step")
+    assert run.snapshot()["status"] == "running"
     run.stop()
-    assert run.wait(30)
+    assert run.wait(SAFETY_TIMEOUT)
     snap = run.snapshot()
     assert snap["status"] == "stopped" and 3 <= len(snap["history"].mu) < 20_000
     assert snap["result"] is not None and snap["result"].stopped

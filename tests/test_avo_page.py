@@ -4,6 +4,7 @@ comparison table, and the Weinberg ridge is drawn. Plus the page's figure builde
 from __future__ import annotations
 
 import numpy as np
+from conftest import SAFETY_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -47,7 +48,7 @@ def test_short_poisson_fit_moves_towards_the_truth_and_joins_the_table() -> None
     at.button(key="avo_start").click().run()
     _ok(at)
     run = at.session_state["avo_run"]
-    assert run.wait(60), "the AVO thread finished"
+    assert run.wait(SAFETY_TIMEOUT), "the AVO thread finished"
     at.run()
     _ok(at)
     assert run.snapshot()["status"] == "done"
@@ -100,7 +101,7 @@ def test_a_failed_fit_shows_its_message() -> None:
 
     at = _page()
     run = AVORun(AVOConfig(steps=5), observed=np.zeros((10, 3))).start()   # Poisson data have one column
-    assert run.wait(30)
+    assert run.wait(SAFETY_TIMEOUT)
     at.session_state["avo_run"] = run
     at.run()
     _ok(at)

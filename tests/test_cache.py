@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from conftest import SAFETY_TIMEOUT, wait_until
 
 from conftest import wait_until
 from genlib.cache import LRUCache, array_digest
@@ -36,18 +37,21 @@ def test_concurrent_callers_of_one_key_build_once() -> None:
     def build() -> int:
         calls.append(1)
         started.set()
-        release.wait(5)
+        release.wait(SAFETY_TIMEOUT)
         return 42
 
     results: list[int] = []
     first = threading.Thread(target=lambda: results.append(cache.get_or_build("k", build)))
     first.start()
-    assert started.wait(5)
+    assert started.wait(SAFETY_TIMEOUT)
     second = threading.Thread(target=lambda: results.append(cache.get_or_build("k", build)))
     second.start()
+    # Release the build only once the second caller has missed the key (its miss is counted before it waits for
+    # the build in progress), so the two calls really overlap, on any machine.
+    wait_until(lambda: cache.info()["misses"] == 2, what="the second caller's miss")
     release.set()
-    first.join(5)
-    second.join(5)
+    first.join(SAFETY_TIMEOUT)
+    second.join(SAFETY_TIMEOUT)
     assert results == [42, 42] and len(calls) == 1
 
 

@@ -228,7 +228,7 @@ def test_train_on_a_user_csv_then_sample_by_run_id_from_elsewhere(tmp_path, monk
 
 # ----------------------------------------------------------------------------- subprocess end to end
 # The processes run from the first test of the session (see ``cli_chain`` in conftest.py); these tests,
-# marked ``cli_chain``, are moved to the end of the session and only read the results.
+# marked ``cli_chain``, are moved after the other fast tests and only read the results.
 
 @pytest.mark.cli_chain
 def test_train_prints_run_id_and_writes_run_folder(cli_chain) -> None:

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import SAFETY_TIMEOUT, wait_until
 
 from genlib import catalog, compare
 from genlib.data import load_dataset
@@ -66,17 +67,24 @@ def test_sweep_matrix_places_results_on_the_grid() -> None:
     assert z.shape == (1, 3) and z[0, 0] == 1.0 and math.isnan(z[0, 1]) and z[0, 2] == 3.0
 
 
-def test_live_jobs_and_a_stored_run_make_one_table_against_the_floor(tmp_path) -> None:
+def test_live_jobs_and_a_stored_run_make_one_table_against_the_floor(tmp_path, make_manager) -> None:
     """Two models really train side by side; the VAE's table row has every sample metric and a history, and it
-    beats a deliberately broken baseline (an untrained VAE) on the suite's main metrics."""
+    beats a deliberately broken baseline (an untrained VAE) on the suite's main metrics.
+
+    Rescoring is timed (every 0.2 s of training), so a fixed 400 steps could end before the first rescoring on a
+    fast machine: the VAE trains until it has done 400 steps and been rescored during training, then is stopped
+    (its final scoring makes the second history point)."""
     ds = load_dataset("finance")
     store = RunStore(tmp_path / "store")
-    manager = JobManager(max_concurrent=2, store=store)
-    jobs = [manager.submit(TrainSpec(model="vae", dataset=ds, steps=400, eval_period_s=0.2, seed=1)),
+    manager = make_manager(max_concurrent=2, store=store)   # stopped after the test, even a failed one
+    jobs = [manager.submit(TrainSpec(model="vae", dataset=ds, steps=10**6, eval_period_s=0.2, seed=1)),
             manager.submit(TrainSpec(model="vae", dataset=ds, steps=1, eval_period_s=None, seed=1, name="untrained")),
             manager.submit(TrainSpec(model="gaussian", dataset=ds))]
-    assert manager.wait_all(240)
-    assert all(j.status is JobStatus.DONE for j in jobs), [j.error for j in jobs]
+    wait_until(lambda: (lambda s: s.step >= 400 and len(s.metric_history) >= 1)(jobs[0].snapshot()),
+               what="400 steps and a rescoring of the VAE")
+    jobs[0].stop()
+    assert manager.wait_all(SAFETY_TIMEOUT)
+    assert [j.status for j in jobs] == [JobStatus.STOPPED, JobStatus.DONE, JobStatus.DONE], [j.error for j in jobs]
     fl = floor(reference_for(ds))
     rows = [compare.row_from_snapshot(j.snapshot()) for j in jobs]
     record = store.get(jobs[2].run_id)
@@ -103,10 +111,10 @@ def test_the_run_catalog_lists_live_and_stored_runs_once_with_their_ids(tmp_path
     old = earlier.submit(TrainSpec(model="gaussian", dataset=ds, eval_period_s=None))
     earlier.submit(TrainSpec(model="gaussian", dataset=other, eval_period_s=None))
     failing = earlier.submit(TrainSpec(model="gmm", dataset=ds, config={"n_components": 500}, eval_period_s=None))
-    assert earlier.wait_all(60) and failing.status is JobStatus.FAILED
+    assert earlier.wait_all(SAFETY_TIMEOUT) and failing.status is JobStatus.FAILED
     now = JobManager(max_concurrent=1, store=store)          # a later process: the first run is only stored
     live = now.submit(TrainSpec(model="gmm", dataset=ds, config={"n_components": 2}, eval_period_s=None))
-    assert now.wait_all(60)
+    assert now.wait_all(SAFETY_TIMEOUT)
     entries = catalog.runs_on(ds, now.jobs(), store)
     assert [(e.key, e.source) for e in entries] == [(f"job:{live.id}", "live"), (f"run:{old.run_id}", "stored")]
     assert [e.run_id for e in entries] == [live.run_id, old.run_id]

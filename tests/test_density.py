@@ -4,13 +4,13 @@ can be read while the model trains without changing the run."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
 from scipy import stats
+from conftest import SAFETY_TIMEOUT
 from scipy.special import logsumexp
 
 from genlib import figures
@@ -63,26 +63,40 @@ def train_here(name: str, dataset, config: dict, steps: int) -> FittedModel:
     return fitted
 
 
-def train_job(name: str, dataset, config: dict, steps: int, poke=None) -> tuple[FittedModel, int]:
+def train_job(name: str, dataset, config: dict, steps: int, poke=None,
+              meet_every: int = 50) -> tuple[FittedModel, int]:
     """Train as a job does (build + the shared loop, in a background thread), calling ``poke(fitted)`` in this
-    thread for as long as training runs; returns the model and how many pokes overlapped training."""
+    thread for as long as training runs; returns the model and how many pokes overlapped training.
+
+    The threads run freely, but every ``meet_every`` steps the training thread waits (between two steps, in the
+    progress report) until one more poke has finished since its last such wait: however the two threads are
+    scheduled, at least ``steps // meet_every`` pokes overlap training."""
     spec = TrainSpec(model=name, dataset=dataset, config=config, steps=steps, batch_size=128, seed=0, device="cpu",
                      eval_period_s=None)
     fitted = build(spec, CPU)
+    poked = threading.Semaphore(0)   # one release per finished poke
+    errors: list[str] = []
+
+    def report(p) -> None:
+        if poke is not None and p.step % meet_every == 0 and not poked.acquire(timeout=SAFETY_TIMEOUT):
+            errors.append(f"no poke finished in {SAFETY_TIMEOUT}s before step {p.step}")
+            raise RuntimeError(errors[-1])
+
     def body() -> None:
         torch.set_num_threads(1)   # this thread's own OpenMP team (see train_here)
-        train(spec, fitted, lambda p: None, lambda: False)
+        train(spec, fitted, report, lambda: False)
 
     thread = threading.Thread(target=body, daemon=True)
     thread.start()
     pokes = 0
-    while thread.is_alive():
-        if poke is None:
-            time.sleep(0.005)
-        else:
+    if poke is not None:
+        while thread.is_alive():
             poke(fitted)
             pokes += 1
+            poked.release()
+            thread.join(0.005)   # pace the pokes (back to back, they held the GIL and slowed training 8x)
     thread.join()
+    assert not errors, errors
     return fitted, pokes
 
 

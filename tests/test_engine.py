@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
+import threading
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import wait_until
+from conftest import SAFETY_TIMEOUT, wait_until
 from genlib.models import REGISTRY, GenerativeModel, ModelError
 from genlib.params import param
 from genlib.store import RunStore, StoreError
@@ -75,13 +75,35 @@ def faulty(monkeypatch):
     return FaultyModel.name
 
 
+@pytest.fixture
+def pausing_vae(monkeypatch):
+    """The real VAE, except that its training thread holds at step ``pause_at`` until the test sets ``release``:
+    a test can then count on seeing a job mid-run, however fast or slow the machine. Registered for the one
+    test, as ``faulty`` is."""
+    class PausingVAE(REGISTRY["vae"]):
+        name = "pausing_vae_test_model"
+        pause_at = 100
+        release = threading.Event()
+
+        def train_step(self, batch, labels=None):
+            losses = super().train_step(batch, labels)
+            if self.steps_done + 1 == self.pause_at:   # the loop sets steps_done = step - 1 before the call
+                if not self.release.wait(SAFETY_TIMEOUT):
+                    raise RuntimeError("the test never released the paused job")
+            return losses
+
+    monkeypatch.setitem(REGISTRY, PausingVAE.name, PausingVAE)
+    yield PausingVAE
+    PausingVAE.release.set()   # never leave a thread parked, even when the test failed
+
+
 # ----------------------------------------------------------------------------- normal runs
 
 def test_job_runs_to_done_with_history_metrics_and_run_id(finance, make_manager, tmp_path) -> None:
     store = RunStore(tmp_path / "store")
     manager = make_manager(max_concurrent=2, store=store)
     job = manager.submit(vae_spec(finance, steps=150, eval_period_s=0.2))
-    assert job.wait(60), "job did not finish"
+    assert job.wait(SAFETY_TIMEOUT), "job did not finish"
     snap = job.snapshot()
     assert snap.status is JobStatus.DONE, snap.error
     assert snap.error is None
@@ -103,26 +125,34 @@ def test_job_runs_to_done_with_history_metrics_and_run_id(finance, make_manager,
 
 
 def test_preview_samples_are_drawn_by_the_training_thread_and_follow_the_model(finance, make_manager) -> None:
-    """preview_samples > 0: the job keeps the latest samples drawn between steps; the last one is the final model's."""
-    job = make_manager().submit(dataclasses.replace(vae_spec(finance, steps=300, eval_period_s=0.05),
+    """preview_samples > 0: the job keeps the latest samples drawn between steps; the last one is the final model's.
+
+    The job runs until the test stops it, so the test sees two previews drawn at different steps of one run on any
+    machine (a fixed number of steps could end before the second rescoring on a fast one, or before the poller
+    looked on a loaded one)."""
+    job = make_manager().submit(dataclasses.replace(vae_spec(finance, steps=LONG, eval_period_s=0.05),
                                                     preview_samples=64))
-    seen: list[np.ndarray] = []
-    while not job.wait(0.02):
-        if job.preview is not None and (not seen or job.preview is not seen[-1]):
-            seen.append(job.preview)
-    assert job.snapshot().status is JobStatus.DONE
+    wait_until(lambda: job.preview is not None, what="the first preview")
+    first = job.preview
+    assert first.shape == (64, 4) and np.all(np.isfinite(first))
+    wait_until(lambda: job.preview is not first, what="a second preview")
+    second = job.preview
+    assert not np.allclose(first, second), "previews change as the model trains"
+    assert job.snapshot().status is JobStatus.RUNNING   # both were drawn during training, not at its end
+    job.stop()
+    assert job.wait(SAFETY_TIMEOUT)
+    assert job.snapshot().status is JobStatus.STOPPED
     assert job.preview is not None and job.preview.shape == (64, 4) and np.all(np.isfinite(job.preview))
     final = job.fitted.sample(64, seed=4242)
     np.testing.assert_allclose(job.preview, final, rtol=1e-5, atol=1e-6)
-    assert len(seen) >= 2 and not np.allclose(seen[0], seen[-1]), "previews change as the model trains"
     plain = make_manager().submit(vae_spec(finance, steps=5))
-    assert plain.wait(30) and plain.preview is None  # default: no preview is drawn
+    assert plain.wait(SAFETY_TIMEOUT) and plain.preview is None  # default: no preview is drawn
 
 
 def test_classical_job_fits_once(finance, make_manager, tmp_path) -> None:
     store = RunStore(tmp_path / "store")
     job = make_manager(store=store).submit(TrainSpec("gmm", finance, config={"n_components": 3}))
-    assert job.wait(60)
+    assert job.wait(SAFETY_TIMEOUT)
     snap = job.snapshot()
     assert snap.status is JobStatus.DONE, snap.error
     assert (snap.step, snap.total) == (1, 1) and snap.loss_steps == [1]
@@ -134,7 +164,7 @@ def test_same_seed_gives_identical_runs_even_when_trained_concurrently(finance, 
     manager = make_manager(max_concurrent=3)
     a, b = (manager.submit(vae_spec(finance, steps=120, seed=3)) for _ in range(2))
     c = manager.submit(vae_spec(finance, steps=120, seed=4))
-    assert manager.wait_all(60)
+    assert manager.wait_all(SAFETY_TIMEOUT)
     sa, sb, sc = a.snapshot(), b.snapshot(), c.snapshot()
     assert sa.status is sb.status is sc.status is JobStatus.DONE
     assert sa.losses == sb.losses
@@ -152,7 +182,7 @@ def test_stop_mid_run_keeps_and_saves_the_model(finance, make_manager, tmp_path)
     job = manager.submit(vae_spec(finance, steps=LONG))
     wait_until(lambda: running_with_progress(job, 30), what="job to reach step 30")
     manager.stop(job.id)
-    assert job.wait(30), "stop did not end the job"
+    assert job.wait(SAFETY_TIMEOUT), "stop did not end the job"
     snap = job.snapshot()
     assert snap.status is JobStatus.STOPPED and snap.error is None
     assert 30 <= snap.step < snap.total == LONG
@@ -170,10 +200,12 @@ def test_cancel_queued_job_never_runs_and_is_not_saved(finance, make_manager, tm
     wait_until(lambda: running_with_progress(first), what="first job to run")
     assert queued.snapshot().status is JobStatus.QUEUED
     manager.cancel(queued.id)
-    assert queued.wait(1), "a cancelled queued job must finish at once"
+    assert queued.wait(0), "a cancelled queued job is finished when cancel returns"
     manager.stop(first.id)
-    assert first.wait(30)
-    time.sleep(0.2)   # give a wrongly re-queued job the chance to start
+    # The freed slot is handed on (JobManager._start_ready) by the first job's thread after its job ended: once
+    # that thread is joined, nothing can start the cancelled job any more, so its state below is final.
+    first.thread.join(SAFETY_TIMEOUT)
+    assert not first.thread.is_alive() and first.wait(0)
     snap = queued.snapshot()
     assert snap.status is JobStatus.STOPPED
     assert snap.step == 0 and snap.device == "" and snap.run_id is None and queued.thread is None
@@ -188,7 +220,7 @@ def test_cancel_running_job_discards_it(finance, make_manager, tmp_path) -> None
     job = manager.submit(vae_spec(finance, steps=LONG))
     wait_until(lambda: running_with_progress(job, 5), what="job to run")
     manager.cancel(job.id)
-    assert job.wait(30)
+    assert job.wait(SAFETY_TIMEOUT)
     assert job.snapshot().status is JobStatus.STOPPED and job.snapshot().run_id is None
     assert len(store) == 0 and not (tmp_path / "store" / "runs").exists()
 
@@ -205,7 +237,7 @@ def test_diverging_training_fails_with_loss_and_step_while_other_job_finishes(fi
               "enc_width": 1024, "dec_width": 1024}
     bad = manager.submit(vae_spec(finance, steps=50, config=blowup, transform="standardize", batch_size=32))
     good = manager.submit(vae_spec(finance, steps=300))
-    assert manager.wait_all(120)
+    assert manager.wait_all(SAFETY_TIMEOUT)
     snap = bad.snapshot()
     assert snap.status is JobStatus.FAILED
     assert snap.error.startswith("loss 'loss' became inf at step "), snap.error
@@ -224,7 +256,7 @@ def test_nan_loss_fails_the_job_naming_loss_and_step(finance, make_manager, faul
     manager = make_manager(max_concurrent=2)
     bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 5}, steps=100, eval_period_s=None))
     good = manager.submit(vae_spec(finance, steps=100))
-    assert manager.wait_all(60)
+    assert manager.wait_all(SAFETY_TIMEOUT)
     snap = bad.snapshot()
     assert snap.status is JobStatus.FAILED
     assert snap.error == ("loss 'aux' became nan at step 5: training diverged "
@@ -238,7 +270,7 @@ def test_exception_inside_model_fails_only_that_job(finance, make_manager, fault
     manager = make_manager(max_concurrent=2, store=store)
     bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 3, "fault": "raise"}, steps=100))
     good = manager.submit(vae_spec(finance, steps=100))
-    assert manager.wait_all(60)
+    assert manager.wait_all(SAFETY_TIMEOUT)
     snap = bad.snapshot()
     assert snap.status is JobStatus.FAILED
     # A bug, not the user's doing: the entry says so and where the traceback is, and carries the traceback.
@@ -250,12 +282,12 @@ def test_exception_inside_model_fails_only_that_job(finance, make_manager, fault
     assert store.get(bad.snapshot().run_id).status == "failed"
     # The manager is still usable after a failure.
     again = manager.submit(vae_spec(finance, steps=20))
-    assert again.wait(60) and again.snapshot().status is JobStatus.DONE
+    assert again.wait(SAFETY_TIMEOUT) and again.snapshot().status is JobStatus.DONE
 
 
 def test_bad_config_fails_the_job_with_the_model_error(finance, make_manager) -> None:
     job = make_manager().submit(vae_spec(finance, config={"latent_dim": 0}))
-    assert job.wait(30)
+    assert job.wait(SAFETY_TIMEOUT)
     assert job.snapshot().status is JobStatus.FAILED
     assert job.snapshot().error == "latent_dim must be between 1 and 64; got 0"
     assert job.snapshot().traceback is None  # the user's mistake: one sentence, no traceback
@@ -280,14 +312,18 @@ def test_two_jobs_really_run_at_the_same_time(finance, make_manager) -> None:
 def test_max_concurrent_cap_is_respected(finance, make_manager) -> None:
     manager = make_manager(max_concurrent=2)
     jobs = [manager.submit(vae_spec(finance, steps=LONG, seed=i)) for i in range(3)]
+    assert jobs[2].thread is None   # jobs are started (given a thread) only by submit and when a job ends
     wait_until(lambda: running_with_progress(jobs[0]) and running_with_progress(jobs[1]), what="two jobs")
-    time.sleep(0.3)
+    # Not "wait a while and see": let both running jobs do another 20 steps each, so the third had every
+    # chance a wrong start could take (each step reports progress through the engine), then look.
+    steps = [j.snapshot().step for j in jobs[:2]]
+    wait_until(lambda: all(j.snapshot().step >= n + 20 for j, n in zip(jobs, steps)), what="20 more steps each")
     third = jobs[2].snapshot()
     assert third.status is JobStatus.QUEUED and third.step == 0 and jobs[2].thread is None
     assert manager.active == 3
     assert [s.status for s in manager.snapshots()].count(JobStatus.RUNNING) == 2
     manager.stop(jobs[0].id)
-    assert jobs[0].wait(30)
+    assert jobs[0].wait(SAFETY_TIMEOUT)
     wait_until(lambda: running_with_progress(jobs[2]), what="queued job to start after a slot freed")
     assert [s.status for s in manager.snapshots()].count(JobStatus.RUNNING) == 2
     manager.shutdown()
@@ -296,12 +332,17 @@ def test_max_concurrent_cap_is_respected(finance, make_manager) -> None:
     assert manager.jobs() == []
 
 
-def test_snapshots_are_consistent_while_training(finance, make_manager) -> None:
+def test_snapshots_are_consistent_while_training(finance, make_manager, pausing_vae) -> None:
+    """Snapshots taken while the training thread writes: each one is consistent.
+    The job cannot end before 200 of them saw it running with a loss history (it holds at step 100 until then),
+    so the test sees it mid-run on any machine; until then, or the pause, the two threads really race."""
     manager = make_manager()
-    job = manager.submit(vae_spec(finance, steps=3000))   # 3000 steps → one logged point every 7 steps
+    # 3000 steps → one logged point every 7 steps (14 by the pause)
+    job = manager.submit(TrainSpec(pausing_vae.name, finance, steps=3000, eval_period_s=None))
     seen = 0
     last_step = 0
-    while not job.wait(0):
+    # one snapshot per millisecond: a tighter loop would hold the GIL and starve the training thread
+    while not job.wait(0.001):
         s = job.snapshot()
         assert s.step <= s.total
         assert s.step >= last_step
@@ -312,11 +353,13 @@ def test_snapshots_are_consistent_while_training(finance, make_manager) -> None:
         seen += s.status is JobStatus.RUNNING and len(s.loss_steps) > 0
         if seen > 200:
             break
-        time.sleep(0.001)
-    manager.stop(job.id)
-    assert job.wait(30)
-    assert seen > 0, "never saw the job running with a loss history"
+    manager.stop(job.id)             # before the release: the job cannot run to its end meanwhile
+    pausing_vae.release.set()
+    assert job.wait(SAFETY_TIMEOUT)
+    assert seen > 200, "the job ended before the test saw it running with a loss history"
     final = job.snapshot()
+    assert final.status is JobStatus.STOPPED, final.error
+    assert set(final.losses) == {"loss", "recon", "kl"}    # the real VAE trained (and its losses were logged)
     assert len(final.loss_steps) <= 400 + 1  # the history is downsampled to ~log_points
 
 
@@ -340,5 +383,5 @@ def test_resolve_device() -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="only meaningful without a GPU")
 def test_job_asking_for_cuda_without_gpu_fails_clearly(finance, make_manager) -> None:
     job = make_manager().submit(vae_spec(finance, device="cuda"))
-    assert job.wait(30)
+    assert job.wait(SAFETY_TIMEOUT)
     assert job.snapshot().status is JobStatus.FAILED and "sees no GPU" in job.snapshot().error

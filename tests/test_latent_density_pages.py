@@ -4,7 +4,8 @@ digits, and the toy section's densities integrate to one, with a flow and a live
 from __future__ import annotations
 
 import numpy as np
-from conftest import wait_until
+import pytest
+from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
 APP = "../app.py"
@@ -26,14 +27,10 @@ def _metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-def _wait_for_jobs(at: AppTest, timeout: float = 240) -> None:
-    from pages.common import job_manager  # the same process-wide manager the pages use
-
-    def done() -> bool:
-        jobs = job_manager().jobs()
-        return bool(jobs) and all(j.status.finished for j in jobs)
-
-    wait_until(done, timeout=timeout, interval=0.5, what="the page's training jobs to finish")
+def _wait_for_jobs(at: AppTest) -> None:
+    """Block on the jobs' own completion (queued ones included) in the process-wide manager the pages use."""
+    from pages.common import job_manager
+    assert settle_jobs(job_manager()), "the page started no job"
 
 
 def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypatch) -> None:
@@ -56,6 +53,7 @@ def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypat
     assert any(c.value.startswith("UMAP: from the cache") for c in at.caption)
 
 
+@pytest.mark.slow
 def test_an_autoencoder_trained_on_the_latent_page_feeds_the_density_page(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     at = _open("pages/latent.py")
@@ -85,6 +83,7 @@ def test_an_autoencoder_trained_on_the_latent_page_feeds_the_density_page(tmp_pa
     assert len(at.get("plotly_chart")) >= 5  # BIC curve, histogram, view, samples, least likely rows
 
 
+@pytest.mark.slow
 def test_density_toy_section_integrates_to_one_and_adds_a_flow_and_a_live_critic(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     at = _open("pages/density.py")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SAFETY_TIMEOUT
 
 from genlib.store import CHECKPOINT_NAME, RECORD_NAME, RunStore, StoreError, default_root, read_run_dir
 from genlib.train import JobManager, JobStatus, TrainSpec
@@ -22,7 +22,7 @@ def finished_jobs(finance):
         "gmm": manager.submit(TrainSpec("gmm", finance, config={"n_components": 2})),
         "failed": manager.submit(TrainSpec("vae", finance, config={"latent_dim": 0})),
     }
-    assert manager.wait_all(120)
+    assert manager.wait_all(SAFETY_TIMEOUT)
     assert jobs["vae"].snapshot().status is JobStatus.DONE
     assert jobs["gmm"].snapshot().status is JobStatus.DONE
     assert jobs["failed"].snapshot().status is JobStatus.FAILED
@@ -175,7 +175,7 @@ def test_concurrent_saves_from_threads_all_land(finished_jobs, tmp_path) -> None
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(SAFETY_TIMEOUT)
     assert not errors
     assert len(set(ids)) == 8 and sorted(r.id for r in store.list()) == sorted(ids)
 
@@ -185,9 +185,8 @@ def test_runs_saved_by_a_job_manager_survive_a_restart(finance, tmp_path) -> Non
     root = tmp_path / "store"
     manager = JobManager(max_concurrent=1, store=RunStore(root))
     job = manager.submit(TrainSpec("vae", finance, steps=40, eval_period_s=None))
-    assert job.wait(60)
+    assert job.wait(SAFETY_TIMEOUT)   # set after the run was saved (Job.run persists, then signals)
     run_id = job.snapshot().run_id
-    time.sleep(0.01)
     restarted = RunStore(root)
     assert [r.id for r in restarted.list()] == [run_id]
     assert np.array_equal(restarted.load(run_id).sample(30, seed=2), job.fitted.sample(30, seed=2))
