@@ -46,8 +46,10 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     _ok(at)
     assert float(_metric(at, "AUROC")) != auroc or int(_metric(at, "flagged above 1σ")) != flagged
 
+    at.session_state["an_encoder_steps"] = 300   # the encoder's budget, set before its widget appears
     at.radio(key="an_method").set_value("encoder").run()
     _ok(at)
+    assert at.number_input(key="an_encoder_steps").value == 300
     assert 0.5 < float(_metric(at, "AUROC")) <= 1.0
     assert len(at.get("plotly_chart")) >= 4  # losses, histogram, ROC, gallery
 

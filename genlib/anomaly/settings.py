@@ -62,5 +62,6 @@ class ScoreSettings:
                         label="find z*", widget="radio")
     iters: int = param(200, "Adam steps on z per row (method optimise)", range=(0, 5000),
                        label="iterations per row", step=25)
-    encoder_steps: int = param(1000, "training steps of a new encoder (method encoder)", range=(1, 100_000))
+    encoder_steps: int = param(1000, "training steps of a new encoder (method encoder)", range=(1, 100_000),
+                               label="encoder training steps", step=100)
     seed: int = param(0, "seed of the latent starts and of the encoder's training", range=(0, 2**32 - 1))
