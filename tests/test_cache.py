@@ -4,9 +4,8 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from conftest import SAFETY_TIMEOUT, wait_until
 
-from conftest import wait_until
+from conftest import SAFETY_TIMEOUT, wait_until
 from genlib.cache import LRUCache, array_digest
 
 
@@ -82,7 +81,7 @@ def test_a_waiter_gets_the_builders_exception_and_nothing_is_cached() -> None:
 
     def failing() -> int:
         started.set()
-        release.wait(5)
+        release.wait(SAFETY_TIMEOUT)
         raise RuntimeError("the build failed")
 
     errors: list[str] = []
@@ -95,12 +94,12 @@ def test_a_waiter_gets_the_builders_exception_and_nothing_is_cached() -> None:
 
     first = threading.Thread(target=call, args=(failing,))
     first.start()
-    assert started.wait(5)
+    assert started.wait(SAFETY_TIMEOUT)
     second = threading.Thread(target=call, args=(lambda: 99,))   # arrives during the failing build: waits for it
     second.start()
-    wait_until(lambda: cache.info()["misses"] == 2, timeout=60)    # the second caller is registered as a waiter
+    wait_until(lambda: cache.info()["misses"] == 2, what="the second caller's miss")  # it now waits on the build
     release.set()
-    first.join(5)
-    second.join(5)
+    first.join(SAFETY_TIMEOUT)
+    second.join(SAFETY_TIMEOUT)
     assert errors == ["the build failed", "the build failed"] and len(cache) == 0
     assert cache.get_or_build("k", lambda: 5) == 5                # a later call builds afresh
