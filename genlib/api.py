@@ -175,7 +175,16 @@ def save_run(model: FittedModel, folder: str | Path) -> Path:
 
 def load_run(ref: str | Path, device: str = "cpu") -> FittedModel:
     """A trained model from a run folder, a checkpoint file, or a run id of the run store (see :func:`open_store`).
-    A corrupt or foreign file gives one clear error; nothing is unpickled blindly."""
+    A corrupt or foreign file gives one clear error; nothing is unpickled blindly.
+
+    Example:
+        >>> import tempfile
+        >>> folder = save_run(fit("gaussian", load_dataset("finance")), tempfile.mkdtemp()).parent
+        >>> load_run(folder).name
+        'gaussian'
+        >>> load_run(folder / "model.pt").sample(2, seed=0).shape
+        (2, 4)
+    """
     path = Path(ref)
     if path.exists():
         return read_run_dir(path, device)[1]

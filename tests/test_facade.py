@@ -70,3 +70,12 @@ def test_the_wheel_holds_genlib_only(tmp_path) -> None:
     entry = zipfile.ZipFile(wheel).read(next(n for n in zipfile.ZipFile(wheel).namelist()
                                              if n.endswith("entry_points.txt"))).decode()
     assert "genlib = genlib.cli:main" in entry
+
+
+def test_every_facade_function_has_an_example_the_suite_runs() -> None:
+    import doctest
+    for name in genlib.__all__:
+        if name == "__version__":
+            continue
+        examples = doctest.DocTestFinder().find(getattr(genlib, name), name)[0].examples
+        assert examples, f"genlib.{name} has no docstring example"
