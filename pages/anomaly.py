@@ -236,7 +236,6 @@ st.markdown("**Which anomalies are alike?** Seed 003's last step: a UMAP of the 
 flagged = np.flatnonzero(scores > th.one_sigma)
 if len(flagged) >= 10 and st.button("Map the flagged rows' residuals", key="an_umap"):
     from genlib import latent as lt
-    from genlib import figures
 
     view = lt.embed(sc.test_x[flagged] - recon[flagged], "umap", n_neighbors=min(15, len(flagged) - 1))
     color = None if sc.test_y is None else np.where(sc.test_y[flagged] == 1, "anomalous", "normal")

@@ -10,7 +10,7 @@ import streamlit as st
 from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
-from genlib.latent.embed import fingerprint
+from genlib.cache import array_digest
 from pages.common import ensure_app_shell
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
@@ -56,11 +56,11 @@ def latent_gmm_section() -> None:
     x, labels = shown_rows(ds)
     cond = labels if getattr(source.encoder, "conditional", False) else None
     try:
-        codes = codes_of(source.key, fingerprint(x), source.encoder, x, cond)
+        codes = codes_of(source.key, array_digest(x), source.encoder, x, cond)
     except (DataError, ValueError) as exc:
         st.error(f"Cannot encode these rows with {source.label}: {exc}")
         return
-    fp = source.key + fingerprint(codes)
+    fp = source.key + array_digest(codes)
     c = st.columns(3)
     cov = c[0].selectbox("covariance type", lt.COVARIANCE_TYPES, key="dn_cov",
                          help="full: any ellipse per component; diag: axis-aligned; spherical: round; "

@@ -10,7 +10,7 @@ import streamlit as st
 from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
-from genlib.latent.embed import fingerprint
+from genlib.cache import array_digest
 from pages.common import ensure_app_shell
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_rows,
                                  train_controls)
@@ -40,7 +40,7 @@ enc = source.encoder
 x, labels = shown_rows(ds)
 cond_labels = labels if getattr(enc, "conditional", False) else None
 try:
-    codes = codes_of(source.key, fingerprint(x), enc, x, cond_labels)
+    codes = codes_of(source.key, array_digest(x), enc, x, cond_labels)
 except (DataError, ValueError) as exc:
     st.error(f"Cannot encode these rows with {source.label}: {exc}")
     st.stop()

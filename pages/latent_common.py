@@ -12,7 +12,7 @@ import streamlit as st
 from genlib import catalog
 from genlib import latent as lt
 from genlib.data import Dataset
-from genlib.latent.embed import fingerprint
+from genlib.cache import array_digest
 from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, TrainSpec
@@ -47,7 +47,7 @@ def pca_encoder(ds: Dataset, k: int) -> Any:
     """PCA with k components (at most min(columns, rows)) on the training rows, cached per (data, k): the
     baseline source, and the same-size linear twin shown beside a model."""
     k = int(min(k, ds.n_features, len(ds.train)))
-    return _pca(fingerprint(ds.train), ds.train, k)
+    return _pca(array_digest(ds.train), ds.train, k)
 
 
 @st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)

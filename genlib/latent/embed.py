@@ -25,7 +25,7 @@ from ..cache import LRUCache, array_digest
 from ..data.base import DataError
 
 __all__ = ["METHODS", "METRICS", "MIN_POINTS", "EmbedResult", "warm_up_umap", "umap_ready", "umap_error",
-           "embed", "embed_with_info", "embed_cache_info", "clear_embed_cache", "fingerprint"]
+           "embed", "embed_with_info", "embed_cache_info", "clear_embed_cache"]
 
 METHODS: tuple[str, ...] = ("umap", "pca")
 #: Distances offered for UMAP (a subset of umap-learn's that make sense for real-valued codes).
@@ -98,8 +98,6 @@ class EmbedResult:
 
 
 _cache: LRUCache[np.ndarray] = LRUCache(max_entries=CACHE_SIZE)
-#: Content hash of an array: equal arrays share cache entries, even as new objects (pages key their caches on it).
-fingerprint = array_digest
 
 
 def embed_cache_info() -> dict[str, int]:
@@ -176,7 +174,7 @@ def embed_with_info(codes: np.ndarray, method: Literal["umap", "pca"] = "umap", 
     arr = _validate(codes, method, n_components, n_neighbors, min_dist, metric)
     params = ((int(n_components), int(seed)) if method == "pca"          # UMAP knobs do not change a PCA view
               else (int(n_components), int(n_neighbors), float(min_dist), metric, int(seed)))
-    key = (fingerprint(arr), method, params)
+    key = (array_digest(arr), method, params)
     built: list[float] = []   # the seconds of a fit this call ran; empty when another call's (or a cached) result
 
     def fit() -> np.ndarray:
