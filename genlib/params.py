@@ -7,7 +7,7 @@ field's metadata (help text, range, choices, log scale, label, group) is all tha
   and numbers from Python alike, with one-sentence errors that name the setting;
 - build a widget in the app (``pages/common.py`` reads :func:`params_of`) and an argparse option on the CLI
   (:func:`add_arguments`);
-- name table columns and store the values with a run (:func:`config_dict`, :func:`config_from_dict`).
+- name table columns and store the values with a run (:func:`config_dict`, :func:`config_to_json`).
 
 Example:
     >>> from dataclasses import dataclass
@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 from genlib.errors import UserError
 
 __all__ = ["ParamError", "Param", "param", "params_of", "make_config", "check_config", "config_dict",
-           "config_from_dict", "config_to_json", "config_from_json", "parse_pairs", "add_arguments"]
+           "config_to_json", "parse_pairs", "add_arguments"]
 
 
 class ParamError(UserError):
@@ -244,16 +244,9 @@ def config_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(config_cls: type, values: Mapping[str, Any], **kwargs: Any) -> Any:
-    return make_config(config_cls, dict(values), **kwargs)
-
-
 def config_to_json(config: Any) -> str:
+    """The values as sorted JSON (what a checkpoint stores; read back with ``make_config(cls, json.loads(text))``)."""
     return json.dumps(config_dict(config), sort_keys=True)
-
-
-def config_from_json(config_cls: type, text: str, **kwargs: Any) -> Any:
-    return make_config(config_cls, json.loads(text), **kwargs)
 
 
 def parse_pairs(pairs: Iterable[str], flag: str = "--set", error: type[Exception] = ParamError) -> dict[str, str]:
@@ -267,15 +260,12 @@ def parse_pairs(pairs: Iterable[str], flag: str = "--set", error: type[Exception
     return out
 
 
-def add_arguments(parser: argparse.ArgumentParser, config_cls: type, names: Iterable[str] | None = None) -> None:
+def add_arguments(parser: argparse.ArgumentParser, config_cls: type) -> None:
     """One ``--name`` option per setting (underscores become dashes), default and help from the metadata.
 
     Values stay strings (or the default) and are checked by :func:`make_config`, so the CLI and the app give the
     same messages for the same mistake."""
-    wanted = None if names is None else set(names)
     for p in params_of(config_cls):
-        if wanted is not None and p.name not in wanted:
-            continue
         extra = f" (one of {', '.join(map(str, p.choices))})" if p.choices else ""
         extra += f" [{_num(p.range[0])}..{_num(p.range[1])}]" if p.range else ""
         parser.add_argument(f"--{p.name.replace('_', '-')}", dest=p.name, default=argparse.SUPPRESS,
