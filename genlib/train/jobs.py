@@ -25,6 +25,8 @@ from ..models import FittedModel, NonFiniteLossError
 from .loop import Progress, TrainSpec, build, draw_preview, evaluate_fitted, resolve_device, train
 
 log = logging.getLogger(__name__)
+#: Failures phrased for the user (their settings or data, a diverging run): one sentence, no traceback.
+USER_FACING = (UserError, NonFiniteLossError)
 
 
 class JobStatus(str, enum.Enum):
@@ -191,7 +193,7 @@ class Job:
                 self._finished = time.perf_counter()
             log.info("%s %s after %d steps", self.id, self.status.value, self.step)
         except Exception as exc:  # any failure ends this job only
-            expected = isinstance(exc, (UserError, NonFiniteLossError))
+            expected = isinstance(exc, USER_FACING)
             if expected:  # the user's settings or data: one sentence is the whole story
                 log.warning("%s failed: %s", self.id, exc)
             else:         # a bug: the traceback goes to the log and to the job's entry
@@ -246,7 +248,7 @@ def configure_torch_threads(max_concurrent: int) -> int:
 def _describe(exc: Exception) -> str:
     """User-facing one-liner: our own errors are already phrased for users; a bug gets its type and a pointer to
     the log, where its traceback is."""
-    if isinstance(exc, (NonFiniteLossError, UserError)):
+    if isinstance(exc, USER_FACING):
         return str(exc)
     return f"internal error ({type(exc).__name__}: {exc}); the traceback is in {log_file()}"
 
