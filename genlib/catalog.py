@@ -13,7 +13,7 @@ from typing import Any, Iterable, Literal
 
 from .data import Dataset
 from .models import REGISTRY, Capability, FittedModel
-from .store import RunRecord, RunStore
+from .store import RunKind, RunRecord, RunStore
 from .train import Job, JobStatus
 
 __all__ = ["Entry", "same_data", "runs_on"]
@@ -80,7 +80,7 @@ def runs_on(dataset: Dataset, jobs: Iterable[Job], store: RunStore | None, *, us
     out: list[Entry] = []
     live_runs: set[str] = set()
     for job in jobs:
-        if not same_data(job.spec.dataset.name, job.spec.dataset.params, dataset):
+        if job.kind != RunKind.TRAIN.value or not same_data(job.spec.dataset.name, job.spec.dataset.params, dataset):
             continue
         entry = Entry(f"job:{job.id}", f"{job.spec.label()} ({job.id})", job.spec.model, "live", job=job)
         if job.run_id:
@@ -89,7 +89,7 @@ def runs_on(dataset: Dataset, jobs: Iterable[Job], store: RunStore | None, *, us
     for record in store.list() if store is not None else []:
         if record.id in live_runs or not same_data(record.dataset, record.dataset_params, dataset):
             continue
-        if record.status == "failed" and not include_failed:
+        if record.status in ("failed", "running", "queued") and not include_failed:
             continue
         out.append(Entry(f"run:{record.id}", f"{record.name} [{record.id[-6:]}]", record.model, "stored",
                          record=record))

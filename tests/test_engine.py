@@ -222,7 +222,8 @@ def test_cancel_running_job_discards_it(finance, make_manager, tmp_path) -> None
     manager.cancel(job.id)
     assert job.wait(SAFETY_TIMEOUT)
     assert job.snapshot().status is JobStatus.STOPPED and job.snapshot().run_id is None
-    assert len(store) == 0 and not (tmp_path / "store" / "runs").exists()
+    runs = tmp_path / "store" / "runs"
+    assert len(store) == 0 and not [p for p in runs.rglob("*") if not p.is_dir()], "a cancelled job leaves nothing"
 
 
 # ----------------------------------------------------------------------------- failures

@@ -162,6 +162,17 @@ class GenerativeModel(ABC):
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Restore from :meth:`state_dict`."""
 
+    def optimizer_states(self) -> dict[str, dict[str, Any]]:
+        """Every optimiser the model holds (its attributes), by attribute name: saved with a mid-training checkpoint
+        so that a continued run keeps Adam's moments instead of restarting them."""
+        return {name: opt.state_dict() for name, opt in vars(self).items() if isinstance(opt, torch.optim.Optimizer)}
+
+    def load_optimizer_states(self, states: dict[str, dict[str, Any]]) -> None:
+        for name, state in states.items():
+            opt = getattr(self, name, None)
+            if isinstance(opt, torch.optim.Optimizer):
+                opt.load_state_dict(state)
+
     def train(self, mode: bool = True) -> "GenerativeModel":
         """Switch dropout/batch-norm layers; a no-op for models without them."""
         for module in self._modules():

@@ -52,6 +52,10 @@ class FittedModel:
     transform: Transform
     columns: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+    #: What a checkpoint written mid-training adds, to continue exactly where it stopped: the step, the optimisers'
+    #: states, the model's and the batch sampler's random streams (None for a model loaded from a final save
+    #: of an older version).
+    training: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -77,7 +81,9 @@ class FittedModel:
                                dtype=torch.float32, device=self.model.device)
 
     # --- persistence --------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> Path:
+    def save(self, path: str | Path, training: dict[str, Any] | None = None) -> Path:
+        """Write the checkpoint atomically. ``training``: the loop's own state (step, batch sampler) to keep with
+        the optimisers' states and the model's random stream, so the run can be continued."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
@@ -92,9 +98,16 @@ class FittedModel:
             "info": json.dumps(self.info, default=str),
             "state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
         }
+        if training is not None and self.model.iterative:
+            payload["training"] = {**training, "model_rng": self.model.rng.get_state(),
+                                   "optimizers": self.model.optimizer_states()}
         tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
+        try:
+            torch.save(payload, tmp)
+            tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave a partial file behind
+            raise
         return path
 
     @classmethod
@@ -117,8 +130,20 @@ class FittedModel:
             model.load_state_dict(payload["state"])
             transform = transform_from_state(json.loads(payload["transform"]))
             info = json.loads(payload.get("info", "{}"))
+            training = payload.get("training")
         except CheckpointError:
             raise
         except Exception as exc:
             raise CheckpointError(f"{path.name} could not be restored: {exc}") from None
-        return cls(model, transform, list(payload["columns"]), info)
+        return cls(model, transform, list(payload["columns"]), info, training)
+
+    def restore_training(self) -> int:
+        """Put back the optimisers' states and the model's random stream of a mid-training checkpoint; returns the
+        step it was written at (0 when the checkpoint has no training state: training then restarts its
+        optimisers)."""
+        if not self.training:
+            return 0
+        self.model.load_optimizer_states(self.training.get("optimizers", {}))
+        if "model_rng" in self.training:
+            self.model.rng.set_state(self.training["model_rng"].cpu())
+        return int(self.training.get("step", 0))

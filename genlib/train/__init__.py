@@ -1,6 +1,9 @@
-"""Background training engine: ``JobManager`` (threads, queue, snapshots) and the shared training loop."""
+"""The engine: ``JobManager`` (threads, queue, snapshots, runs in the store), the :class:`Task` protocol every long
+computation follows, and the shared training loop."""
 from .jobs import Job, JobManager, JobSnapshot, JobStatus
-from .loop import TrainSpec, build, evaluate_fitted, resolve_device, train
+from .loop import LoopState, TrainSpec, build, evaluate_fitted, resolve_device, train
+from .resume import continue_spec
+from .task import JobContext, Progress, Task, TaskResult
 
-__all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "TrainSpec", "build", "evaluate_fitted",
-           "resolve_device", "train"]
+__all__ = ["Job", "JobContext", "JobManager", "JobSnapshot", "JobStatus", "LoopState", "Progress", "Task",
+           "TaskResult", "TrainSpec", "build", "continue_spec", "evaluate_fitted", "resolve_device", "train"]

@@ -1,12 +1,16 @@
-"""Background training: a process-wide :class:`JobManager` running each job in its own thread.
+"""The engine: a process-wide :class:`JobManager` running every long computation (a :class:`Task`) as a job in its
+own thread, and writing each job's result as a run of the store.
 
-Pages and the CLI never wait on a job: they read :meth:`Job.snapshot`, an immutable copy taken under the
-job's lock, as often as they like. A failing job (exception or NaN loss) ends as ``failed`` with its
-message; other jobs and the app carry on.
+Pages and the CLI never wait on a job: they read :meth:`Job.snapshot`, an immutable copy taken under the job's
+lock, as often as they like. A failing job (exception, NaN loss, a run folder that cannot be written) ends as
+``failed`` with its message; other jobs and the app carry on.
+
+A job's run goes through the store's lifecycle (:mod:`genlib.store`): its row is written when it starts, iterative
+tasks checkpoint every ``checkpoint_every_s`` seconds into its staging folder, and the folder is committed by one
+atomic rename when it ends; a cancelled job leaves nothing.
 """
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 import os
@@ -15,6 +19,7 @@ import time
 import traceback
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,23 +27,16 @@ import numpy as np
 from ..errors import UserError
 from ..logs import configure_logging, log_file
 from ..models import FittedModel, NonFiniteLossError
-from .loop import Progress, TrainSpec, build, draw_preview, evaluate_fitted, resolve_device, train
+from ..store import JobStatus, RunRecord, RunStore, new_run_id, record_from_job
+from .loop import resolve_device
+from .task import JobContext, Progress, Task, TaskResult
 
 log = logging.getLogger(__name__)
-#: Failures phrased for the user (their settings or data, a diverging run): one sentence, no traceback.
-USER_FACING = (UserError, NonFiniteLossError)
+#: Failures phrased for the user (their settings or data, a diverging run, a folder that cannot be written): one
+#: sentence, no traceback.
+USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)
 
-
-class JobStatus(str, enum.Enum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    STOPPED = "stopped"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.STOPPED)
+__all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "configure_torch_threads"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,9 @@ class JobSnapshot:
     run_id: str | None
     config: dict[str, Any]
     traceback: str | None = None   # of a failure that was a bug, not the user's doing (also in the log)
+    kind: str = "train"
+    live: Any = None               # the task's latest live state (its own copy), e.g. an AVO history
+    start_step: int = 0            # a continued run starts here
 
     @property
     def fraction(self) -> float:
@@ -74,15 +75,23 @@ class JobSnapshot:
         values = self.losses.get("loss")
         return values[-1] if values else None
 
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate of this job's own steps so far (None before it has a rate)."""
+        done = self.step - self.start_step
+        if self.status is not JobStatus.RUNNING or done <= 0 or self.total <= self.step or self.elapsed <= 0:
+            return None
+        return (self.total - self.step) * self.elapsed / done
+
 
 class Job:
-    """One training run. Created by :meth:`JobManager.submit`; read it with :meth:`snapshot`."""
+    """One task in the engine. Created by :meth:`JobManager.submit`; read it with :meth:`snapshot`."""
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: TrainSpec, log_points: int = 400):
+    def __init__(self, spec: Task, log_points: int = 400):
         self.id = f"job-{next(self._ids)}"
-        self.spec = spec
+        self.spec = spec   # the task (a TrainSpec for training; pages read its dataset and settings)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._discard = False
@@ -90,29 +99,37 @@ class Job:
         self._log_points = log_points
         self.status = JobStatus.QUEUED
         self.step = 0
-        self.total = int(spec.steps or 0)
+        self.total = int(spec.planned_steps() or 0)
         self.device = ""
         self.error: str | None = None
         self.traceback: str | None = None
         self.run_id: str | None = None
         self.fitted: FittedModel | None = None
+        self.result: TaskResult | None = None
+        self.live: Any = None
         self._started: float | None = None
         self._finished: float | None = None
-        self._loss_steps: list[int] = []
-        self._losses: dict[str, list[float]] = {}
+        history = spec.history() or {}
+        self._loss_steps: list[int] = list(history.get("loss_steps", []))
+        self._losses: dict[str, list[float]] = {k: list(v) for k, v in history.get("losses", {}).items()}
+        self._metric_history: list[dict[str, float]] = [dict(m) for m in history.get("metric_history", [])]
+        self._start_step = self._loss_steps[-1] if self._loss_steps else 0
         self._acc: dict[str, float] = {}
         self._acc_n = 0
         self._log_every = 1
         self.metrics: dict[str, float] = {}
-        self._metric_history: list[dict[str, float]] = []
         self.preview: np.ndarray | None = None  # latest samples drawn by the training thread (spec.preview_samples)
         self.thread: threading.Thread | None = None
+        self._record: RunRecord | None = None
+        self._staging: Path | None = None
 
-    # --- called from the training thread ----------------------------------------------------------------
+    # --- called from the job's thread -------------------------------------------------------------------------
     def _report(self, p: Progress) -> None:
         with self._lock:
+            if p.step < self.step and p.losses is None:
+                return
             self.step, self.total = p.step, p.total
-            self._log_every = max(1, p.total // self._log_points)
+            self._log_every = max(1, (p.total - self._start_step) // self._log_points)
             if p.losses:
                 for key, value in p.losses.items():
                     self._acc[key] = self._acc.get(key, 0.0) + value
@@ -123,6 +140,8 @@ class Job:
                 self._record_metrics(p.metrics)
             if p.preview is not None:
                 self.preview = p.preview
+            if p.live is not None:
+                self.live = p.live
 
     def _flush_losses(self) -> None:
         """Log the last partial group of steps (a stop mid-group must not drop them). Caller holds the lock."""
@@ -142,85 +161,129 @@ class Job:
         return (self._finished or time.perf_counter()) - self._started
 
     # --- public -------------------------------------------------------------------------------------------
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
     def stop(self) -> None:
-        """End training after the current step and keep the model (status ``stopped``, saved to the store)."""
+        """End the work after the current step and keep what it did (status ``stopped``, saved to the store)."""
         self._stop.set()
 
     def cancel(self) -> None:
-        """End training (or drop it from the queue) and discard the model."""
+        """End the work (or drop it from the queue) and discard it: no run is kept."""
         self._discard = True
         self._stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the job has finished; True if it did within ``timeout`` seconds."""
+        """Block until the job has finished and its run is written; True if it did within ``timeout`` seconds."""
         return self._done.wait(timeout)
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind.value
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             elapsed = self._elapsed()
+            done = self.step - self._start_step
             return JobSnapshot(
-                id=self.id, name=self.spec.label(), model=self.spec.model, dataset=self.spec.dataset.name,
+                id=self.id, name=self.spec.label(), model=self.spec.model_name, dataset=self.spec.dataset_name,
                 status=self.status, step=self.step, total=self.total, elapsed=elapsed,
-                steps_per_s=self.step / elapsed if elapsed > 0 else 0.0, device=self.device,
+                steps_per_s=done / elapsed if elapsed > 0 else 0.0, device=self.device,
                 seed=self.spec.seed, loss_steps=list(self._loss_steps),
                 losses={k: list(v) for k, v in self._losses.items()}, metrics=dict(self.metrics),
                 metric_history=[dict(m) for m in self._metric_history], error=self.error,
-                run_id=self.run_id, config=dict(self.spec.config), traceback=self.traceback)
+                run_id=self.run_id, config=dict(self.spec.settings()), traceback=self.traceback,
+                kind=self.kind, live=self.live, start_step=self._start_step)
 
     # --- the thread body ------------------------------------------------------------------------------------
-    def run(self, store: Any | None) -> None:
+    def run(self, store: RunStore | None) -> None:
         try:
             with self._lock:
-                if self._stop.is_set():           # cancelled or stopped while still queued
+                if self._stop.is_set():           # cancelled or stopped while still queued: nothing to keep
                     self.status = JobStatus.STOPPED
                     return
                 self.status = JobStatus.RUNNING
                 self._started = time.perf_counter()
-            log.info("%s started: %s, %s steps", self.id, self.spec.label(), self.spec.steps or "default")
+                if self._loss_steps:
+                    self.step = self._start_step
+            log.info("%s started: %s (%s), %s steps", self.id, self.spec.label(), self.kind,
+                     self.spec.planned_steps() or "default")
             device = resolve_device(self.spec.device)
             self.device = str(device)
-            fitted = build(self.spec, device)
-            self.fitted = fitted
-            train(self.spec, fitted, self._report, self._stop.is_set)
-            final = evaluate_fitted(fitted, self.spec.dataset, self.spec.eval_samples)
-            preview = draw_preview(fitted, self.spec)
+            if store is not None:
+                self._begin(store)
+            ctx = JobContext(self, device, self._checkpoint if store is not None else None,
+                             self.spec.checkpoint_every_s)
+            result = self.spec.execute(ctx)
             with self._lock:
-                if preview is not None:
-                    self.preview = preview
+                self.result = result
+                if result.fitted is not None:
+                    self.fitted = result.fitted
                 self._flush_losses()
-                self._record_metrics(final)
-                self.status = JobStatus.STOPPED if self._stop.is_set() else JobStatus.DONE
+                if result.metrics:
+                    self._record_metrics(result.metrics)
+                self.status = JobStatus.STOPPED if (result.stopped or self._stop.is_set()) else JobStatus.DONE
+            if store is not None and not self._discard:
+                self._commit(store, result)
+            with self._lock:
                 self._finished = time.perf_counter()
             log.info("%s %s after %d steps", self.id, self.status.value, self.step)
         except Exception as exc:  # any failure ends this job only
-            expected = isinstance(exc, USER_FACING)
-            if expected:  # the user's settings or data: one sentence is the whole story
-                log.warning("%s failed: %s", self.id, exc)
-            else:         # a bug: the traceback goes to the log and to the job's entry
-                log.exception("%s (%s) failed with an internal error", self.id, self.spec.label())
-            with self._lock:
-                self.status = JobStatus.FAILED
-                self.error = _describe(exc)
-                self.traceback = None if expected else traceback.format_exc()
-                self._finished = time.perf_counter()
+            self._fail(exc, store)
         finally:
-            self._persist(store)
+            if self._discard and store is not None and self._record is not None:
+                store.discard(self._record.id, self._staging)
+                with self._lock:
+                    self.run_id = None
             self._done.set()
 
-    def _persist(self, store: Any | None) -> None:
-        if store is None or self._discard or self.status is JobStatus.QUEUED:
-            return
-        if self.status is JobStatus.STOPPED and self.fitted is None:
-            return  # stopped before it started: nothing to keep
-        try:
-            run_id = store.save(self.snapshot(), self.fitted if self.status is not JobStatus.FAILED else None,
-                                spec=self.spec, run_dir=self.spec.out_dir)
-            with self._lock:
-                self.run_id = run_id
-        except Exception as exc:  # a full disk must not crash the thread silently
-            log.exception("%s: could not save its run", self.id)
-            with self._lock:
-                self.error = (self.error + "; " if self.error else "") + f"could not save run: {exc}"
+    def _begin(self, store: RunStore) -> None:
+        """The run's row (status running) and staging folder, before any work: a folder that cannot be written
+        fails the job now, not after an hour of training."""
+        record = record_from_job(self.snapshot(), self.spec, new_run_id(), None)
+        self._record = record
+        with self._lock:
+            self.run_id = record.id
+        self._staging = store.begin(record, self.spec.out_dir)
+        self._store = store
+
+    def _refresh_record(self) -> RunRecord:
+        """The row as of now: the snapshot's progress over the record written at the start."""
+        assert self._record is not None
+        snap = self.snapshot()
+        fresh = record_from_job(snap, self.spec, self._record.id, None)
+        for keep in ("created", "owner_process", "staging", "target", "checkpoint_step"):
+            setattr(fresh, keep, getattr(self._record, keep))
+        self._record = fresh
+        return fresh
+
+    def _checkpoint(self, fitted: FittedModel, training: dict[str, Any]) -> None:
+        assert self._staging is not None
+        self._store.checkpoint(self._refresh_record(), self._staging, fitted, training)
+
+    def _commit(self, store: RunStore, result: TaskResult) -> None:
+        record = self._refresh_record()
+        record.summary = dict(result.summary)
+        record.owner_process = None
+        assert self._staging is not None
+        store.commit(record, self._staging, result.fitted, result.arrays, result.training)
+
+    def _fail(self, exc: Exception, store: RunStore | None) -> None:
+        expected = isinstance(exc, USER_FACING)
+        if expected:  # the user's settings or data: one sentence is the whole story
+            log.warning("%s failed: %s", self.id, exc)
+        else:         # a bug: the traceback goes to the log and to the job's entry
+            log.exception("%s (%s) failed with an internal error", self.id, self.spec.label())
+        with self._lock:
+            self.status = JobStatus.FAILED
+            self.error = _describe(exc)
+            self.traceback = None if expected else traceback.format_exc()
+            self._finished = time.perf_counter()
+        if store is not None and self._record is not None and not self._discard:
+            record = self._refresh_record()
+            record.owner_process = None
+            store.fail(record, self._staging)
 
 
 def configure_torch_threads(max_concurrent: int) -> int:
@@ -262,7 +325,7 @@ class JobManager:
     """
 
     max_concurrent: int = field(default_factory=lambda: int(os.environ.get("GENLAB_MAX_JOBS", "2")))
-    store: Any | None = None
+    store: RunStore | None = None
 
     def __post_init__(self) -> None:
         configure_torch_threads(self.max_concurrent)
@@ -272,8 +335,9 @@ class JobManager:
         self._queue: deque[Job] = deque()
         self._running: set[str] = set()
 
-    def submit(self, spec: TrainSpec) -> Job:
-        job = Job(spec)
+    def submit(self, task: Task) -> Job:
+        """Queue any task (a TrainSpec, an AVO fit, anomaly scoring…); it starts when a slot is free."""
+        job = Job(task)
         with self._lock:
             self._jobs[job.id] = job
             self._queue.append(job)
@@ -311,6 +375,10 @@ class JobManager:
 
     def stop(self, job_id: str) -> None:
         self.get(job_id).stop()
+
+    def find_run(self, run_id: str) -> Job | None:
+        """The job of this process writing (or that wrote) run ``run_id``, if any."""
+        return next((j for j in self.jobs() if j.run_id == run_id), None)
 
     def cancel(self, job_id: str) -> None:
         job = self.get(job_id)

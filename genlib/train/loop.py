@@ -18,7 +18,9 @@ import torch
 from ..data import Dataset
 from ..metrics.suite import DEFAULT_EVAL_ROWS, reference_for, score_model
 from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
+from ..store import RunKind
 from ..transforms import make_transform
+from .task import JobContext, Progress, Task, TaskResult
 
 _INIT_LOCK = threading.Lock()  # weight initialisation uses torch's global RNG: seed + build atomically
 
@@ -48,8 +50,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 @dataclass
-class TrainSpec:
-    """Everything that defines a run. Same spec (and seed) → same model, on the same device."""
+class TrainSpec(Task):
+    """Everything that defines a training run. Same spec (and seed) → same model, on the same device."""
 
     model: str
     dataset: Dataset
@@ -64,20 +66,80 @@ class TrainSpec:
     preview_samples: int = 0             # >0: also draw this many samples at each rescoring, for live previews
     name: str | None = None
     out_dir: str | None = None           # run folder to write (default: a new folder inside the store)
+    checkpoint_every_s: float | None = 30.0  # write a checkpoint this often while training (None: only at the end)
+    resume: str | None = None            # a checkpoint to continue from (its weights, optimisers, random streams)
+    parent: str | None = None            # the run id it continues
+    parent_history: dict[str, Any] | None = None  # that run's loss history, so the curves continue
+    data_ref: str | None = None          # how to load the dataset again (an upload's id, a CSV path), for Continue
+
+    kind = RunKind.TRAIN
 
     def label(self) -> str:
         return self.name or f"{self.model} on {self.dataset.name}"
 
+    @property
+    def model_name(self) -> str:
+        return self.model
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset.name
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    def planned_steps(self) -> int:
+        return int(self.steps or 0)
+
+    def history(self) -> dict[str, Any] | None:
+        return self.parent_history
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "dataset_params": dict(self.dataset.params), "transform": self.transform,
+                "columns": list(self.dataset.columns), "parent": self.parent,
+                "inputs": {"batch_size": self.batch_size, "data_ref": self.data_ref,
+                           "eval_samples": self.eval_samples}}
+
+    def execute(self, ctx: JobContext) -> TaskResult:
+        """Build (or reload, to continue), train, then score on the held-out split."""
+        fitted = build(self, ctx.device)
+        ctx.set_model(fitted)
+        state = LoopState.resume(fitted)
+
+        def checkpoint(loop: LoopState) -> None:
+            if ctx.checkpoint_due():
+                ctx.checkpoint(fitted, loop.to_checkpoint())
+
+        train(self, fitted, ctx.report, ctx.should_stop, state=state, on_step=checkpoint)
+        final = evaluate_fitted(fitted, self.dataset, self.eval_samples)
+        preview = draw_preview(fitted, self)
+        if preview is not None:
+            ctx.report(Progress(state.step, state.total, preview=preview))
+        return TaskResult(fitted=fitted, metrics=final, training=state.to_checkpoint(), stopped=ctx.should_stop())
+
 
 @dataclass
-class Progress:
-    """What the loop reports after each step (or group of steps)."""
+class LoopState:
+    """Where the training loop is: the step and the batch sampler's random stream (what a checkpoint keeps, with the
+    optimisers, so a continued run draws the same batches a straight run would have)."""
 
-    step: int
-    total: int
-    losses: dict[str, float] | None = None
-    metrics: dict[str, float] | None = None
-    preview: np.ndarray | None = None   # fresh samples (data units) drawn with the metrics, when asked for
+    step: int = 0
+    total: int = 0
+    batch_rng: torch.Generator | None = None
+    batch_rng_state: torch.Tensor | None = None   # restored into batch_rng when the loop starts
+
+    @classmethod
+    def resume(cls, fitted: FittedModel) -> "LoopState":
+        """A fresh state, or the one of the checkpoint ``fitted`` was loaded from."""
+        step = fitted.restore_training()
+        rng = (fitted.training or {}).get("batch_rng") if step else None
+        return cls(step=step, batch_rng_state=None if rng is None else rng.cpu())
+
+    def to_checkpoint(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": int(self.step)}
+        if self.batch_rng is not None:
+            out["batch_rng"] = self.batch_rng.get_state()
+        return out
 
 
 def draw_preview(fitted: FittedModel, spec: TrainSpec) -> np.ndarray | None:
@@ -92,7 +154,16 @@ def draw_preview(fitted: FittedModel, spec: TrainSpec) -> np.ndarray | None:
 
 
 def build(spec: TrainSpec, device: torch.device) -> FittedModel:
-    """Fit the transform on the training split only and build an untrained model with the run's seed."""
+    """Fit the transform on the training split only and build an untrained model with the run's seed; or, to
+    continue a run, reload its checkpoint (weights, transform, optimisers, random streams)."""
+    if spec.resume:
+        fitted = FittedModel.load(spec.resume, device)
+        if not fitted.model.iterative:
+            raise ModelError(f"{fitted.name} is fitted in one call: there is nothing to continue")
+        if not fitted.training:
+            raise ModelError("this checkpoint has no training state (saved by an older GenLab): it can be sampled "
+                             "from, not continued")
+        return fitted
     model_cls = get_model_class(spec.model)
     config = model_config(model_cls, spec.config)
     transform = make_transform(spec.transform, spec.dataset.train)
@@ -124,8 +195,13 @@ def _check_finite(losses: dict[str, float], step: int) -> None:
 
 
 def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], None],
-          should_stop: Callable[[], bool]) -> int:
-    """Train ``fitted.model`` in place; returns the number of steps done. Raises on NaN/inf losses."""
+          should_stop: Callable[[], bool], state: LoopState | None = None,
+          on_step: Callable[[LoopState], None] | None = None) -> int:
+    """Train ``fitted.model`` in place; returns the number of steps done. Raises on NaN/inf losses.
+
+    ``state``: where to start (a continued run) and where the loop is now; ``on_step`` is called after each step
+    with it (the job writes its periodic checkpoints there)."""
+    state = state if state is not None else LoopState()
     model = fitted.model
     device = model.device
     x = fitted.to_model_space(spec.dataset.train)
@@ -135,28 +211,34 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
         report(Progress(0, 1))
         losses = model.fit(x, labels)
         _check_finite(losses, 1)
+        state.step = state.total = 1
         report(Progress(1, 1, losses, evaluate_fitted(fitted, spec.dataset, spec.eval_samples)))
         return 1
 
     total = int(spec.steps or model.default_steps)
+    state.total = total
     batch_size = min(spec.batch_size, len(x))
     # Index tensors directly (no DataLoader: worker processes can hang inside Streamlit).
-    batch_rng = torch.Generator(device=device).manual_seed(spec.seed + 1)
+    state.batch_rng = torch.Generator(device=device).manual_seed(spec.seed + 1)
+    if state.batch_rng_state is not None:
+        state.batch_rng.set_state(state.batch_rng_state)
     model.train(True)
     model.total_steps = total
     last_eval = time.perf_counter()
-    step = 0
-    for step in range(1, total + 1):
+    for step in range(state.step + 1, total + 1):
         if should_stop():
-            return step - 1
-        idx = torch.randint(len(x), (batch_size,), generator=batch_rng, device=device)
+            break
+        idx = torch.randint(len(x), (batch_size,), generator=state.batch_rng, device=device)
         model.steps_done = step - 1
         losses = model.train_step(x[idx], None if labels is None else labels[idx])
         _check_finite(losses, step)
+        state.step = step
         metrics = preview = None
         if spec.eval_period_s is not None and time.perf_counter() - last_eval >= spec.eval_period_s:
             metrics = evaluate_fitted(fitted, spec.dataset, spec.eval_samples)
             preview = draw_preview(fitted, spec)
             last_eval = time.perf_counter()
         report(Progress(step, total, losses, metrics, preview))
-    return step
+        if on_step is not None:
+            on_step(state)
+    return state.step
