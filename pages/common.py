@@ -16,15 +16,16 @@ from genlib.data import DataError, Dataset, list_datasets, load_csv, load_datase
 from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
-from genlib.store import RunStore, default_root
-from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec
+from genlib.errors import UserError
+from genlib.store import RunKind, RunRecord, RunStore, default_root
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec, continue_spec
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 UPLOAD = "upload a CSV…"
 MAX_UPLOAD_MB = 50
 STATUS_ICON = {JobStatus.QUEUED: ":material/schedule:", JobStatus.RUNNING: ":material/directions_run:",
                JobStatus.DONE: ":material/check_circle:", JobStatus.FAILED: ":material/error:",
-               JobStatus.STOPPED: ":material/stop_circle:"}
+               JobStatus.STOPPED: ":material/stop_circle:", JobStatus.INTERRUPTED: ":material/power_off:"}
 
 
 def ensure_app_shell() -> None:
@@ -188,23 +189,78 @@ def device_options() -> list[str]:
 
 
 # --- job monitor -------------------------------------------------------------------------------------------
+#: The page that shows a run of each kind (its address opens it: ``?run=<id>``).
+PAGE_OF_KIND = {RunKind.TRAIN.value: "pages/train.py", RunKind.AVO.value: "pages/simulator.py",
+                RunKind.ANOMALY.value: "pages/anomaly.py", RunKind.GENERATION.value: "pages/lorenz.py",
+                RunKind.SWEEP.value: "pages/compare.py"}
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def _status_line(s: JobSnapshot) -> str:
-    rate = f" · {s.steps_per_s:.0f} steps/s" if s.status is JobStatus.RUNNING and s.steps_per_s else ""
-    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{rate}"
+    extra = ""
+    if s.status is JobStatus.RUNNING:
+        rate = s.steps_per_s
+        extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
+            (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
+    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{extra}"
+
+
+def continue_run(run_id: str, steps: int) -> None:
+    """Start a job that continues a stored run from its last checkpoint (a button callback: errors become a toast)."""
+    try:
+        spec = continue_spec(run_store(), run_id, int(steps))
+    except UserError as exc:
+        st.toast(f"Cannot continue {run_id}: {exc}", icon=":material/error:")
+        return
+    job = job_manager().submit(spec)
+    st.toast(f"Continuing {run_id} for {int(steps)} more steps ({job.id})")
+
+
+def steps_to_continue(record: RunRecord) -> int:
+    """What Continue offers by default: the rest of the planned steps, or as many again when the plan was done."""
+    done = record.checkpoint_step if record.status == JobStatus.INTERRUPTED.value and record.checkpoint_step \
+        else record.steps
+    left = (record.total or 0) - (done or 0)
+    return int(left if left > 0 else max(done or 0, 1))
+
+
+def continuable(record: RunRecord) -> bool:
+    """A training run of an iterative model with a checkpoint, stopped or interrupted before its planned end."""
+    cls = REGISTRY.get(record.model)
+    return (record.kind == RunKind.TRAIN.value and cls is not None and cls.iterative and record.checkpoint is not None
+            and record.status in (JobStatus.STOPPED.value, JobStatus.INTERRUPTED.value))
 
 
 def sidebar_job_monitor() -> None:
-    """All jobs of this process in the sidebar, refreshed every second while any is active."""
+    """All jobs of this process in the sidebar, refreshed every second while any is active, and the runs a crash or
+    a restart interrupted, each with Continue."""
     manager = job_manager()
     with st.sidebar:
-        st.markdown("### Training jobs")
+        st.markdown("### Jobs")
         st.fragment(run_every=1.0 if manager.active else None)(_monitor_body)()
+
+
+def _interrupted_runs() -> list[RunRecord]:
+    """Interrupted (or stopped) runs not yet continued, newest first: what the sidebar offers to continue."""
+    store = run_store()
+    records = store.list(kinds=None)
+    continued = {r.parent for r in records if r.parent}
+    return [r for r in records if r.status == JobStatus.INTERRUPTED.value and r.id not in continued][:3]
 
 
 def _monitor_body() -> None:
     manager = job_manager()
     snaps = manager.snapshots()
-    if not snaps:
+    interrupted = _interrupted_runs()
+    if not snaps and not interrupted:
         st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
         return
     for s in reversed(snaps[-8:]):
@@ -214,7 +270,19 @@ def _monitor_body() -> None:
             failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
-                      help="End training now and keep what it has learned")
+                      help="End the work now and keep what it has done")
+        elif s.status is JobStatus.STOPPED and s.kind == RunKind.TRAIN.value and s.run_id and s.total > s.step:
+            st.button(f"Continue ({s.total - s.step} steps)", key=f"sidebar_cont_{s.id}", on_click=continue_run,
+                      args=(s.run_id, s.total - s.step), help="Train on from where it stopped, to its planned steps")
+    for r in interrupted:
+        st.progress(min(1.0, (r.steps or 0) / max(r.total or 1, 1)),
+                    text=f"{STATUS_ICON[JobStatus.INTERRUPTED]} **{r.name}** — interrupted at step {r.steps}")
+        if continuable(r):
+            st.button(f"Continue ({steps_to_continue(r)} steps)", key=f"sidebar_cont_{r.id}", on_click=continue_run,
+                      args=(r.id, steps_to_continue(r)),
+                      help="The app or command running it stopped; train on from its last checkpoint")
+        else:
+            st.caption("No checkpoint was written before it stopped.")
     was_active = st.session_state.get("_monitor_active", False)
     st.session_state["_monitor_active"] = manager.active > 0
     if was_active and manager.active == 0:

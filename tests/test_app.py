@@ -112,7 +112,7 @@ def test_sidebar_job_monitor_on_every_page(page: str) -> None:
     at = _app()
     at.switch_page(page).run()
     _no_exception(at)
-    assert any(m.value == "### Training jobs" for m in at.sidebar.markdown)
+    assert any(m.value == "### Jobs" for m in at.sidebar.markdown)
 
 
 # --- Compare page ------------------------------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_every_page_opens_and_a_job_trains_to_done(server: str, page) -> None:
     # 1. a deep link as the very first request: must come up inside the app shell (navigation + monitor)
     pg.goto(f"{server}/train")
     pg.get_by_role("heading", name="Train a model").wait_for()
-    pg.get_by_text("Training jobs").wait_for()
+    pg.get_by_text("Jobs", exact=True).wait_for()
     assert pg.get_by_role("link", name="Runs").count() >= 1
     _assert_no_exception(pg)
 
