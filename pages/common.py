@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import runpy
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
 from genlib.store import RunStore, default_root
-from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSettings, TrainSpec
 from genlib.uploads import list_uploads, load_upload, save_upload
 from pages import urlstate
 
@@ -157,6 +158,8 @@ def param_widget(p: Param, key: str, where: Any = None) -> Any:
 def _param_widget(p: Param, wkey: str, where: Any) -> Any:
     if p.kind is bool:
         return where.checkbox(p.title, help=p.help, key=wkey)
+    if p.kind is tuple and p.choices:  # several of the choices
+        return tuple(where.multiselect(p.title, list(p.choices), format_func=p.show, help=p.help, key=wkey))
     if p.choices:
         options = list(p.choices)
         if p.widget == "radio":
@@ -201,6 +204,19 @@ def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), 
         group = p.group
         out[p.name] = param_widget(p, key)
     return out
+
+
+#: The training settings (genlib.train.TrainSettings) by name, for :func:`train_setting`.
+TRAIN = {p.name: p for p in params_of(TrainSettings)}
+
+
+def train_setting(name: str, key: str, where: Any = None, **changes: Any) -> Any:
+    """One training setting's widget (key ``f"{key}_{name}"``), with a page's own default or label in ``changes``;
+    the device choices are what this machine offers."""
+    p = replace(TRAIN[name], **changes)
+    if name == "device":
+        p = replace(p, choices=tuple(device_options()))
+    return param_widget(p, key, where)
 
 
 def config_widgets(model_name: str, key: str) -> dict[str, Any]:

@@ -7,11 +7,14 @@ import streamlit as st
 from genlib import figures
 from genlib.metrics import METRICS
 from genlib.store import StoreError
+from pages import urlstate
 from pages.common import ensure_app_shell, fmt_time, run_store, samples_csv
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
 st.title("Runs")
+page_state("runs")
 store = run_store()
 st.markdown(f"Every run that ended (done, stopped or failed) is kept in the run store at `{store.root}` "
             "(set `GENLAB_HOME` to move it), so it survives a restart of the app. Select a run to reload "
@@ -35,7 +38,7 @@ st.download_button("Download this table (CSV)", table.to_csv(index=False).encode
                    mime="text/csv")
 
 rows = event.selection.rows if event is not None else []
-run_id = table.iloc[rows[0]]["id"] if rows else st.selectbox("…or choose a run", table["id"], key="runs_pick")
+run_id = table.iloc[rows[0]]["id"] if rows else urlstate.choice("…or choose a run", list(table["id"]), "runs_pick")
 record = store.get(run_id)
 
 st.subheader(f"Run {record.id}")

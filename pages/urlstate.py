@@ -55,6 +55,8 @@ def to_text(p: Param, value: Any) -> str | None:
             value = p.validate(value)
         except ParamError:
             return value
+    if p.kind is tuple and isinstance(value, list):  # a multiselect
+        value = tuple(value)
     if value == p.default or (value is None and p.default is None):
         return None
     if value is None:
@@ -72,15 +74,14 @@ def from_text(p: Param, text: str) -> Any:
     """Address text → the widget's value (:class:`ParamError` if it is not a valid value of ``p``)."""
     if text == "" and p.default is None:
         return None
-    value = p.validate(text)
-    if p.kind is tuple:
-        return ", ".join(map(str, value))  # what the tuple text box holds
-    return value
+    return _widget_value(p, p.validate(text))
 
 
 def _widget_value(p: Param, value: Any) -> Any:
+    """A setting's value as its widget holds it: a tuple setting with choices is a multiselect (a list), one
+    without is a comma-separated text box."""
     if p.kind is tuple:
-        return ", ".join(map(str, value or ()))
+        return list(value or ()) if p.choices else ", ".join(map(str, value or ()))
     return value
 
 
