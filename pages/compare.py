@@ -169,8 +169,9 @@ stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.reco
 with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)"):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
-    stored_ids = st.multiselect("Stored runs", [r.id for r in stored], key="cmp_stored",
-                                format_func=lambda i: next(f"{r.name} · {r.status} · {r.id}" for r in stored if r.id == i))
+    stored_ids = list(param_widget(replace(choice_param("stored", [r.id for r in stored]), kind=tuple, item=str,
+                                           default=(), label="Stored runs",
+                                           labels={r.id: f"{r.name} · {r.status} · {r.id}" for r in stored}), "cmp"))
 
 # --- 3. live table -----------------------------------------------------------------------------------------------
 st.markdown("#### 2 · Live metric table")

@@ -81,7 +81,7 @@ def _widget_value(p: Param, value: Any) -> Any:
     """A setting's value as its widget holds it: a tuple setting with choices is a multiselect (a list), one
     without is a comma-separated text box."""
     if p.kind is tuple:
-        return list(value or ()) if p.choices else ", ".join(map(str, value or ()))
+        return list(value or ()) if p.choices is not None else ", ".join(map(str, value or ()))
     return value
 
 
