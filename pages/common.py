@@ -1,9 +1,9 @@
 """Widgets and resources shared by every page. Thin glue: all algorithms live in genlib."""
 from __future__ import annotations
 
-import io
 import runpy
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,15 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
+from genlib.data import DataError, Dataset, list_datasets, load_dataset
 from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
 from genlib.errors import UserError
 from genlib.store import RunKind, RunRecord, RunStore, default_root
-from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec, continue_spec
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSettings, TrainSpec, continue_spec
+from genlib.uploads import list_uploads, load_upload, save_upload
+from pages import urlstate
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 UPLOAD = "upload a CSV…"
@@ -88,20 +90,35 @@ def _builtin(name: str, params: tuple[tuple[str, Any], ...]) -> Dataset:
 
 
 @st.cache_data(show_spinner="Reading CSV…", max_entries=8)
-def _uploaded(data: bytes, file_name: str) -> Dataset:
-    buf = io.BytesIO(data)
-    buf.name = file_name  # type: ignore[attr-defined]
-    return load_csv(buf, name=file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
+def _stored_upload(uid: str) -> Dataset:
+    return load_upload(uid, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)  # ids name content: safe to cache forever
+
+
+def _keep_upload(data: bytes, file_name: str) -> str:
+    """Check and keep an uploaded CSV under $GENLAB_HOME/datasets (genlib.uploads); its id goes in the address."""
+    return save_upload(data, file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
 
 
 def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True,
                    show_params: bool = True) -> Dataset | None:
-    """Built-in dataset (with its parameter widgets) or an uploaded CSV. Bad files show one clear error."""
+    """Built-in dataset (with its parameter widgets), a CSV uploaded before, or a new upload. An upload is kept with
+    an id (``upload:<id>`` in the address), so the address reopens it without uploading again. Bad files show one
+    clear error."""
     infos = {info.name: info for info in list_datasets()}
-    options = list(infos) + ([UPLOAD] if allow_upload else [])
-    choice = st.selectbox("Dataset", options, index=options.index(default) if default in options else 0,
-                          key=f"{key}_dataset",
-                          help="Built-in data are generated or shipped with GenLab; nothing is downloaded.")
+    uploads = {u.ref: u for u in list_uploads()} if allow_upload else {}
+    options = list(infos) + list(uploads) + ([UPLOAD] if allow_upload else [])
+    p = urlstate.choice_param("dataset", options, default,
+                              "Built-in data are generated or shipped with GenLab; nothing is downloaded.")
+    wkey = f"{key}_dataset"
+    choice = urlstate.bind(p, wkey, lambda: st.selectbox(
+        "Dataset", options, key=wkey, help=p.help,
+        format_func=lambda o: f"{uploads[o].name} (uploaded, {uploads[o].id})" if o in uploads else o))
+    if choice in uploads:
+        try:
+            return _stored_upload(uploads[choice].id)
+        except DataError as exc:
+            st.error(f"Cannot use {uploads[choice].name}: {exc}")
+            return None
     if choice == UPLOAD:
         file = st.file_uploader("CSV file with a header row, numeric columns only", type=["csv"],
                                 key=f"{key}_upload", max_upload_size=MAX_UPLOAD_MB)
@@ -109,10 +126,13 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
             st.info("Upload a CSV to continue: numeric columns, a header row, at least 10 rows, no missing values.")
             return None
         try:
-            return _uploaded(file.getvalue(), file.name)
+            uid = _keep_upload(file.getvalue(), file.name)
+            ds = _stored_upload(uid)
         except DataError as exc:
             st.error(f"Cannot use {file.name}: {exc}")
             return None
+        urlstate.set_url(wkey, f"upload:{uid}")  # the address names the kept file, not the upload box
+        return ds
     info = infos[choice]
     st.caption(info.description)
     values: dict[str, Any] = {}
@@ -127,37 +147,45 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         return None
 
 
-def param_widget(p: Param, key: str) -> Any:
+def param_widget(p: Param, key: str, where: Any = None) -> Any:
     """One widget from a setting's metadata (genlib.params): the same builder for datasets, models, AVO fits and
-    anomaly scenarios, so no page hard-codes a knob's range, step or default."""
+    anomaly scenarios, so no page hard-codes a knob's range, step or default. Its value lives in the address too
+    (pages/urlstate.py: seeded from it before the widget exists, hence no ``value=`` here, and written back).
+    ``where``: a column or container to draw in (default: the current one)."""
     wkey = f"{key}_{p.name}"
+    return urlstate.bind(p, wkey, lambda: _param_widget(p, wkey, where if where is not None else st))
+
+
+def _param_widget(p: Param, wkey: str, where: Any) -> Any:
     if p.kind is bool:
-        return st.checkbox(p.title, value=p.default, help=p.help, key=wkey)
+        return where.checkbox(p.title, help=p.help, key=wkey)
+    if p.kind is tuple and p.choices is not None:  # several of the choices
+        return tuple(where.multiselect(p.title, list(p.choices), format_func=p.show, help=p.help, key=wkey))
     if p.choices:
-        options, index = list(p.choices), list(p.choices).index(p.default)
+        options = list(p.choices)
         if p.widget == "radio":
-            return st.radio(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey, horizontal=True)
-        return st.selectbox(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey)
+            return where.radio(p.title, options, format_func=p.show, help=p.help, key=wkey, horizontal=True)
+        if p.widget == "slider":
+            return where.select_slider(p.title, options, format_func=p.show, help=p.help, key=wkey)
+        return where.selectbox(p.title, options, format_func=p.show, help=p.help, key=wkey)
     if p.kind in (int, float):
         lo, hi = (p.kind(p.range[0]), p.kind(p.range[1])) if p.range else (None, None)
         if p.widget == "slider" and p.range:
             step = p.kind(p.step or (1 if p.kind is int else (hi - lo) / 20))
-            return p.kind(st.slider(p.title, lo, hi, p.kind(p.default), step=step, help=p.help, key=wkey))
+            return p.kind(where.slider(p.title, lo, hi, step=step, help=p.help, key=wkey))
         if p.kind is int:
             step = int(p.step or 1)
-            value = st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=step, help=p.help,
-                                    key=wkey)
+            value = where.number_input(p.title, min_value=lo, max_value=hi, step=step, help=p.help, key=wkey)
             return None if value is None else int(value)
         default = p.default  # None: an empty box, meaning "the library's own choice"
         step = p.step or (max(abs(default or 1.0) / 10, 1e-6) if p.log else ((hi - lo) / 100 if p.range else 0.01))
-        value = st.number_input(p.title, min_value=lo, max_value=hi, value=default, step=float(step),
-                                format="%.4g", help=p.help, key=wkey,
-                                placeholder="default" if default is None else None)
+        value = where.number_input(p.title, min_value=lo, max_value=hi, step=float(step), format="%.4g", help=p.help,
+                                   key=wkey, placeholder="default" if default is None else None)
         return None if value is None else float(value)
     if p.kind is tuple:  # a list of values, typed comma-separated; make_config checks each item
-        text = st.text_input(p.title, value=", ".join(map(str, p.default or ())), help=p.help, key=wkey)
+        text = where.text_input(p.title, help=p.help, key=wkey)
         return text if text.strip() else p.default
-    return st.text_input(p.title, value=str(p.default), help=p.help, key=wkey)
+    return where.text_input(p.title, help=p.help, key=wkey)
 
 
 def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), advanced: bool = True
@@ -177,6 +205,19 @@ def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), 
         group = p.group
         out[p.name] = param_widget(p, key)
     return out
+
+
+#: The training settings (genlib.train.TrainSettings) by name, for :func:`train_setting`.
+TRAIN = {p.name: p for p in params_of(TrainSettings)}
+
+
+def train_setting(name: str, key: str, where: Any = None, **changes: Any) -> Any:
+    """One training setting's widget (key ``f"{key}_{name}"``), with a page's own default or label in ``changes``;
+    the device choices are what this machine offers."""
+    p = replace(TRAIN[name], **changes)
+    if name == "device":
+        p = replace(p, choices=tuple(device_options()))
+    return param_widget(p, key, where)
 
 
 def config_widgets(model_name: str, key: str) -> dict[str, Any]:

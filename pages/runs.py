@@ -8,12 +8,15 @@ import streamlit as st
 from genlib import figures
 from genlib.metrics import METRICS
 from genlib.store import JobStatus, RunKind, StoreError
+from pages import urlstate
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager, run_store,
                           samples_csv, steps_to_continue)
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
 st.title("Runs")
+page_state("runs")
 store = run_store()
 st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_HOME` to move it) from the moment "
             "it starts: a restart of the app, or a crash, does not lose it. A run whose process died is "
@@ -48,16 +51,10 @@ st.download_button("Download this table (CSV)", table.to_csv(index=False).encode
                    mime="text/csv")
 
 rows = event.selection.rows if event is not None else []
-wanted = st.query_params.get("run")
 ids = list(table["id"])
-if rows:
-    run_id = table.iloc[rows[0]]["id"]
-else:
-    if wanted and wanted not in ids:
-        st.caption(f"Run {wanted} from the address is not in the store (deleted, or another store); showing the "
-                   "newest run instead.")
-    run_id = st.selectbox("…or choose a run", ids, index=ids.index(wanted) if wanted in ids else 0, key="runs_pick")
-st.query_params["run"] = run_id
+# The run in the address (?run=<id>, what "Open it on its page" links carry); a stale id falls back with one note.
+run_id = table.iloc[rows[0]]["id"] if rows else urlstate.choice("…or choose a run", ids, "run")
+st.query_params["run"] = run_id   # always, even the newest: the address must still name it once newer runs exist
 record = store.get(run_id)
 
 st.subheader(f"Run {record.id}")

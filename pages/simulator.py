@@ -16,13 +16,16 @@ from genlib import figures
 from genlib.avo import (SIMULATORS, AVOConfig, AVOHistory, AVORun, Simulator, SimulatorError, get_simulator,
                         make_observed, marginal_samples, weinberg_afb)
 from genlib.params import params_of
+from pages import urlstate
 from pages.common import ensure_app_shell, param_widget
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 #: AVOConfig's settings: each widget takes its label, range, default and help from this metadata.
 P = {p.name: p for p in params_of(AVOConfig)}
 
 st.title("Simulator fitting (AVO)")
+page_state("simulator")
 st.markdown(
     "Many sciences have **simulators**: programs that turn parameters θ into synthetic data x (collisions, "
     "weather, epidemics). Running one is easy; writing down its likelihood p(x|θ) is often impossible. Given real "
@@ -34,7 +37,7 @@ st.latex(r"\theta^* = \arg\min_\theta\ \rho\big(p_r(x),\ p(x|\theta)\big)")
 
 # --------------------------------------------------------------------------------------------- 1. simulator
 st.subheader("1 · The simulator and the observed data")
-name = st.selectbox("simulator", list(SIMULATORS), key="avo_sim", format_func=lambda n: SIMULATORS[n].label)
+name = urlstate.choice("simulator", list(SIMULATORS), "avo_sim", format_func=lambda n: SIMULATORS[n].label)
 base: Simulator = SIMULATORS[name]
 st.latex(base.formula)
 left, right = st.columns([3, 2])

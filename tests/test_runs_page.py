@@ -75,4 +75,5 @@ def test_a_run_opens_from_its_address_and_a_stale_id_says_so(genlab_home, financ
     stale.query_params["run"] = "20200101-000000-gone00"
     stale.switch_page("pages/runs.py").run()
     assert stale.subheader[0].value == f"Run {second}"
-    assert any("not in the store" in c.value for c in stale.caption)
+    assert any("Ignored from the address" in c.value and "gone00" in c.value for c in stale.caption)
+    assert stale.query_params["run"] in (second, [second])
