@@ -283,3 +283,8 @@ def test_simulator_page_fits_poisson_live_and_compares_with_the_exact_fit(server
     pg.get_by_text("maximum likelihood (x̄)").first.wait_for(state="attached")  # a grid cell
     pg.get_by_role("button", name="History (CSV)").wait_for()
     _assert_no_exception(pg)
+    assert "run=" in pg.url                     # the fit's run is in the URL: a reload shows it again, not refitted
+    pg.reload()
+    pg.get_by_text(re.compile(r"done · step 80/80 · [\d,]+ simulations")).wait_for()
+    pg.get_by_text("lambda: estimate").wait_for()
+    _assert_no_exception(pg)
