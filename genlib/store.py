@@ -385,6 +385,12 @@ class RunStore:
         record.checkpoint_step = int(training.get("step", record.steps))
         self.update(record)
 
+    def checkpoint_results(self, record: RunRecord, staging: Path, arrays: dict[str, np.ndarray], step: int) -> None:
+        """A task's results so far into the staging folder (atomic), then the row's step: what recovery keeps."""
+        write_results(staging, arrays)
+        record.checkpoint_step = int(step)
+        self.update(record)
+
     def save(self, snapshot: Any, fitted: FittedModel | None, spec: Any, run_dir: str | Path | None = None) -> str:
         """Persist a finished job in one call (begin + commit): for a model trained outside the engine."""
         record = record_from_job(snapshot, spec, new_run_id(), None)

@@ -359,3 +359,45 @@ def test_continue_refuses_what_cannot_be_continued(tmp_path, finance) -> None:
         continue_spec(store, failed.run_id, steps=5)
     with pytest.raises(StoreError, match="no run with id"):
         continue_spec(store, "nope", steps=5)
+
+
+AVO_SCRIPT = """
+from genlib.avo import AVOConfig, AVOTask
+from genlib.store import RunStore
+from genlib.train import JobManager
+task = AVOTask(AVOConfig(simulator="poisson", steps=20000, n_observed=2000, critic_warmup=5))
+task.checkpoint_every_s = 0.3
+job = JobManager(max_concurrent=1, store=RunStore()).submit(task)
+job.wait()
+"""
+
+
+@pytest.mark.slow
+def test_an_avo_fit_killed_mid_fit_keeps_its_history(tmp_path) -> None:
+    """A task without a model checkpoints its results so far; the interrupted run shows them on its page."""
+    from genlib.avo import avo_result_from_run
+    home = tmp_path / "home"
+    proc = subprocess.Popen([sys.executable, "-c", AVO_SCRIPT], cwd=ROOT,
+                            env={**os.environ, "GENLAB_HOME": str(home), "GENLAB_TORCH_THREADS": "1"})
+    try:
+        wait_until(lambda: (r := running_row_of(home, "avo")) is not None and (r.checkpoint_step or 0) >= 10,
+                   what="an AVO checkpoint")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(SAFETY_TIMEOUT)
+    store = RunStore(home)
+    (record,) = store.list(kinds="avo")
+    assert record.status == "interrupted" and store.verify() == []
+    result = avo_result_from_run(record, store.results(record.id))
+    assert result is not None and len(result.history.step) >= record.checkpoint_step >= 10
+    assert np.all(np.isfinite(result.mu)) and len(result.observed) == 2000
+
+
+def running_row_of(home: Path, kind: str) -> RunRecord | None:
+    if not (home / "runs.sqlite").exists():
+        return None
+    try:
+        rows = RunStore(home, reconcile=False).list(kinds=kind, status="running")
+    except sqlite3.OperationalError:
+        return None
+    return rows[0] if rows else None

@@ -16,7 +16,7 @@ from genlib.params import config_dict, make_config
 from genlib.store import JobStatus, RunKind, RunRecord
 from genlib.train.task import JobContext, Progress, Task, TaskResult
 
-from .fit import AVOConfig, AVOHistory, AVOResult, fit_avo, run_simulator
+from .fit import AVOConfig, AVOHistory, AVOResult, fit_avo, make_observed, run_simulator
 from .simulators import SimulatorError, get_simulator
 
 __all__ = ["AVOTask", "avo_result_from_run", "OBSERVED_KEPT", "HISTORY_FIELDS"]
@@ -38,6 +38,7 @@ class AVOTask(Task):
     live_every_s: float = 0.1   # at most this often a copy of the history for the page (a copy is O(steps))
 
     kind = RunKind.AVO
+    checkpoint_every_s = 30.0   # the history so far goes to the run's staging folder: a crash keeps it
     device = "cpu"              # the simulators are numpy and the critic is tiny: a GPU would only add transfers
 
     def __post_init__(self) -> None:
@@ -70,6 +71,9 @@ class AVOTask(Task):
     def execute(self, ctx: JobContext) -> TaskResult:
         """Fit, reporting the critic's losses every step and a copy of the history at most every ``live_every_s``."""
         last_copy = [-np.inf]
+        sim = run_simulator(self.config)
+        observed = (make_observed(sim, self.config.n_observed, self.config.seed) if self.observed is None
+                    else self.observed)
 
         def report(step: int, total: int, history: AVOHistory) -> None:
             now = time.monotonic()
@@ -78,12 +82,29 @@ class AVOTask(Task):
                 live, last_copy[0] = history.copy(), now
             ctx.report(Progress(step, total, losses={"critic_loss": history.critic_loss[-1],
                                                      "wasserstein": history.wasserstein[-1]}, live=live))
+            if ctx.checkpoint_due():   # what an interrupted fit keeps: its history and the estimate so far
+                ctx.checkpoint_results(partial_arrays(history, sim.n_params, observed, self.config.average_last),
+                                       step)
 
-        res = fit_avo(self.config, self.observed, report=report, should_stop=ctx.should_stop)
+        res = fit_avo(self.config, observed, report=report, should_stop=ctx.should_stop)
         # the last steps may have fallen between two copies (a stop, say): the page ends on the whole history
         ctx.report(Progress(len(res.history.step), int(self.config.steps), live=res.history.copy()))
         return TaskResult(arrays=result_arrays(res), summary=result_summary(res), metrics=result_metrics(res),
                           value=res, stopped=res.stopped)
+
+
+def partial_arrays(history: AVOHistory, n_params: int, observed: np.ndarray, average_last: float
+                   ) -> dict[str, np.ndarray]:
+    """The arrays of a fit still running, in the layout of :func:`result_arrays` (the estimate: the mean of μ over the
+    last ``average_last`` of the steps so far, as the finished fit computes it)."""
+    mu = np.asarray(history.mu, float).reshape(-1, n_params)
+    sigma = np.asarray(history.sigma, float).reshape(-1, n_params)
+    n_avg = max(1, int(round(average_last * len(mu))))
+    return {"step": np.asarray(history.step, np.int64), "mu": mu, "sigma": sigma,
+            "critic_loss": np.asarray(history.critic_loss, float), "wasserstein": np.asarray(history.wasserstein, float),
+            "simulations": np.asarray(history.simulations, np.int64), "elapsed": np.asarray(history.elapsed, float),
+            "estimate_mu": mu[-n_avg:].mean(axis=0), "estimate_sigma": sigma[-1], "mu_last": mu[-1],
+            "observed": np.asarray(observed[:OBSERVED_KEPT], float)}
 
 
 def result_arrays(res: AVOResult) -> dict[str, np.ndarray]:

@@ -214,7 +214,7 @@ class Job:
             if store is not None:
                 self._begin(store)
             ctx = JobContext(self, device, self._checkpoint if store is not None else None,
-                             self.spec.checkpoint_every_s)
+                             self.spec.checkpoint_every_s, self._checkpoint_results if store is not None else None)
             result = self.spec.execute(ctx)
             with self._lock:
                 self.result = result
@@ -261,6 +261,10 @@ class Job:
     def _checkpoint(self, fitted: FittedModel, training: dict[str, Any]) -> None:
         assert self._staging is not None
         self._store.checkpoint(self._refresh_record(), self._staging, fitted, training)
+
+    def _checkpoint_results(self, arrays: dict[str, np.ndarray], step: int) -> None:
+        assert self._staging is not None
+        self._store.checkpoint_results(self._refresh_record(), self._staging, arrays, step)
 
     def _commit(self, store: RunStore, result: TaskResult) -> None:
         record = self._refresh_record()

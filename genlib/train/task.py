@@ -92,10 +92,12 @@ class JobContext:
     """A task's handle on its job: report progress, read the stop flag, checkpoint when it is due."""
 
     def __init__(self, job: "Job", device: torch.device, checkpoint: Callable[[FittedModel, dict[str, Any]], None]
-                 | None, every_s: float | None):
+                 | None, every_s: float | None,
+                 checkpoint_results: Callable[[dict[str, np.ndarray], int], None] | None = None):
         self.job = job
         self.device = device
         self._checkpoint = checkpoint
+        self._checkpoint_results = checkpoint_results
         self._every_s = every_s
         self._last = time.monotonic()
 
@@ -117,4 +119,11 @@ class JobContext:
         """Write a checkpoint into the run's staging folder now (what a crash keeps and Continue starts from)."""
         if self._checkpoint is not None:
             self._checkpoint(fitted, training)
+        self._last = time.monotonic()
+
+    def checkpoint_results(self, arrays: dict[str, np.ndarray], step: int) -> None:
+        """For a task without a model (an AVO fit): its results so far, kept if the process dies (Runs shows them
+        as an interrupted run)."""
+        if self._checkpoint_results is not None:
+            self._checkpoint_results(arrays, step)
         self._last = time.monotonic()
