@@ -18,14 +18,22 @@ import streamlit as st
 from genlib import anomaly as an
 from genlib import figures
 from genlib.data import DataError
-from genlib.params import params_of
+from genlib.params import Param, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobStatus, Task, TrainSpec
-from pages.common import MAX_UPLOAD_MB, ensure_app_shell, fmt_time, job_manager, param_widget, run_store
+from pages import urlstate
+from pages.common import (MAX_UPLOAD_MB, ensure_app_shell, fmt_time, job_manager, param_widget, run_store,
+                          train_setting)
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
+#: The WGAN-GP's code size, as a setting (few sizes: a select slider).
+LATENT = Param("latent", 16, "size of the generator's code z", choices=(4, 8, 16, 32), widget="slider",
+               label="latent size")
+
 st.title("Anomaly scoring")
+page_state("anomaly")
 st.markdown(
     "Train a GAN on **normal** data only. For a new object x, search the generator's inputs for the z whose "
     "output G(z) looks most like x: a normal object is rebuilt well, an anomaly is not, because the generator "
@@ -67,31 +75,21 @@ def _pending(param: str) -> Job | None:
 
 
 def _open_stored() -> None:
+    """Open a stored result: its run and its GAN into the URL, its built-in scenario into the widgets above."""
     run_id = st.session_state.get("an_open")
     if run_id:
+        inputs = store.get(run_id).inputs
         st.query_params["run"] = run_id
-        gan = store.get(run_id).inputs.get("gan_run")
-        if gan:
-            st.query_params["gan"] = gan
+        if inputs.get("gan_run"):
+            st.query_params["gan"] = inputs["gan_run"]
         else:
             st.query_params.pop("gan", None)
+        scenario = inputs.get("scenario")
+        if scenario in an.SCENARIO_SETTINGS:   # the widgets are created after this callback: they take these
+            st.session_state["an_kind"] = scenario
+            for name, value in (inputs.get("scenario_params") or {}).items():
+                st.session_state[f"an_{scenario}_{name}"] = value
     st.session_state["an_open"] = None   # a chooser, not a setting: it empties itself
-
-
-def _seed_scenario_kind() -> None:
-    """A link opened in a new session starts on the scenario its scores or its GAN were made for."""
-    if "an_kind" in st.session_state:
-        return
-    for param in ("run", "gan"):
-        try:
-            record = store.get(st.query_params.get(param, ""))
-        except StoreError:
-            continue
-        name = (record.inputs.get("scenario") if record.kind == RunKind.ANOMALY.value
-                else record.dataset.removesuffix("-normal"))
-        if name in an.SCENARIO_SETTINGS:
-            st.session_state["an_kind"] = name
-            return
 
 
 stored_runs = {r.id: r for r in store.list(kinds=(RunKind.ANOMALY.value,))
@@ -106,12 +104,11 @@ if stored_runs:
     st.selectbox("Open a stored result", list(stored_runs), index=None, format_func=_describe_run, key="an_open",
                  placeholder=f"{len(stored_runs)} stored scoring run(s)", on_change=_open_stored,
                  help="Scores computed earlier (also from another tab or session), with the GAN they used")
-_seed_scenario_kind()
 
 # --------------------------------------------------------------------------------------------- set-up
 st.subheader("1 · Normal data and test data")
 c = st.columns(3)
-kind = c[0].selectbox("scenario", [*an.SCENARIO_SETTINGS, "upload"], key="an_kind",
+kind = urlstate.choice("scenario", [*an.SCENARIO_SETTINGS, "upload"], "an_kind", where=c[0],
                       format_func={"digits": "digits: one class held out", "finance": "finance: corrupted rows",
                                    "lorenz_windows": "Lorenz windows: perturbed system",
                                    "upload": "your CSVs: normal rows + rows to score"}.get)
@@ -173,8 +170,8 @@ st.subheader("2 · Train a WGAN-GP on the normal rows")
 st.latex(r"\min_G \max_{\lVert D\rVert_L \le 1}\ \mathbb{E}_{x}[D(x)] - \mathbb{E}_z[D(G(z))] "
          r"\;-\; \lambda_{GP}\,\mathbb{E}_{\hat x}\big[(\lVert\nabla D(\hat x)\rVert - 1)^2\big]")
 c = st.columns([1, 1, 1])
-steps = int(c[0].number_input("steps", 100, 100_000, 3000, step=500, key="an_steps"))
-latent = int(c[1].select_slider("latent size", [4, 8, 16, 32], 16, key="an_latent"))
+steps = int(train_setting("steps", "an", c[0], default=3000, step=500, range=(100, 100_000)))
+latent = int(param_widget(LATENT, "an", where=c[1]))
 ds = an.scenario_dataset(sc) if sc is not None else None
 spec = None if sc is None or ds is None else TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": latent},
                                                        steps=steps, batch_size=128, eval_period_s=None,

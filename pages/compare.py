@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,8 +18,10 @@ from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, re
 from genlib.models import REGISTRY, ModelError, compatible_models
 from genlib.store import StoreError
 from genlib.train import Job, TrainSpec
-from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, job_manager, run_store,
-                          samples_csv)
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, job_manager, param_widget, run_store,
+                          samples_csv, train_setting)
+from pages.presets_ui import page_state
+from pages.urlstate import choice_param
 
 ensure_app_shell()
 
@@ -27,6 +30,7 @@ DEFAULT_MODELS = ("copula", "vae", "nsf")
 COMPARE_STEPS = 3000
 
 st.title("Compare models")
+page_state("compare")
 st.markdown(
     "Which model is best on *this* data, and by how much? Tick several models and start them together: they "
     "train at the same time in the background while the table below rescores each on fresh samples every few "
@@ -131,17 +135,19 @@ if ds is None:
 names = compatible_models(ds.n_classes, ds.image_shape)
 with st.container(border=True):
     st.markdown("#### 1 · Choose models and start them together")
-    chosen = st.multiselect("Models", names, default=[m for m in DEFAULT_MODELS if m in names], key="cmp_models",
-                            format_func=lambda n: f"{n} — {REGISTRY[n].label}",
-                            help="each becomes one background job; two train at a time, the rest wait in a queue")
+    chosen = list(param_widget(replace(choice_param("models", names), kind=tuple, item=str, label="Models",
+                                       default=tuple(m for m in DEFAULT_MODELS if m in names),
+                                       labels={n: f"{n} — {REGISTRY[n].label}" for n in names},
+                                       help="each becomes one background job; two train at a time, the rest wait "
+                                            "in a queue"), "cmp"))
     c1, c2, c3, c4 = st.columns(4)
-    steps = int(c1.number_input("steps (iterative models)", 10, 200_000, COMPARE_STEPS, step=500, key="cmp_steps",
-                                help="the same optimiser-step budget for every neural model; classical models fit "
-                                     "in one call"))
-    seed = int(c2.number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed"))
-    period = float(c3.number_input("rescore every (s)", 1.0, 600.0, 3.0, key="cmp_period",
-                                   help="how often each job scores fresh samples (costs a little training time)"))
-    device = c4.selectbox("device", device_options(), key="cmp_device")
+    steps = int(train_setting("steps", "cmp", c1, default=COMPARE_STEPS, step=500, label="steps (iterative models)",
+                              help="the same optimiser-step budget for every neural model; classical models fit in "
+                                   "one call"))
+    seed = int(train_setting("seed", "cmp", c2))
+    period = float(train_setting("eval_period_s", "cmp", c3, default=3.0, label="rescore every (s)",
+                                 help="how often each job scores fresh samples (costs a little training time)"))
+    device = train_setting("device", "cmp", c4)
     configs: dict[str, dict[str, Any]] = {}
     if chosen:
         for tab, name in zip(st.tabs(chosen), chosen):
@@ -163,8 +169,9 @@ stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.reco
 with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)"):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
-    stored_ids = st.multiselect("Stored runs", [r.id for r in stored], key="cmp_stored",
-                                format_func=lambda i: next(f"{r.name} · {r.status} · {r.id}" for r in stored if r.id == i))
+    stored_ids = list(param_widget(replace(choice_param("stored", [r.id for r in stored]), kind=tuple, item=str,
+                                           default=(), label="Stored runs",
+                                           labels={r.id: f"{r.name} · {r.status} · {r.id}" for r in stored}), "cmp"))
 
 # --- 3. live table -----------------------------------------------------------------------------------------------
 st.markdown("#### 2 · Live metric table")

@@ -16,12 +16,15 @@ from genlib.data.lorenz import LorenzSystemParams
 from genlib.dynamics import sindy
 from genlib.params import params_of
 from genlib.systems import lorenz as system
+from pages import urlstate
 from pages.common import ensure_app_shell, param_widget
+from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
 
 ensure_app_shell()
 
 st.title("Lorenz attractor lab")
+page_state("lorenz")
 st.markdown(
     "Lorenz's 1963 model of convection: three ordinary differential equations whose solutions never settle and "
     "never repeat, and whose nearby starts separate exponentially — **chaos**. Seed 001 asks whether a generative "
@@ -31,7 +34,7 @@ st.markdown(
 st.latex(r"\dot x = \sigma (y - x), \qquad \dot y = x(\rho - z) - y, \qquad \dot z = xy - \beta z")
 
 SECTIONS = ("1 · Simulate", "2 · Lyapunov exponent", "3 · Fit the equations", "4 · Generative models")
-section = st.radio("Section", SECTIONS, horizontal=True, key="lz_section", label_visibility="collapsed")
+section = urlstate.choice("Section", SECTIONS, "lz_section", radio=True, label_visibility="collapsed")
 
 
 # --- cached computations (pure genlib calls) ---------------------------------------------------------------------

@@ -8,12 +8,15 @@ from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.train import JobStatus, TrainSpec
 from genlib.transforms import TRANSFORMS, auto_kind
-from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, failure_details,
-                          job_manager, samples_csv)
+from pages import urlstate
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, job_manager, samples_csv,
+                          train_setting)
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
 st.title("Train a model")
+page_state("train")
 st.markdown("Choose data and a model, then start training. The job runs in a background thread: the page "
             "stays live, you can change page, and the sidebar shows every job. Each run is saved to the run "
             "store when it ends.")
@@ -29,6 +32,7 @@ def _start(spec: TrainSpec) -> None:
     """Button callback: runs before the next script run, so the sidebar monitor already sees the job."""
     job = manager.submit(spec)
     st.session_state["train_job"] = job.id
+    st.session_state["_train_new"] = True
     st.toast(f"Started {spec.label()} ({job.id})")
 
 
@@ -36,8 +40,8 @@ left, right = st.columns([2, 3], gap="large")
 with left:
     ds = dataset_picker("train")
     names = compatible_models(ds.n_classes, ds.image_shape) if ds is not None else sorted(REGISTRY)
-    model_name = st.selectbox("Model", names, key="train_model", index=names.index("vae") if "vae" in names else 0,
-                              format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    model_name = urlstate.choice("Model", names, "train_model", default="vae",
+                                 format_func=lambda n: f"{n} — {REGISTRY[n].label}")
     cls = REGISTRY[model_name]
     if cls.formula:
         st.latex(r"\small " + cls.formula)  # the settings column is narrow
@@ -45,22 +49,15 @@ with left:
     with st.expander("Model settings", expanded=False):
         config = config_widgets(model_name, "train")
     with st.expander("Training settings", expanded=False):
-        steps = None
-        if cls.iterative:
-            steps = int(st.number_input("steps", 10, 200_000, cls.default_steps, step=100, key="train_steps",
-                                        help="optimiser steps (one mini-batch each)"))
-        batch = int(st.number_input("batch size", 8, 8192, 256, step=32, key="train_batch"))
-        seed = int(st.number_input("seed", 0, 2**31 - 1, 0, key="train_seed",
-                                   help="same seed and settings → the same model"))
-        device = st.selectbox("device", device_options(), key="train_device",
-                              help="auto uses the GPU when PyTorch sees one")
-        transform = st.selectbox("preprocessing", list(TRANSFORMS), key="train_transform",
-                                 help="fitted on the training split only; samples are mapped back to data units")
+        steps = int(train_setting("steps", "train", default=cls.default_steps)) if cls.iterative else None
+        batch = int(train_setting("batch_size", "train"))
+        seed = int(train_setting("seed", "train"))
+        device = train_setting("device", "train")
+        transform = train_setting("transform", "train")
         st.caption(TRANSFORMS[transform].help)
         shown = auto_kind(ds.train) if transform == "auto" and ds is not None else transform  # what auto picks here
         st.latex(r"\small " + TRANSFORMS[shown].latex)
-        period = float(st.number_input("metrics every (s)", 1.0, 600.0, 5.0, key="train_period",
-                                       help="how often fresh samples are scored against the test split"))
+        period = float(train_setting("eval_period_s", "train"))
     spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,
                                              batch_size=batch, seed=seed, device=device, transform=transform,
                                              eval_period_s=period)
@@ -74,8 +71,10 @@ with right:
         st.stop()
     ids = [j.id for j in jobs]
     current = st.session_state.get("train_job")
-    job_id = st.selectbox("Job", ids[::-1], index=ids[::-1].index(current) if current in ids else 0,
-                          format_func=lambda i: f"{i}: {manager.get(i).spec.label()}", key="train_view")
+    if st.session_state.pop("_train_new", False) and current in ids:
+        st.session_state["train_view"] = current  # a job just started: show it
+    job_id = urlstate.choice("Job", ids[::-1], "train_view", default=current,
+                             format_func=lambda i: f"{i}: {manager.get(i).spec.label()}")
     job = manager.get(job_id)
 
     @st.fragment(run_every=1.0 if not job.status.finished else None)
