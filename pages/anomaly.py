@@ -74,22 +74,33 @@ def _pending(param: str) -> Job | None:
     return job
 
 
-def _open_stored() -> None:
-    """Open a stored result: its run and its GAN into the URL, its built-in scenario into the widgets above."""
-    run_id = st.session_state.get("an_open")
-    if run_id:
+def _adopt(run_id: str) -> None:
+    """Show a stored result: its run and its GAN into the URL, its built-in scenario into the widgets (called
+    before they are created: they take these values)."""
+    try:
         inputs = store.get(run_id).inputs
-        st.query_params["run"] = run_id
-        if inputs.get("gan_run"):
-            st.query_params["gan"] = inputs["gan_run"]
-        else:
-            st.query_params.pop("gan", None)
-        scenario = inputs.get("scenario")
-        if scenario in an.SCENARIO_SETTINGS:   # the widgets are created after this callback: they take these
-            st.session_state["an_kind"] = scenario
-            for name, value in (inputs.get("scenario_params") or {}).items():
-                st.session_state[f"an_{scenario}_{name}"] = value
+    except StoreError:
+        return   # the result section says the run is unknown
+    st.query_params["run"] = run_id
+    if inputs.get("gan_run"):
+        st.query_params["gan"] = inputs["gan_run"]
+    else:
+        st.query_params.pop("gan", None)
+    scenario = inputs.get("scenario")
+    if scenario in an.SCENARIO_SETTINGS:
+        st.session_state["an_kind"] = scenario
+        for name, value in (inputs.get("scenario_params") or {}).items():
+            st.session_state[f"an_{scenario}_{name}"] = value
+
+
+def _open_stored() -> None:
+    if st.session_state.get("an_open"):
+        _adopt(st.session_state["an_open"])
     st.session_state["an_open"] = None   # a chooser, not a setting: it empties itself
+
+
+if st.query_params.get("run") and not st.query_params.get("gan"):
+    _adopt(st.query_params["run"])   # a link naming the scores only (the Runs page's): add their GAN and scenario
 
 
 stored_runs = {r.id: r for r in store.list(kinds=(RunKind.ANOMALY.value,))

@@ -78,8 +78,8 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
 
 @pytest.fixture
 def stored_scores(tmp_path, monkeypatch, make_manager) -> tuple[str, str, float]:
-    """A WGAN trained on digits (digit 0 held out) and its scoring run, both in the store of GENLAB_HOME, made
-    through the engine (not the page): (GAN run id, scoring run id, stored AUROC)."""
+    """A WGAN trained on digits (digit 3 held out: not the page's default) and its scoring run, both in the store of
+    GENLAB_HOME, made through the engine (not the page): (GAN run id, scoring run id, stored AUROC)."""
     from genlib import anomaly as an
     from genlib.store import RunStore
     from genlib.train import TrainSpec
@@ -87,12 +87,12 @@ def stored_scores(tmp_path, monkeypatch, make_manager) -> tuple[str, str, float]
     monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
     store = RunStore(tmp_path)
     manager = make_manager(store=store)
-    ds = an.scenario_dataset(an.load_scenario("digits", k=0))
+    ds = an.scenario_dataset(an.load_scenario("digits", k=3))
     gan = manager.submit(TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": 8}, steps=100, batch_size=128,
                                    eval_period_s=None, device="cpu"))
     assert gan.wait(240) and gan.snapshot().status.value == "done"
     scoring = manager.submit(an.AnomalyScoringTask(gan=partial(store.load, gan.run_id), gan_run=gan.run_id,
-                                                   scenario_name="digits", scenario_params={"k": 0}, iters=5,
+                                                   scenario_name="digits", scenario_params={"k": 3}, iters=5,
                                                    device="cpu"))
     assert scoring.wait(240) and scoring.snapshot().status.value == "done", scoring.snapshot().error
     return gan.run_id, scoring.run_id, store.get(scoring.run_id).summary["auroc"]
@@ -105,7 +105,7 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("pages/anomaly.py")
-    at.query_params.update(gan=gan_id, run=run_id)
+    at.query_params.update(gan=gan_id, run=run_id, an_digits_k="3")   # the address a reload sends
     at.run()
     _ok(at)
     assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
@@ -117,17 +117,42 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert not at.button(key="an_score").disabled                   # and can score again
     assert len(at.dataframe[0].value) == 5
     assert job_manager().jobs() == []                                # nothing was trained or scored
-    assert at.query_params == {"gan": gan_id, "run": run_id}
+    assert at.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
 
-    # the chooser of stored results puts a run (and its GAN) into the URL
+    # another scenario in the widgets: the stored scores stay, the GAN is said not to fit it and cannot score
+    at.selectbox(key="an_digits_k").set_value(0).run()
+    _ok(at)
+    assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert any("This GAN learned 'digits-normal'" in i.value for i in at.info)
+    assert at.button(key="an_score").disabled
+
+    # the chooser of stored results puts a run and its GAN into the URL, and its scenario into the widgets
     fresh = AppTest.from_file(APP, default_timeout=120)
     fresh.run()
     fresh.switch_page("pages/anomaly.py").run()
     assert not [m for m in fresh.metric if m.label == "AUROC"]
     fresh.selectbox(key="an_open").set_value(run_id).run()
     _ok(fresh)
-    assert fresh.query_params == {"gan": gan_id, "run": run_id}
+    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
     assert float(_metric(fresh, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert _metric(fresh, "anomalies among them") == str(int((load_digits_labels() == 3).sum()))
+    assert not fresh.button(key="an_score").disabled and job_manager().jobs() == []
+
+    # the Runs page links to the scores alone (?run=): the page adds their GAN and scenario
+    linked = AppTest.from_file(APP, default_timeout=120)
+    linked.run()
+    linked.switch_page("pages/anomaly.py")
+    linked.query_params["run"] = run_id
+    linked.run()
+    _ok(linked)
+    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    assert float(_metric(linked, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert not linked.button(key="an_score").disabled
+
+
+def load_digits_labels():
+    from genlib.data.digits import load_digits
+    return load_digits(seed=0).labels_test
 
 
 def test_stale_ids_in_the_url_get_one_line_each_and_the_default_view(tmp_path, monkeypatch) -> None:
