@@ -1,10 +1,13 @@
 """Anomaly scoring with WGAN reconstruction (seed 003; Schlegl et al. 2017, f-AnoGAN): a GAN learns the normal
 data; an object the generator cannot rebuild, or whose rebuild the critic sees differently, is anomalous.
-Thin: genlib.anomaly does the work, genlib.figures.anomaly draws."""
+Thin: genlib.anomaly does the work (the WGAN's training and the scoring are jobs of the engine), genlib.figures
+draws. The URL holds the GAN's run id (``?gan=``) and the scoring run's (``?run=``): a reload, or the link opened
+elsewhere, shows the same trained GAN and the same stored scores without recomputing anything."""
 from __future__ import annotations
 
 import tempfile
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +19,11 @@ from genlib import anomaly as an
 from genlib import figures
 from genlib.data import DataError
 from genlib.params import Param, params_of
-from genlib.train import Job, JobStatus, TrainSpec
+from genlib.store import RunKind, RunRecord, StoreError
+from genlib.train import Job, JobStatus, Task, TrainSpec
 from pages import urlstate
-from pages.common import MAX_UPLOAD_MB, ensure_app_shell, job_manager, param_widget, train_setting
+from pages.common import (MAX_UPLOAD_MB, ensure_app_shell, fmt_time, job_manager, param_widget, run_store,
+                          train_setting)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -38,6 +43,78 @@ st.markdown(
 st.latex(r"z^* = \arg\min_z \lVert x - G(z)\rVert^2, \qquad "
          r"\mathrm{AS}(x) = \lambda\,\underbrace{\mathrm{RMS}(x - G(z^*))}_{G} + (1-\lambda)\,"
          r"\underbrace{\mathrm{RMS}(f(x) - f(G(z^*)))}_{C}")
+
+store, manager = run_store(), job_manager()
+
+
+# --------------------------------------------------------------------------------------------- the URL's runs
+def _submit(task: Task | None, param: str, clear: tuple[str, ...] = ()) -> None:
+    """Start a job (Train, Score). Its run id replaces ``?param=`` as soon as the job has one (:func:`_pending`);
+    the ids in ``clear`` belong to the previous GAN and go."""
+    if task is None:
+        return
+    job = manager.submit(task)
+    for name in (param, *clear):
+        st.query_params.pop(name, None)
+    st.session_state[f"an_pending_{param}"] = job.id
+    st.toast(f"Started {task.label()} ({job.id})")
+
+
+def _pending(param: str) -> Job | None:
+    """The job this session started for ``?param=`` while it waits in the queue without a run id. Once it has one,
+    the id goes into the URL, which is all a reload or a shared link needs."""
+    key = f"an_pending_{param}"
+    job_id = st.session_state.get(key)
+    job = next((j for j in manager.jobs() if j.id == job_id), None) if job_id else None
+    if job is not None and job.run_id is not None:
+        st.query_params[param] = job.run_id
+    if job is None or job.run_id is not None or job.status.finished:
+        st.session_state.pop(key, None)
+        return None
+    return job
+
+
+def _adopt(run_id: str) -> None:
+    """Show a stored result: its run and its GAN into the URL, its built-in scenario into the widgets (called
+    before they are created: they take these values)."""
+    try:
+        inputs = store.get(run_id).inputs
+    except StoreError:
+        return   # the result section says the run is unknown
+    st.query_params["run"] = run_id
+    if inputs.get("gan_run"):
+        st.query_params["gan"] = inputs["gan_run"]
+    else:
+        st.query_params.pop("gan", None)
+    scenario = inputs.get("scenario")
+    if scenario in an.SCENARIO_SETTINGS:
+        st.session_state["an_kind"] = scenario
+        for name, value in (inputs.get("scenario_params") or {}).items():
+            st.session_state[f"an_{scenario}_{name}"] = value
+
+
+def _open_stored() -> None:
+    if st.session_state.get("an_open"):
+        _adopt(st.session_state["an_open"])
+    st.session_state["an_open"] = None   # a chooser, not a setting: it empties itself
+
+
+if st.query_params.get("run") and not st.query_params.get("gan"):
+    _adopt(st.query_params["run"])   # a link naming the scores only (the Runs page's): add their GAN and scenario
+
+
+stored_runs = {r.id: r for r in store.list(kinds=(RunKind.ANOMALY.value,))
+               if r.run_dir is not None and r.summary.get("complete")}
+if stored_runs:
+    def _describe_run(run_id: str) -> str:
+        r = stored_runs[run_id]
+        auc = r.summary.get("auroc")
+        return f"{r.name} · {fmt_time(r.created)}" + ("" if auc is None else f" · AUROC {auc:.3f}") + \
+            ("" if r.status == "done" else f" · {r.status}")
+
+    st.selectbox("Open a stored result", list(stored_runs), index=None, format_func=_describe_run, key="an_open",
+                 placeholder=f"{len(stored_runs)} stored scoring run(s)", on_change=_open_stored,
+                 help="Scores computed earlier (also from another tab or session), with the GAN they used")
 
 # --------------------------------------------------------------------------------------------- set-up
 st.subheader("1 · Normal data and test data")
@@ -62,8 +139,9 @@ else:
     if normal_file is None or test_file is None:
         st.info("Upload both files: numeric columns with a header row; the rows to score need the same columns, "
                 "plus an optional 0/1 column named **label** (1 = anomaly) to get ROC curves.")
-        st.stop()
-    params["files"] = (normal_file.name, test_file.name, hash(normal_file.getvalue()), hash(test_file.getvalue()))
+    else:
+        params["files"] = (normal_file.name, test_file.name, hash(normal_file.getvalue()),
+                           hash(test_file.getvalue()))
 
 
 @st.cache_data(show_spinner="Building the scenario…", max_entries=16)
@@ -82,19 +160,21 @@ def _uploaded(normal: bytes, test: bytes, names: tuple[str, str]) -> an.Scenario
         return an.from_csv(paths[0], paths[1], label_column="label" if has_label else None)
 
 
+# sc is None while uploads are missing or unusable: a result in the URL is still shown below.
+sc: an.Scenario | None = None
 try:
-    if kind == "upload":
-        sc = _uploaded(normal_file.getvalue(), test_file.getvalue(), (normal_file.name, test_file.name))
-    else:
+    if kind != "upload":
         sc = _scenario(kind, tuple(sorted(params.items())))
+    elif "files" in params:
+        sc = _uploaded(normal_file.getvalue(), test_file.getvalue(), (normal_file.name, test_file.name))
 except DataError as exc:
     st.error(f"Cannot use these data: {exc}")
-    st.stop()
-st.caption(sc.description)
-c = st.columns(3)
-c[0].metric("normal training rows", f"{len(sc.normal_train):,}")
-c[1].metric("test rows", f"{len(sc.test_x):,}")
-c[2].metric("anomalies among them", f"{sc.n_anomalies:,}" if sc.test_y is not None else "unknown")
+if sc is not None:
+    st.caption(sc.description)
+    c = st.columns(3)
+    c[0].metric("normal training rows", f"{len(sc.normal_train):,}")
+    c[1].metric("test rows", f"{len(sc.test_x):,}")
+    c[2].metric("anomalies among them", f"{sc.n_anomalies:,}" if sc.test_y is not None else "unknown")
 
 # --------------------------------------------------------------------------------------------- training
 st.subheader("2 · Train a WGAN-GP on the normal rows")
@@ -103,44 +183,76 @@ st.latex(r"\min_G \max_{\lVert D\rVert_L \le 1}\ \mathbb{E}_{x}[D(x)] - \mathbb{
 c = st.columns([1, 1, 1])
 steps = int(train_setting("steps", "an", c[0], default=3000, step=500, range=(100, 100_000)))
 latent = int(param_widget(LATENT, "an", where=c[1]))
-ds = an.scenario_dataset(sc)
-spec = TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": latent}, steps=steps, batch_size=128,
-                 eval_period_s=None, name=f"wgan_gp on {sc.name}")
+ds = an.scenario_dataset(sc) if sc is not None else None
+spec = None if sc is None or ds is None else TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": latent},
+                                                       steps=steps, batch_size=128, eval_period_s=None,
+                                                       name=f"wgan_gp on {sc.name}")
+c[2].button("Train", type="primary", key="an_train", on_click=_submit, args=(spec, "gan", ("run",)),
+            disabled=spec is None)
 
 
-def _start(spec: TrainSpec, key: str) -> None:
-    job = job_manager().submit(spec)
-    st.session_state.setdefault("an_jobs", {})[key] = job.id
-    st.toast(f"Started {spec.label()} ({job.id})")
+def _stored_gan(run_id: str) -> RunRecord | None:
+    """The stored GAN run of ``?gan=``, or None with one line saying why it cannot be used."""
+    try:
+        record = store.get(run_id)
+    except StoreError:
+        st.warning(f"No run {run_id} in the store (deleted, or another GENLAB_HOME): train a GAN below.")
+        return None
+    if record.kind != RunKind.TRAIN.value or record.checkpoint is None or not record.checkpoint.is_file():
+        st.warning(f"Run {run_id} has no trained model to score with ({record.kind}, {record.status}): train a "
+                   "GAN below.")
+        return None
+    return record
 
 
-scenario_key = f"{kind}:{sorted(params.items())}"
-c[2].button("Train", type="primary", key="an_train", on_click=_start, args=(spec, scenario_key))
-job_id = st.session_state.get("an_jobs", {}).get(scenario_key)
-job: Job | None = next((j for j in job_manager().jobs() if j.id == job_id), None)
-if job is None:
+gan_job = _pending("gan")
+gan_pending = gan_job is not None
+gan_id = st.query_params.get("gan")
+gan_record: RunRecord | None = None
+if gan_job is None and gan_id:
+    gan_job = manager.find_run(gan_id)
+    if gan_job is not None and not isinstance(gan_job.spec, TrainSpec):
+        st.warning(f"Run {gan_id} is not a trained GAN: train one below.")
+        gan_job = None
+    elif gan_job is None:
+        gan_record = _stored_gan(gan_id)
+
+gan_data: tuple[str, dict, list] | None = None   # what the GAN learned: the normal rows' name, parameters, columns
+if gan_job is not None:
+    was_running = not gan_job.status.finished
+
+    @st.fragment(run_every=1.0 if was_running else None)
+    def _progress() -> None:
+        s = gan_job.snapshot()
+        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+        if s.error:
+            st.error(s.error)
+        if s.losses:
+            st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{gan_job.id}")
+        if (was_running and s.status.finished) or (gan_pending and s.run_id):
+            st.rerun()  # the whole page, so the scores appear (and the run id goes into the URL)
+
+    _progress()
+    gan_data = (gan_job.spec.dataset.name, dict(gan_job.spec.dataset.params), list(gan_job.spec.dataset.columns))
+    gan_trained = gan_job.status in (JobStatus.DONE, JobStatus.STOPPED) and gan_job.fitted is not None
+elif gan_record is not None:
+    st.caption(f"Trained GAN: {gan_record.name} · {gan_record.steps:,} steps · {gan_record.status} · "
+               f"{fmt_time(gan_record.created)} · run {gan_record.id}")
+    history = gan_record.history or {}
+    if history.get("losses"):
+        st.plotly_chart(figures.curves.loss_curves(history["loss_steps"], history["losses"]),
+                        key=f"an_loss_{gan_record.id}")
+    gan_data = (gan_record.dataset, dict(gan_record.dataset_params), list(gan_record.columns))
+    gan_trained = True
+else:
+    gan_trained = False
     st.info("Press **Train**: the GAN learns the normal rows in the background (a minute or two on a laptop).")
-    st.stop()
 
-
-was_running = not job.status.finished
-
-
-@st.fragment(run_every=1.0 if was_running else None)
-def _progress() -> None:
-    s = job.snapshot()
-    st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
-    if s.error:
-        st.error(s.error)
-    if s.losses:
-        st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{job.id}")
-    if was_running and s.status.finished:
-        st.rerun()  # the whole page, so the scores appear
-
-
-_progress()
-if job.status is not JobStatus.DONE or job.fitted is None:
-    st.stop()
+gan_fits = ds is not None and gan_data == (ds.name, dict(ds.params), list(ds.columns))
+if gan_data is not None and ds is not None and not gan_fits:
+    st.info(f"This GAN learned '{gan_data[0]}' {gan_data[1] or ''}, not the scenario above ('{ds.name}' "
+            f"{dict(ds.params) or ''}): choose its scenario, or press **Train**.")
+gan_ready = gan_trained and gan_fits
 
 # --------------------------------------------------------------------------------------------- scoring
 st.subheader("3 · Scores")
@@ -161,30 +273,79 @@ with c[1]:
         iters, encoder_steps = 0, param_widget(SCORE["encoder_steps"], "an")
 with c[2]:
     lam = param_widget(SCORE["lam"], "an")
+vae = st.toggle("add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)", key="an_vae")
+
+task = None
+if gan_ready and sc is not None:
+    # The scoring job rebuilds a built-in scenario from its name and settings; an upload goes in built. The GAN:
+    # the live job's model in this process, else a loader of the stored run (jobs are handed no store).
+    gan_source = gan_job.fitted if gan_job is not None else partial(store.load, gan_record.id)
+    task = an.AnomalyScoringTask(
+        gan=gan_source, gan_run=gan_job.run_id if gan_job is not None else gan_record.id,
+        scenario_name=an.UPLOAD if kind == "upload" else kind,
+        scenario_params={} if kind == "upload" else dict(params),
+        scenario=sc if kind == "upload" else None, method=method, iters=int(iters or 0),
+        encoder_steps=int(encoder_steps or 1), vae=vae)
+st.button("Score", type="primary", key="an_score", on_click=_submit, args=(task, "run"), disabled=task is None,
+          help="Reconstruct every test row and fit the baselines, in the background; the result is stored")
 
 
-@st.cache_resource(show_spinner="Training the encoder (G and D frozen)…", max_entries=8)
-def _encoder(job_id: str, steps: int, _fitted: Any, _normal: np.ndarray) -> Any:
-    return an.train_encoder(_fitted, _normal, steps=steps)
+def _stored_scores(run_id: str) -> an.AnomalyResult | None:
+    """The stored result of ``?run=``, or None with one line saying why there is none."""
+    try:
+        record = store.get(run_id)
+    except StoreError:
+        st.warning(f"No scoring run {run_id} in the store (deleted, or another GENLAB_HOME).")
+        return None
+    if record.status == JobStatus.FAILED.value:
+        st.error(f"Scoring run {run_id} failed: {record.error}")
+        return None
+    try:
+        result = an.stored_result(store, run_id)
+    except StoreError as exc:
+        st.warning(f"No scores to show: {exc}.")
+        return None
+    if not result.complete:
+        st.warning(f"Scoring run {run_id} was {record.status} before every row was scored: press **Score** again.")
+        return None
+    st.caption(f"Scores of run {run_id} ({record.status}, {fmt_time(record.created)}): {result.description} "
+               f"z* by {result.method}.")
+    return result
 
 
-@st.cache_data(show_spinner="Reconstructing every test row…", max_entries=16)
-def _scored(job_id: str, method: str, iters: int, encoder_steps: int, _fitted: Any, _sc: an.Scenario,
-            _normal: Any) -> an.ScenarioScores:
-    """``_normal`` is the GAN's dataset: its train split trained the GAN (and trains the encoder), its held-out
-    split sets the thresholds."""
-    enc = _encoder(job_id, encoder_steps, _fitted, _normal.train) if method == "encoder" else None
-    return an.score_scenario(_fitted, _sc.test_x, _normal.test, method, enc, iters)
+run_job = _pending("run")
+run_pending = run_job is not None
+run_id = st.query_params.get("run")
+if run_job is None and run_id:
+    run_job = manager.find_run(run_id)
+if run_job is not None and not run_job.status.finished:
+    @st.fragment(run_every=1.0)
+    def _scoring() -> None:
+        s = run_job.snapshot()
+        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
+        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · {phase} · step {s.step:,}/{s.total:,}")
+        if s.status.finished or (run_pending and s.run_id):
+            st.rerun()  # the whole page: the stored result is drawn (and the run id goes into the URL)
 
+    _scoring()
+    st.stop()
+if run_job is not None:
+    run_job.wait(30)   # its run is committed to the store a moment after its status says finished
+result = _stored_scores(run_id) if run_id else None
+if result is None:
+    if gan_ready and not run_id:
+        st.info("Press **Score**: every test row is reconstructed and the baselines are fitted in the background.")
+    st.stop()
 
-result = _scored(job.id, method, iters, encoder_steps, job.fitted, sc, job.spec.dataset)
-scores, th, recon = result.scores(lam), result.thresholds(lam), result.reconstructions
-st.plotly_chart(figures.anomaly.score_histogram(scores, sc.test_y, th.one_sigma, th.three_sigma), key="an_hist")
+assert result.scores is not None
+scores, th, recon = result.scores.scores(lam), result.scores.thresholds(lam), result.scores.reconstructions
+test_x, test_y = result.test_x, result.test_y
+st.plotly_chart(figures.anomaly.score_histogram(scores, test_y, th.one_sigma, th.three_sigma), key="an_hist")
 c = st.columns(3)
 c[0].metric("flagged above 1σ", int((scores > th.one_sigma).sum()))
 c[1].metric("flagged above 3σ", int((scores > th.three_sigma).sum()))
-if sc.test_y is not None:
-    c[2].metric("AUROC", f"{an.auroc(sc.test_y, scores):.3f}")
+if result.auroc(lam) is not None:
+    c[2].metric("AUROC", f"{result.auroc(lam):.3f}")
 
 # --------------------------------------------------------------------------------------------- baselines
 st.subheader("4 · Against simple detectors, same split")
@@ -192,32 +353,16 @@ st.markdown("An **isolation forest** isolates points with random cuts (anomalies
             "scores −log p of a mixture on 20 principal components; **k nearest neighbours** scores the mean "
             "distance to the 5 closest normal rows — no model at all, and on the digits the one to beat. "
             "ROC: every threshold at once.")
-
-
-@st.cache_data(show_spinner="Fitting the baselines…", max_entries=16)
-def _baselines(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> dict[str, np.ndarray]:
-    return an.baseline_scores(_sc)
-
-
-@st.cache_data(show_spinner="Training the VAE baseline on the normal rows…", max_entries=8)
-def _vae(kind: str, items: tuple[tuple[str, Any], ...], _sc: an.Scenario) -> np.ndarray:
-    return an.vae_scores(_sc, steps=1500)
-
-
-detectors = {f"WGAN ({method}, λ = {lam:g})": scores, **_baselines(kind, tuple(sorted(params.items())), sc)}
-detectors["WGAN + GMM (rank mean)"] = an.rank_mean(scores, detectors["GMM on PCA"])
-if st.toggle("add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)", key="an_vae"):
-    detectors["VAE reconstruction error"] = _vae(kind, tuple(sorted(params.items())), sc)
-if sc.test_y is not None:
-    table = an.comparison_table(sc, detectors)
+if result.auroc(lam) is not None:
+    table = result.table(lam)
     left, right = st.columns([2, 3])
     left.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "detector"}), hide_index=True,
                    key="an_table")
     left.download_button("Comparison (CSV)", table.to_csv(index=False).encode(), "anomaly_comparison.csv",
                          "text/csv", key="an_table_dl")
     curves = {}
-    for name, s in detectors.items():
-        fpr, tpr, _, auc = an.roc(sc.test_y, s)
+    for name, s in result.detectors(lam).items():
+        fpr, tpr, _, auc = an.roc(test_y, s)
         curves[name] = (fpr, tpr, auc)
     right.plotly_chart(figures.anomaly.roc_figure(curves), key="an_roc")
 
@@ -225,17 +370,16 @@ if sc.test_y is not None:
 st.subheader("5 · The top anomalies")
 n_top = int(st.slider("how many", 4, 16, 8, key="an_top"))
 top = np.argsort(-scores)[:n_top]
-captions = [f"#{r} AS={scores[r]:.2f}" + ("" if sc.test_y is None else (" ✓" if sc.test_y[r] else " ✗"))
+captions = [f"#{r} AS={scores[r]:.2f}" + ("" if test_y is None else (" ✓" if test_y[r] else " ✗"))
             for r in top]
 st.caption("✓ = truly anomalous, ✗ = a normal row scored high.")
-if sc.image_shape:
-    vmax = float(np.max(sc.normal_train))
-    st.plotly_chart(figures.anomaly.image_gallery(sc.test_x[top], np.clip(recon[top], 0, vmax), sc.image_shape,
+if result.image_shape:
+    vmax = result.vmax
+    st.plotly_chart(figures.anomaly.image_gallery(test_x[top], np.clip(recon[top], 0, vmax), result.image_shape,
                                                 captions, vmax=vmax), key="an_gallery")
     st.caption("Rows: input, best reconstruction, |residual|.")
 else:
-    scale = sc.normal_train.std(axis=0)
-    st.plotly_chart(figures.anomaly.residual_bars(sc.test_x[top], recon[top], sc.columns, scale, captions),
+    st.plotly_chart(figures.anomaly.residual_bars(test_x[top], recon[top], result.columns, result.scale, captions),
                     key="an_bars")
 st.markdown("**Which anomalies are alike?** Seed 003's last step: a UMAP of the *residuals* x − x̂ of the rows "
             "above the 1σ threshold. Anomalies of the same kind leave the same residual and gather; a lone point is "
@@ -244,16 +388,17 @@ flagged = np.flatnonzero(scores > th.one_sigma)
 if len(flagged) >= 10 and st.button("Map the flagged rows' residuals", key="an_umap"):
     from genlib import latent as lt
 
-    view = lt.embed(sc.test_x[flagged] - recon[flagged], "umap", n_neighbors=min(15, len(flagged) - 1))
-    color = None if sc.test_y is None else np.where(sc.test_y[flagged] == 1, "anomalous", "normal")
+    view = lt.embed(test_x[flagged] - recon[flagged], "umap", n_neighbors=min(15, len(flagged) - 1))
+    color = None if test_y is None else np.where(test_y[flagged] == 1, "anomalous", "normal")
     st.plotly_chart(figures.latent.embedding_scatter(view, color=color, color_label="truth",
                                                    hover={"test row": flagged, "score": scores[flagged]},
                                                    title=f"{len(flagged)} rows above 1σ, by their residuals"),
                     key="an_umap_fig")
 elif len(flagged) < 10:
     st.caption("Fewer than 10 rows above 1σ: too few to map.")
-out = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "G": result.test.G, "C": result.test.C})
-if sc.test_y is not None:
-    out["anomaly"] = sc.test_y
+out = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "G": result.scores.test.G,
+                    "C": result.scores.test.C})
+if test_y is not None:
+    out["anomaly"] = test_y
 st.download_button("Scores (CSV)", out.to_csv(index=False).encode(), "anomaly_scores.csv", "text/csv",
                    key="an_scores_dl")

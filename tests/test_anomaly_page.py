@@ -1,6 +1,9 @@
 """AppTest of the Anomalies page: a WGAN-GP trained from the page on digits with one class held out scores the test
-rows, λ re-scores without recomputing, the baselines share the table, and the encoder route works too."""
+rows (a job whose run id goes into the URL), λ re-scores without recomputing, the baselines share the table, the
+encoder route works too, and a stored result opened by its URL is drawn without training or scoring anything."""
 from __future__ import annotations
+
+from functools import partial
 
 import pytest
 from conftest import settle_jobs
@@ -28,30 +31,142 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     assert _metric(at, "test rows") == "360" and _metric(at, "anomalies among them") == "36"
     at.number_input(key="an_steps").set_value(200).run()
     at.button(key="an_train").click().run()
-    from pages.common import job_manager
+    from pages.common import job_manager, run_store
 
     assert settle_jobs(job_manager()), "the page started no job"   # waits on the job's own completion
     at.run()
+    gan_id = at.query_params["gan"]
+    assert run_store().get(gan_id).model == "wgan_gp"   # the GAN's run id is in the URL, not in the session
+    assert not at.metric or "AUROC" not in [m.label for m in at.metric]   # nothing is scored before Score
     at.number_input(key="an_iters").set_value(25).run()
+    at.button(key="an_score").click().run()
+    settle_jobs(job_manager())
+    at.run()
     _ok(at)
+    run_id = at.query_params["run"]
+    record = run_store().get(run_id)
+    assert record.kind == "anomaly" and record.inputs["gan_run"] == gan_id and record.inputs["iters"] == 25
     auroc = float(_metric(at, "AUROC"))
     assert 0.6 < auroc <= 1.0  # a short-trained GAN already ranks the held-out digit above chance
+    assert auroc == pytest.approx(record.summary["auroc"], abs=5e-4)
     table = at.dataframe[0].value
     assert set(table["detector"]) >= {"isolation forest", "GMM on PCA", "k nearest neighbours (k = 5)",
                                       "WGAN + GMM (rank mean)"} and len(table) == 5
     assert table["AUROC"].is_monotonic_decreasing
 
     flagged = int(_metric(at, "flagged above 1σ"))
-    at.slider(key="an_lam").set_value(1.0).run()  # pure residual: re-weighted from the cached parts
+    n_jobs = len(job_manager().jobs())
+    at.slider(key="an_lam").set_value(1.0).run()  # pure residual: re-weighted from the stored parts
     _ok(at)
     assert float(_metric(at, "AUROC")) != auroc or int(_metric(at, "flagged above 1σ")) != flagged
+    assert len(job_manager().jobs()) == n_jobs   # λ starts no job
 
     at.session_state["an_encoder_steps"] = 300   # the encoder's budget, set before its widget appears
     at.radio(key="an_method").set_value("encoder").run()
     _ok(at)
     assert at.number_input(key="an_encoder_steps").value == 300
+    assert at.query_params["run"] == run_id   # the previous scores stay until new ones are asked for
+    at.button(key="an_score").click().run()
+    settle_jobs(job_manager())
+    at.run()
+    _ok(at)
+    assert at.query_params["run"] != run_id and at.query_params["gan"] == gan_id
+    assert run_store().get(at.query_params["run"]).inputs["encoder_steps"] == 300
     assert 0.5 < float(_metric(at, "AUROC")) <= 1.0
     assert len(at.get("plotly_chart")) >= 4  # losses, histogram, ROC, gallery
+
+
+@pytest.fixture
+def stored_scores(tmp_path, monkeypatch, make_manager) -> tuple[str, str, float]:
+    """A WGAN trained on digits (digit 3 held out: not the page's default) and its scoring run, both in the store of
+    GENLAB_HOME, made through the engine (not the page): (GAN run id, scoring run id, stored AUROC)."""
+    from genlib import anomaly as an
+    from genlib.store import RunStore
+    from genlib.train import TrainSpec
+
+    monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
+    store = RunStore(tmp_path)
+    manager = make_manager(store=store)
+    ds = an.scenario_dataset(an.load_scenario("digits", k=3))
+    gan = manager.submit(TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": 8}, steps=100, batch_size=128,
+                                   eval_period_s=None, device="cpu"))
+    assert gan.wait(240) and gan.snapshot().status.value == "done"
+    scoring = manager.submit(an.AnomalyScoringTask(gan=partial(store.load, gan.run_id), gan_run=gan.run_id,
+                                                   scenario_name="digits", scenario_params={"k": 3}, iters=5,
+                                                   device="cpu"))
+    assert scoring.wait(240) and scoring.snapshot().status.value == "done", scoring.snapshot().error
+    return gan.run_id, scoring.run_id, store.get(scoring.run_id).summary["auroc"]
+
+
+def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(stored_scores) -> None:
+    from pages.common import job_manager
+
+    gan_id, run_id, stored_auroc = stored_scores
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/anomaly.py")
+    at.query_params.update(gan=gan_id, run=run_id, an_digits_k="3")   # the address a reload sends
+    at.run()
+    _ok(at)
+    assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    charts = [c.proto.id for c in at.get("plotly_chart")]   # the stored GAN's losses, then the stored scores'
+    assert charts[0].endswith(f"an_loss_{gan_id}") and [c.rsplit("-", 1)[1] for c in charts[1:]] == [
+        "an_hist", "an_roc", "an_gallery"], charts
+    assert any(f"run {gan_id}" in c.value for c in at.caption)       # the stored GAN is shown as trained
+    assert any(f"Scores of run {run_id}" in c.value for c in at.caption)
+    assert not at.button(key="an_score").disabled                   # and can score again
+    assert len(at.dataframe[0].value) == 5
+    assert job_manager().jobs() == []                                # nothing was trained or scored
+    assert at.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+
+    # another scenario in the widgets: the stored scores stay, the GAN is said not to fit it and cannot score
+    at.selectbox(key="an_digits_k").set_value(0).run()
+    _ok(at)
+    assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert any("This GAN learned 'digits-normal'" in i.value for i in at.info)
+    assert at.button(key="an_score").disabled
+
+    # the chooser of stored results puts a run and its GAN into the URL, and its scenario into the widgets
+    fresh = AppTest.from_file(APP, default_timeout=120)
+    fresh.run()
+    fresh.switch_page("pages/anomaly.py").run()
+    assert not [m for m in fresh.metric if m.label == "AUROC"]
+    fresh.selectbox(key="an_open").set_value(run_id).run()
+    _ok(fresh)
+    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    assert float(_metric(fresh, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert _metric(fresh, "anomalies among them") == str(int((load_digits_labels() == 3).sum()))
+    assert not fresh.button(key="an_score").disabled and job_manager().jobs() == []
+
+    # the Runs page links to the scores alone (?run=): the page adds their GAN and scenario
+    linked = AppTest.from_file(APP, default_timeout=120)
+    linked.run()
+    linked.switch_page("pages/anomaly.py")
+    linked.query_params["run"] = run_id
+    linked.run()
+    _ok(linked)
+    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    assert float(_metric(linked, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
+    assert not linked.button(key="an_score").disabled
+
+
+def load_digits_labels():
+    from genlib.data.digits import load_digits
+    return load_digits(seed=0).labels_test
+
+
+def test_stale_ids_in_the_url_get_one_line_each_and_the_default_view(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/anomaly.py")
+    at.query_params.update(gan="20990101-000000-gone00", run="20990101-000000-gone01")
+    at.run()
+    _ok(at)
+    assert [w.value for w in at.warning] == [
+        "No run 20990101-000000-gone00 in the store (deleted, or another GENLAB_HOME): train a GAN below.",
+        "No scoring run 20990101-000000-gone01 in the store (deleted, or another GENLAB_HOME)."]
+    assert any("Press **Train**" in i.value for i in at.info) and at.button(key="an_score").disabled
 
 
 def test_uploaded_csvs_become_a_scenario_and_bad_ones_get_one_clear_message(tmp_path, monkeypatch) -> None:

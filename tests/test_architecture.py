@@ -39,7 +39,7 @@ def _imports(path: Path) -> set[str]:
     rel = path.relative_to(ROOT).with_suffix("")
     package = ".".join(rel.parts[:-1])  # the package a relative import starts from (also for __init__.py)
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
@@ -61,7 +61,7 @@ def _modules() -> list[Path]:
 
 def test_genlib_never_imports_streamlit() -> None:
     for path in _modules():
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*(import streamlit|from streamlit)", text, re.M), path
 
 
@@ -107,7 +107,7 @@ def test_no_import_cycle_between_packages() -> None:
 
 def _readme_layout() -> dict[str, str]:
     """The README's layout block: entry ("data/", "params.py") → its text, continuation lines included."""
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
     block = text.split("## For developers", 1)[1].split("```", 2)[1]
     entries: dict[str, str] = {}
     current = None
@@ -138,7 +138,7 @@ def test_no_module_imports_another_modules_private_names() -> None:
     """A name starting with "_" is a module's own business; what two modules share is a public building block."""
     found = []
     for path in _modules():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("genlib")):
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 if private:

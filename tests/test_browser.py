@@ -251,7 +251,15 @@ def test_density_page_shows_the_latent_gmm_and_the_toy_densities(server: str, pa
     _assert_no_exception(pg)
 
 
-def test_anomaly_page_trains_a_wgan_and_shows_scores(server: str, page) -> None:
+def _auroc(pg) -> str:
+    metric = pg.locator('[data-testid="stMetric"]').filter(has_text="AUROC")
+    return metric.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_anomaly_page_trains_scores_and_keeps_the_result_on_reload_and_in_a_new_browser(server: str, browser,
+                                                                                         page) -> None:
+    """Train a tiny WGAN, score with it: both runs' ids go into the URL, so a reload (F5) and the same link in a
+    fresh browser context (no cookies, a new session) show the same AUROC and gallery, without retraining."""
     pg = page
     pg.goto(f"{server}/anomaly")
     pg.get_by_role("heading", name="Anomaly scoring").wait_for()
@@ -260,10 +268,36 @@ def test_anomaly_page_trains_a_wgan_and_shows_scores(server: str, page) -> None:
     steps.fill("100")   # the field's minimum: here the page's flow is tested (test_anomaly_page: its scores)
     steps.press("Enter")
     pg.get_by_role("button", name="Train", exact=True).click()
+    score = pg.get_by_role("button", name="Score", exact=True)
+    expect(score).to_be_enabled(timeout=WAIT_MS)   # the GAN is trained
+    assert "gan=" in pg.url
+    iters = pg.get_by_role("spinbutton", name="iterations per row")
+    iters.fill("10")
+    iters.press("Enter")
+    _idle(pg)
+    score.click()
     pg.get_by_text("Against simple detectors, same split").wait_for()
-    pg.get_by_text("AUROC").first.wait_for()
-    pg.get_by_text("The top anomalies").wait_for()
+    pg.locator(".st-key-an_gallery").wait_for()
     _assert_no_exception(pg)
+    auroc, url = _auroc(pg), pg.url
+    assert "gan=" in url and "run=" in url and float(auroc) > 0
+
+    pg.reload()
+    pg.locator(".st-key-an_gallery").wait_for()
+    _assert_no_exception(pg)
+    assert _auroc(pg) == auroc and pg.url == url
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        other = context.new_page()
+        other.set_default_timeout(WAIT_MS)
+        other.goto(url)
+        other.locator(".st-key-an_gallery").wait_for()
+        _assert_no_exception(other)
+        assert _auroc(other) == auroc
+        assert other.get_by_role("button", name="Score", exact=True).is_enabled()   # the stored GAN is trained
+    finally:
+        context.close()
 
 
 def test_simulator_page_fits_poisson_live_and_compares_with_the_exact_fit(server: str, page) -> None:

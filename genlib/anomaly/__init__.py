@@ -6,6 +6,8 @@ score is how badly the GAN can reconstruct it, AS = λ·G + (1 − λ)·C (resid
 - :mod:`.reconstruct`: z* by latent optimisation (AnoGAN) or by an encoder trained after the GAN (f-AnoGAN).
 - :mod:`.scoring`: per-row parts G and C (re-weighted by λ instantly), thresholds, ROC, precision@k.
 - :mod:`.baselines`: isolation forest, GMM on PCA components, k-nearest-neighbour distance, VAE reconstruction error, and a comparison table.
+- :mod:`.task`: all of it as one job of the engine (:class:`AnomalyScoringTask`), whose stored arrays rebuild the
+  same result (:class:`AnomalyResult`, :func:`stored_result`) without recomputing.
 """
 from __future__ import annotations
 
@@ -15,18 +17,19 @@ from typing import Any
 # Names → submodule, imported on first use (PEP 562): `python -m genlib --help` builds the `score` parser from
 # .cli, and importing every submodule here would load torch and scikit-learn (~3 s) for a help text.
 _WHERE = {
-    **dict.fromkeys(("baseline_scores", "comparison_table", "gmm_pca_scores", "isolation_forest_scores", "knn_scores", "rank_mean",
-                     "vae_scores"),
-                   "baselines"),
-    **dict.fromkeys(("ENCODER_FILE", "Encoder", "encode_reconstruct", "gan_networks", "load_encoder",
-                     "optimise_latent", "save_encoder", "train_encoder"), "reconstruct"),
+    **dict.fromkeys(("baseline_scores", "baseline_detectors", "comparison_table", "compare_detectors",
+                     "gmm_pca_scores", "isolation_forest_scores", "knn_scores", "rank_mean", "vae_scores",
+                     "VAE_BASELINE"), "baselines"),
+    **dict.fromkeys(("ENCODER_FILE", "Encoder", "encode_reconstruct", "encode_units", "gan_networks", "load_encoder",
+                     "optimise_latent", "optimise_units", "save_encoder", "train_encoder"), "reconstruct"),
+    **dict.fromkeys(("AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD"), "task"),
     **dict.fromkeys(("SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv",
                      "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
     **dict.fromkeys(("DEFAULT_LAMBDA", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
                      "LorenzScenario"), "settings"),
     **dict.fromkeys(("ScenarioScores", "score_scenario", "ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
                      "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc",
-                     "thresholds"), "scoring"),
+                     "score_units", "thresholds"), "scoring"),
 }
 
 
@@ -36,7 +39,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["baseline_scores", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
+__all__ = ["AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD", "baseline_detectors",
+           "compare_detectors", "VAE_BASELINE", "encode_units", "optimise_units", "score_units", "baseline_scores", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
            "LorenzScenario", "ScenarioScores", "score_scenario", "comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",
            "SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv", "load_scenario",

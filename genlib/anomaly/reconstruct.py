@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from genlib.models.gan import frozen_copy
 from genlib.train.loop import seeded_init
 
 __all__ = ["gan_networks", "optimise_latent", "Encoder", "train_encoder", "encode_reconstruct", "save_encoder",
-           "load_encoder", "ENCODER_FILE"]
+           "load_encoder", "ENCODER_FILE", "optimise_units", "encode_units"]
 
 ENCODER_FILE = "anomaly_encoder.pt"
 ENCODER_FORMAT = "genlab-anomaly-encoder/1"
@@ -62,12 +62,14 @@ def _row_loss(g: nn.Module, f: nn.Module, x: torch.Tensor, fx: torch.Tensor, z: 
 
 
 def optimise_latent(fitted: FittedModel, x: np.ndarray, iters: int = 200, lr: float = 0.05,
-                    lam_feature: float = 0.1, batch: int = 256, seed: int = 0, n_init: int = 8
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    lam_feature: float = 0.1, batch: int = 256, seed: int = 0, n_init: int = 8,
+                    progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """AnoGAN: z* per row of ``x`` (DATA units) by ``iters`` Adam steps; returns (z*, x̂) with x̂ in MODEL space.
 
     Each row starts from the best of ``n_init`` draws z ~ N(0, I) (cheap, and it avoids the worst local minima),
-    and the best z seen along the way is kept, so more iterations never give a worse reconstruction."""
+    and the best z seen along the way is kept, so more iterations never give a worse reconstruction.
+    ``progress(1)`` is called after every Adam step of a batch (once per batch when ``iters`` = 0), so a job can
+    report it and stop in between (:func:`optimise_units` counts the calls)."""
     if iters < 0:
         raise ValueError("iters must be >= 0")
     g, f, _ = gan_networks(fitted)
@@ -96,6 +98,10 @@ def optimise_latent(fitted: FittedModel, x: np.ndarray, iters: int = 200, lr: fl
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
+            if progress is not None:
+                progress(1)
+        if progress is not None and int(iters) == 0:
+            progress(1)
         with torch.no_grad():
             loss, _ = _row_loss(g, f, xb, fx, z, lam_feature)
             better = loss < best_l
@@ -133,8 +139,10 @@ class Encoder(nn.Module):
 
 
 def train_encoder(fitted: FittedModel, x_normal: np.ndarray, steps: int = 1000, kappa: float = 1.0,
-                  lr: float = 1e-3, batch: int = 128, width: int = 128, seed: int = 0) -> Encoder:
-    """f-AnoGAN izi_f: fit E on normal rows (DATA units) with G and D frozen; returns E in eval mode."""
+                  lr: float = 1e-3, batch: int = 128, width: int = 128, seed: int = 0,
+                  progress: Callable[[int], None] | None = None) -> Encoder:
+    """f-AnoGAN izi_f: fit E on normal rows (DATA units) with G and D frozen; returns E in eval mode.
+    ``progress(1)`` is called after every step."""
     g, f, _ = gan_networks(fitted)
     xs = _model_rows(fitted, x_normal)
     device = xs.device
@@ -152,14 +160,16 @@ def train_encoder(fitted: FittedModel, x_normal: np.ndarray, steps: int = 1000, 
         opt.zero_grad(set_to_none=True)
         loss.mean().backward()
         opt.step()
+        if progress is not None:
+            progress(1)
     enc.train(False)
     enc.requires_grad_(False)
     return enc
 
 
-def encode_reconstruct(fitted: FittedModel, encoder: Encoder, x: np.ndarray, batch: int = 1024
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """(z = E(x), x̂ = G(E(x))) for rows of ``x`` (DATA units); x̂ in MODEL space."""
+def encode_reconstruct(fitted: FittedModel, encoder: Encoder, x: np.ndarray, batch: int = 1024,
+                       progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(z = E(x), x̂ = G(E(x))) for rows of ``x`` (DATA units); x̂ in MODEL space. ``progress(1)`` per batch."""
     g, _, _ = gan_networks(fitted)
     xs = _model_rows(fitted, x)
     enc = encoder.to(xs.device).train(False)
@@ -169,7 +179,19 @@ def encode_reconstruct(fitted: FittedModel, encoder: Encoder, x: np.ndarray, bat
             z = enc(xs[start:start + batch])
             zs.append(z.cpu().double().numpy())
             outs.append(g(z).cpu().double().numpy())
+            if progress is not None:
+                progress(1)
     return np.concatenate(zs), np.concatenate(outs)
+
+
+def optimise_units(n_rows: int, iters: int, batch: int = 256) -> int:
+    """How many ``progress`` calls :func:`optimise_latent` makes for ``n_rows`` rows (a job's step count)."""
+    return -(-int(n_rows) // max(1, int(batch))) * max(1, int(iters))
+
+
+def encode_units(n_rows: int, batch: int = 1024) -> int:
+    """How many ``progress`` calls :func:`encode_reconstruct` makes for ``n_rows`` rows."""
+    return -(-int(n_rows) // max(1, int(batch)))
 
 
 def save_encoder(encoder: Encoder, path: str | Path) -> Path:

@@ -14,7 +14,7 @@ Higher scores mean more anomalous, everywhere in this package.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -22,9 +22,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from genlib.models.fitted import FittedModel
 
-from .reconstruct import Encoder, encode_reconstruct, gan_networks, optimise_latent
+from .reconstruct import Encoder, encode_reconstruct, encode_units, gan_networks, optimise_latent, optimise_units
 
-__all__ = ["ScenarioScores", "score_scenario", "ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
+__all__ = ["ScenarioScores", "score_scenario", "score_units", "ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
            "auroc", "precision_at_k", "DEFAULT_LAMBDA"]
 
 from .settings import DEFAULT_LAMBDA
@@ -89,15 +89,18 @@ def parts_for(fitted: FittedModel, x: np.ndarray, method: Literal["encoder", "op
 def parts_and_reconstructions(fitted: FittedModel, x: np.ndarray,
                               method: Literal["encoder", "optimise"] = "optimise", encoder: Encoder | None = None,
                               iters: int = 200, lam_feature: float = 0.1, lr: float = 0.05, batch: int = 256,
-                              seed: int = 0) -> tuple[ScoreParts, np.ndarray]:
-    """:func:`parts_for`, plus each row's best reconstruction x̂ in DATA units (what a gallery shows)."""
+                              seed: int = 0, progress: Callable[[int], None] | None = None
+                              ) -> tuple[ScoreParts, np.ndarray]:
+    """:func:`parts_for`, plus each row's best reconstruction x̂ in DATA units (what a gallery shows).
+    ``progress(1)`` after each unit of work (see :func:`score_units`)."""
     x_model = fitted.transform.forward(np.asarray(x, dtype=np.float64))
     if method == "encoder":
         if encoder is None:
             raise ValueError("method 'encoder' needs a trained encoder (genlib.anomaly.train_encoder)")
-        _, x_hat = encode_reconstruct(fitted, encoder, x)
+        _, x_hat = encode_reconstruct(fitted, encoder, x, progress=progress)
     elif method == "optimise":
-        _, x_hat = optimise_latent(fitted, x, iters=iters, lr=lr, lam_feature=lam_feature, batch=batch, seed=seed)
+        _, x_hat = optimise_latent(fitted, x, iters=iters, lr=lr, lam_feature=lam_feature, batch=batch, seed=seed,
+                                   progress=progress)
     else:
         raise ValueError(f"method must be 'encoder' or 'optimise', got {method!r}")
     x_hat = np.asarray(x_hat, dtype=np.float64)
@@ -122,14 +125,25 @@ class ScenarioScores:
 
 def score_scenario(fitted: FittedModel, test_x: np.ndarray, normal_holdout: np.ndarray,
                    method: Literal["encoder", "optimise"] = "optimise", encoder: Encoder | None = None,
-                   iters: int = 200, seed: int = 0) -> ScenarioScores:
+                   iters: int = 200, seed: int = 0, progress: Callable[[int], None] | None = None
+                   ) -> ScenarioScores:
     """Score ``test_x`` and the held-out normal rows the same way.
 
     The thresholds must come from normal rows the GAN never trained on: training rows are rebuilt better than new
-    normal ones, so thresholds set on them would flag too many normal test rows."""
-    parts, recon = parts_and_reconstructions(fitted, test_x, method, encoder, iters, seed=seed)
-    normal = parts_for(fitted, normal_holdout, method, encoder, iters, seed=seed)
+    normal ones, so thresholds set on them would flag too many normal test rows. ``progress(1)`` is called
+    :func:`score_units` times in all (a job reports it, and may stop from inside it)."""
+    parts, recon = parts_and_reconstructions(fitted, test_x, method, encoder, iters, seed=seed, progress=progress)
+    normal = parts_and_reconstructions(fitted, normal_holdout, method, encoder, iters, seed=seed,
+                                       progress=progress)[0]
     return ScenarioScores(parts, normal, recon)
+
+
+def score_units(n_test: int, n_normal: int, method: Literal["encoder", "optimise"] = "optimise",
+                iters: int = 200) -> int:
+    """How many ``progress`` calls :func:`score_scenario` makes (its step count in a job)."""
+    if method == "encoder":
+        return encode_units(n_test) + encode_units(n_normal)
+    return optimise_units(n_test, iters) + optimise_units(n_normal, iters)
 
 
 @dataclass
