@@ -272,8 +272,8 @@ def test_runs_lists_the_run_in_a_new_process(cli_chain) -> None:
     res = cli_chain.result("runs")
     assert_ok(res)
     rows = lines(res.stdout)
-    assert rows[0].split()[:2] == ["id", "model"]
-    assert len(rows) == 2 and rows[1].split()[:4] == [run_id, "vae", "finance", "done"]
+    assert rows[0].split()[:3] == ["id", "kind", "model"]
+    assert len(rows) == 2 and rows[1].split()[:5] == [run_id, "train", "vae", "finance", "done"]
 
 
 @pytest.mark.cli_chain
