@@ -427,12 +427,11 @@ class RunStore:
         """Repair what a process that died left behind (see the module docstring). Safe to call at any time: rows
         of live processes (this one, an app beside a CLI) are left alone."""
         report = Reconciled()
-        rows = {r.id: r for r in self.list(kinds=None)}
-        for record in rows.values():
-            if record.status in (JobStatus.RUNNING.value, JobStatus.QUEUED.value) and \
-                    process_alive(record.owner_process) is False:
+        for record in self.list(kinds=None, status=JobStatus.RUNNING.value):
+            if process_alive(record.owner_process) is False:
                 self._recover(record)
                 report.interrupted.append(record.id)
+        rows = {r[0] for r in self._execute("SELECT id FROM runs")}
         if self.runs_dir.is_dir():
             for folder in sorted(self.runs_dir.iterdir()):
                 if folder.name.startswith(".") or not folder.is_dir():
@@ -451,7 +450,7 @@ class RunStore:
                     report.removed.append(folder.name)
         staging_root = self.runs_dir / STAGING
         if staging_root.is_dir():
-            live = {r.id for r in self.list(kinds=None) if r.status == JobStatus.RUNNING.value}
+            live = {r[0] for r in self._execute("SELECT id FROM runs WHERE status = ?", (JobStatus.RUNNING.value,))}
             for folder in staging_root.iterdir():
                 if folder.name not in live:
                     shutil.rmtree(folder, ignore_errors=True)
@@ -523,18 +522,28 @@ class RunStore:
              ) -> list[RunRecord]:
         """Newest first; by default the training runs only (``kinds=None``: every kind); optionally only one model,
         dataset or status."""
-        rows = self._execute("SELECT record, kind FROM runs ORDER BY created DESC")
-        wanted = None if kinds is None else {str(k) for k in ((kinds,) if isinstance(kinds, str) else kinds)}
+        where, args = [], []
+        for column, value in (("model", model), ("dataset", dataset), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if kinds is not None:
+            wanted = [str(k) for k in ((kinds,) if isinstance(kinds, str) else kinds)]
+            where.append(f"kind IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        sql = "SELECT record, kind FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
         records = []
-        for text, kind in rows:
-            if wanted is not None and kind not in wanted:
-                continue
+        for text, kind in self._execute(sql + " ORDER BY created DESC", tuple(args)):
             record = RunRecord.from_json(text)
             record.kind = kind
-            if (model is None or record.model == model) and (dataset is None or record.dataset == dataset) and \
-                    (status is None or record.status == status):
-                records.append(record)
+            records.append(record)
         return records
+
+    def continued(self) -> set[str]:
+        """Ids of the runs another run continues (what the sidebar no longer offers to continue)."""
+        rows = self._execute("SELECT DISTINCT json_extract(record, '$.parent') FROM runs "
+                             "WHERE json_extract(record, '$.parent') IS NOT NULL")
+        return {r[0] for r in rows}
 
     def __iter__(self) -> Iterator[RunRecord]:
         return iter(self.list(kinds=None))

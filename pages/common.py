@@ -292,9 +292,8 @@ def sidebar_job_monitor() -> None:
 def _interrupted_runs() -> list[RunRecord]:
     """Interrupted (or stopped) runs not yet continued, newest first: what the sidebar offers to continue."""
     store = run_store()
-    records = store.list(kinds=None)
-    continued = {r.parent for r in records if r.parent}
-    return [r for r in records if r.status == JobStatus.INTERRUPTED.value and r.id not in continued][:3]
+    continued = store.continued()
+    return [r for r in store.list(kinds=None, status=JobStatus.INTERRUPTED.value) if r.id not in continued][:3]
 
 
 def _monitor_body() -> None:
