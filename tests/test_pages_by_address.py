@@ -1,0 +1,98 @@
+"""Pages open stored runs by address: ``?run=<id>`` (and ``?gen=``, ``?sweep=``, ``?runs=``) shows a run of the
+store, trained for the test in its own GENLAB_HOME by another JobManager than the app's, so the page can only have
+it from the store. An unknown id gets one line and the page's default view."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import SAFETY_TIMEOUT, settle_jobs
+from streamlit.testing.v1 import AppTest
+
+from genlib.store import RunStore
+from genlib.train import JobStatus, TrainSpec
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _open(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.query_params.update(params)
+    at.switch_page(page).run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _stored(make_manager, spec) -> str:
+    """Run ``spec`` to the end in a manager of its own, writing to the test's store; returns the run id."""
+    manager = make_manager(store=RunStore())
+    job = manager.submit(spec)
+    assert job.wait(SAFETY_TIMEOUT)
+    assert job.snapshot().status is JobStatus.DONE, job.snapshot().error
+    manager.remove_finished()
+    return job.snapshot().run_id
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [w.value for w in at.warning]
+    parts += [i.value for i in at.info] + [p.text for p in at.get("progress")]
+    return "\n".join(parts)
+
+
+def test_train_page_shows_a_stored_run_named_in_the_url(finance, make_manager) -> None:
+    run_id = _stored(make_manager, TrainSpec("gaussian", finance, eval_period_s=None, eval_samples=300,
+                                             name="gaussian for the address test"))
+    at = _open("pages/train.py", run=run_id)
+    assert at.selectbox(key="train_view").value == run_id
+    assert f"Stored run **{run_id}**" in _text(at)
+    record = RunStore().get(run_id)
+    ad = next(m for m in at.metric if m.label == "Anderson–Darling")
+    assert ad.value == f"{record.metrics['anderson_darling']:.3f}"
+    assert any(s.value == "Samples vs real data" for s in at.subheader)
+    assert at.query_params["run"] == run_id
+
+    at = _open("pages/train.py", run="20000101-000000-nosuch")
+    assert "20000101-000000-nosuch is not available here" in _text(at)
+    assert any("No job yet" in i.value for i in at.info)
+    assert "run" not in at.query_params
+
+
+def test_compare_page_shows_the_runs_and_the_sweep_named_in_the_url(finance, make_manager) -> None:
+    from genlib import compare
+
+    run_id = _stored(make_manager, TrainSpec("gaussian", finance, eval_period_s=None, eval_samples=300,
+                                             name="gaussian for the address test"))
+    store = RunStore()
+    plan = compare.make_sweep("vae", "sigma", "0.05, 0.5")
+    common = dict(steps=30, seed=0, device="cpu", eval_period_s=None, eval_samples=300)
+    store.add(compare.sweep_record(plan, "20240101-000000-sweep1", finance, {}, common))
+    manager = make_manager(store=store)
+    for spec in compare.sweep_specs(plan, "20240101-000000-sweep1", finance, {}, **common):
+        manager.submit(spec)
+    members = [j.run_id for j in settle_jobs(manager)]
+
+    at = _open("pages/compare.py", run=run_id, sweep="20240101-000000-sweep1")
+    table = at.dataframe[0].value
+    assert f"gaussian for the address test [{run_id[-6:]}]" in set(table["run"])
+    assert at.multiselect(key="cmp_stored").value == [run_id]
+    assert at.query_params["runs"] == run_id and "run" not in at.query_params   # ?run= is folded into ?runs=
+    assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1"
+    assert "Sweep 20240101-000000-sweep1: vae: sigma ∈ {0.05, 0.5} · 2 of 2 runs finished" in _text(at)
+    heat = [c for c in at.get("plotly_chart") if "cmp_sweep_fig" in str(c.proto.id)]
+    assert heat, "the reopened sweep's heatmap is drawn"
+
+    at.button(key="cmp_sweep_table").click().run()    # its members join the comparison, by address
+    _ok(at)
+    assert set(at.query_params["runs"].split(",")) == {run_id, *members}
+    assert len(at.dataframe[0].value) == 1 + 3
+
+    at = _open("pages/compare.py", runs=f"{run_id},20000101-000000-nosuch", sweep="20000101-000000-nosuch")
+    assert "20000101-000000-nosuch not available here" in _text(at)
+    assert "Sweep 20000101-000000-nosuch is not available here" in _text(at)
+    assert at.query_params["runs"] == run_id
+    assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1", "the default: the newest sweep"
