@@ -11,6 +11,7 @@ from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
+from pages.addressing import url_value
 from pages.common import ensure_app_shell
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
@@ -23,8 +24,10 @@ st.markdown(
     "be sampled, its second: *how do I draw new data?* Below, first a mixture of Gaussians fitted to the codes "
     "of an encoder (sample codes, decode them: a generator; score codes: an outlier detector), then the "
     "classic density estimators side by side on 2-D data you can see.")
-section = st.radio("Section", ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"],
-                   horizontal=True, key="dn_section")
+SECTIONS = ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"]
+if url_value("flow") and "dn_section" not in st.session_state:   # a link to a flow run opens its section
+    st.session_state["dn_section"] = SECTIONS[1]
+section = st.radio("Section", SECTIONS, horizontal=True, key="dn_section")
 
 
 @st.cache_data(show_spinner="Fitting mixtures for k = 1…15…", max_entries=16)
@@ -56,11 +59,11 @@ def latent_gmm_section() -> None:
     x, labels = shown_rows(ds)
     cond = labels if getattr(source.encoder, "conditional", False) else None
     try:
-        codes = codes_of(source.key, array_digest(x), source.encoder, x, cond)
+        codes = codes_of(source.cache_key, array_digest(x), source.encoder, x, cond)
     except (DataError, ValueError) as exc:
         st.error(f"Cannot encode these rows with {source.label}: {exc}")
         return
-    fp = source.key + array_digest(codes)
+    fp = source.cache_key + array_digest(codes)
     c = st.columns(3)
     cov = c[0].selectbox("covariance type", lt.COVARIANCE_TYPES, key="dn_cov",
                          help="full: any ellipse per component; diag: axis-aligned; spherical: round; "

@@ -54,9 +54,9 @@ def _options() -> dict[str, tuple[Job | None, RunRecord | None]]:
 def _label(key: str, options: dict[str, tuple[Job | None, RunRecord | None]]) -> str:
     job, record = options[key]
     if job is not None:
-        return f"{job.spec.label()} ({key}) — {job.status.value}"
+        return f"{job.spec.label()} ({key})"   # no status here: a label that changes loses the selection
     assert record is not None
-    return f"{record.name} (stored run {key}) — {record.status}"
+    return f"{record.name} (stored run {key})"
 
 
 left, right = st.columns([2, 3], gap="large")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+import numpy as np
 from conftest import SAFETY_TIMEOUT, settle_jobs
 from streamlit.testing.v1 import AppTest
 
@@ -96,3 +96,56 @@ def test_compare_page_shows_the_runs_and_the_sweep_named_in_the_url(finance, mak
     assert "Sweep 20000101-000000-nosuch is not available here" in _text(at)
     assert at.query_params["runs"] == run_id
     assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1", "the default: the newest sweep"
+
+
+def test_latent_and_density_pages_show_the_stored_encoder_named_in_the_url(make_manager) -> None:
+    from genlib.data import load_dataset
+
+    digits = load_dataset("digits")
+    run_id = _stored(make_manager, TrainSpec("ae", digits, steps=30, batch_size=128, eval_period_s=None,
+                                             eval_samples=200, name="ae for the address test"))
+    at = _open("pages/latent.py", run=run_id)
+    assert at.selectbox(key="lt_source").value == f"run:{run_id}"
+    assert next(m.value for m in at.metric if m.label == "code size") == "4"   # the ae's code, not PCA's 16
+    assert at.session_state["latent_source"] == f"run:{run_id}"
+
+    at = _open("pages/density.py", run=run_id)
+    assert at.selectbox(key="dn_source").value == f"run:{run_id}"
+    assert any(c.value.startswith("log ε") for c in at.caption), "the mixture is fitted on the run's codes"
+    assert at.query_params["run"] == run_id
+
+    at = _open("pages/latent.py", run="20000101-000000-nosuch")
+    assert "20000101-000000-nosuch is not available here" in _text(at)
+    assert at.selectbox(key="lt_source").value == "run:" + run_id, "without a valid address: the newest encoder"
+    at.selectbox(key="lt_source").set_value("pca").run()
+    _ok(at)
+    assert "run" not in at.query_params, "PCA is no run: the address names none"
+
+
+def test_lorenz_section_shows_the_stored_model_and_its_stored_trajectories(make_manager) -> None:
+    from genlib.data import load_dataset
+    from genlib.dynamics.generation import GenerationResult, GenerationTask
+
+    windows = load_dataset("lorenz_windows", n_traj=64)
+    run_id = _stored(make_manager, TrainSpec("gaussian", windows, eval_period_s=None, eval_samples=300,
+                                             name="gaussian on lorenz_windows"))
+    store = RunStore()
+    gen_id = _stored(make_manager, GenerationTask(source_run=run_id, fitted=store.load(run_id), dataset=windows,
+                                                  n=16, model="gaussian"))
+    expected = GenerationResult.from_arrays(store.results(gen_id)).table
+
+    at = _open("pages/lorenz.py", gen=gen_id)   # the generation run names its model's run
+    assert at.radio(key="lz_section").value == "4 · Generative models"
+    assert at.selectbox(key="lz_gen_pick").value == run_id and at.query_params["run"] == run_id
+    assert f"stored run {run_id}" in _text(at)
+    assert any("Chaos preserved?" in m.value for m in at.markdown)
+    table = at.dataframe[-1].value
+    assert list(table["check"]) == list(expected["check"])
+    assert np.allclose(table["generated"].astype(float), expected["generated"].astype(float), equal_nan=True)
+
+    at = _open("pages/lorenz.py", run=run_id)   # the model alone: its newest stored trajectories are shown
+    assert at.query_params["gen"] == gen_id and at.dataframe
+
+    at = _open("pages/lorenz.py", run=run_id, gen="20000101-000000-nosuch")
+    assert "Generation run 20000101-000000-nosuch is not available here" in _text(at)
+    assert at.query_params["gen"] == gen_id, "the default view: the run's newest trajectories"
