@@ -356,6 +356,7 @@ class RunStore:
             if target.is_dir() and not any(target.iterdir()):
                 target.rmdir()   # an empty --out folder made by the user: take its place
             staging.rename(target)
+            pause_for_tests("committed")
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
             record.run_dir, record.status = None, JobStatus.FAILED.value

@@ -14,6 +14,7 @@ from genlib.data import DATASETS, DataError, Dataset
 from genlib.models.fitted import FittedModel
 from genlib.store import JobStatus, RunRecord, StoreError
 from genlib.train import JobSnapshot
+from pages import urlstate
 from pages.common import _builtin, run_store
 
 
@@ -24,11 +25,7 @@ def url_value(param: str) -> str | None:
 
 def set_url_value(param: str, value: str | None) -> None:
     """Write (or, for None, remove) one query parameter; unchanged values are not rewritten."""
-    if value is None:
-        if param in st.query_params:
-            del st.query_params[param]
-    elif st.query_params.get(param) != value:
-        st.query_params[param] = value
+    urlstate.set_url(param, value)
 
 
 def url_list(param: str) -> list[str]:
@@ -41,10 +38,9 @@ def set_url_list(param: str, values: Sequence[str]) -> None:
 
 
 def not_found(what: str, value: str, param: str) -> None:
-    """One line for an id the page cannot show (unknown, deleted, another kind or other data), and the default
-    view: the stale parameter is dropped from the URL."""
-    st.warning(f"{what.capitalize()} {value} is not available here (unknown, deleted, or of another kind or "
-               "dataset); showing the default view.", icon=":material/link_off:")
+    """An id the page cannot show (unknown, deleted, another kind or other data): named in the page's one
+    "Ignored from the address" line (pages.urlstate), the default view shown, the stale parameter dropped."""
+    urlstate.note(f"{param}={value} (no such {what} here: unknown, deleted, or of another kind or data)")
     set_url_value(param, None)
 
 

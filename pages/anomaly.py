@@ -15,13 +15,20 @@ import streamlit as st
 from genlib import anomaly as an
 from genlib import figures
 from genlib.data import DataError
-from genlib.params import params_of
+from genlib.params import Param, params_of
 from genlib.train import Job, JobStatus, TrainSpec
-from pages.common import MAX_UPLOAD_MB, ensure_app_shell, job_manager, param_widget
+from pages import urlstate
+from pages.common import MAX_UPLOAD_MB, ensure_app_shell, job_manager, param_widget, train_setting
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
+#: The WGAN-GP's code size, as a setting (few sizes: a select slider).
+LATENT = Param("latent", 16, "size of the generator's code z", choices=(4, 8, 16, 32), widget="slider",
+               label="latent size")
+
 st.title("Anomaly scoring")
+page_state("anomaly")
 st.markdown(
     "Train a GAN on **normal** data only. For a new object x, search the generator's inputs for the z whose "
     "output G(z) looks most like x: a normal object is rebuilt well, an anomaly is not, because the generator "
@@ -35,7 +42,7 @@ st.latex(r"z^* = \arg\min_z \lVert x - G(z)\rVert^2, \qquad "
 # --------------------------------------------------------------------------------------------- set-up
 st.subheader("1 · Normal data and test data")
 c = st.columns(3)
-kind = c[0].selectbox("scenario", [*an.SCENARIO_SETTINGS, "upload"], key="an_kind",
+kind = urlstate.choice("scenario", [*an.SCENARIO_SETTINGS, "upload"], "an_kind", where=c[0],
                       format_func={"digits": "digits: one class held out", "finance": "finance: corrupted rows",
                                    "lorenz_windows": "Lorenz windows: perturbed system",
                                    "upload": "your CSVs: normal rows + rows to score"}.get)
@@ -94,8 +101,8 @@ st.subheader("2 · Train a WGAN-GP on the normal rows")
 st.latex(r"\min_G \max_{\lVert D\rVert_L \le 1}\ \mathbb{E}_{x}[D(x)] - \mathbb{E}_z[D(G(z))] "
          r"\;-\; \lambda_{GP}\,\mathbb{E}_{\hat x}\big[(\lVert\nabla D(\hat x)\rVert - 1)^2\big]")
 c = st.columns([1, 1, 1])
-steps = int(c[0].number_input("steps", 100, 100_000, 3000, step=500, key="an_steps"))
-latent = int(c[1].select_slider("latent size", [4, 8, 16, 32], 16, key="an_latent"))
+steps = int(train_setting("steps", "an", c[0], default=3000, step=500, range=(100, 100_000)))
+latent = int(param_widget(LATENT, "an", where=c[1]))
 ds = an.scenario_dataset(sc)
 spec = TrainSpec(model="wgan_gp", dataset=ds, config={"latent_dim": latent}, steps=steps, batch_size=128,
                  eval_period_s=None, name=f"wgan_gp on {sc.name}")

@@ -1,9 +1,9 @@
 """Widgets and resources shared by every page. Thin glue: all algorithms live in genlib."""
 from __future__ import annotations
 
-import io
 import runpy
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,19 +12,22 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from genlib.data import DataError, Dataset, list_datasets, load_csv, load_dataset
+from genlib.data import DataError, Dataset, list_datasets, load_dataset
 from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
-from genlib.store import RunStore, default_root
-from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSpec
+from genlib.errors import UserError
+from genlib.store import RunKind, RunRecord, RunStore, default_root
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSettings, TrainSpec, continue_spec
+from genlib.uploads import list_uploads, load_upload, save_upload
+from pages import urlstate
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 UPLOAD = "upload a CSV…"
 MAX_UPLOAD_MB = 50
 STATUS_ICON = {JobStatus.QUEUED: ":material/schedule:", JobStatus.RUNNING: ":material/directions_run:",
                JobStatus.DONE: ":material/check_circle:", JobStatus.FAILED: ":material/error:",
-               JobStatus.STOPPED: ":material/stop_circle:"}
+               JobStatus.STOPPED: ":material/stop_circle:", JobStatus.INTERRUPTED: ":material/power_off:"}
 
 
 def ensure_app_shell() -> None:
@@ -87,20 +90,35 @@ def _builtin(name: str, params: tuple[tuple[str, Any], ...]) -> Dataset:
 
 
 @st.cache_data(show_spinner="Reading CSV…", max_entries=8)
-def _uploaded(data: bytes, file_name: str) -> Dataset:
-    buf = io.BytesIO(data)
-    buf.name = file_name  # type: ignore[attr-defined]
-    return load_csv(buf, name=file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
+def _stored_upload(uid: str) -> Dataset:
+    return load_upload(uid, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)  # ids name content: safe to cache forever
+
+
+def _keep_upload(data: bytes, file_name: str) -> str:
+    """Check and keep an uploaded CSV under $GENLAB_HOME/datasets (genlib.uploads); its id goes in the address."""
+    return save_upload(data, file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
 
 
 def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True,
                    show_params: bool = True) -> Dataset | None:
-    """Built-in dataset (with its parameter widgets) or an uploaded CSV. Bad files show one clear error."""
+    """Built-in dataset (with its parameter widgets), a CSV uploaded before, or a new upload. An upload is kept with
+    an id (``upload:<id>`` in the address), so the address reopens it without uploading again. Bad files show one
+    clear error."""
     infos = {info.name: info for info in list_datasets()}
-    options = list(infos) + ([UPLOAD] if allow_upload else [])
-    choice = st.selectbox("Dataset", options, index=options.index(default) if default in options else 0,
-                          key=f"{key}_dataset",
-                          help="Built-in data are generated or shipped with GenLab; nothing is downloaded.")
+    uploads = {u.ref: u for u in list_uploads()} if allow_upload else {}
+    options = list(infos) + list(uploads) + ([UPLOAD] if allow_upload else [])
+    p = urlstate.choice_param("dataset", options, default,
+                              "Built-in data are generated or shipped with GenLab; nothing is downloaded.")
+    wkey = f"{key}_dataset"
+    choice = urlstate.bind(p, wkey, lambda: st.selectbox(
+        "Dataset", options, key=wkey, help=p.help,
+        format_func=lambda o: f"{uploads[o].name} (uploaded, {uploads[o].id})" if o in uploads else o))
+    if choice in uploads:
+        try:
+            return _stored_upload(uploads[choice].id)
+        except DataError as exc:
+            st.error(f"Cannot use {uploads[choice].name}: {exc}")
+            return None
     if choice == UPLOAD:
         file = st.file_uploader("CSV file with a header row, numeric columns only", type=["csv"],
                                 key=f"{key}_upload", max_upload_size=MAX_UPLOAD_MB)
@@ -108,10 +126,13 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
             st.info("Upload a CSV to continue: numeric columns, a header row, at least 10 rows, no missing values.")
             return None
         try:
-            return _uploaded(file.getvalue(), file.name)
+            uid = _keep_upload(file.getvalue(), file.name)
+            ds = _stored_upload(uid)
         except DataError as exc:
             st.error(f"Cannot use {file.name}: {exc}")
             return None
+        urlstate.set_url(wkey, f"upload:{uid}")  # the address names the kept file, not the upload box
+        return ds
     info = infos[choice]
     st.caption(info.description)
     values: dict[str, Any] = {}
@@ -126,37 +147,45 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         return None
 
 
-def param_widget(p: Param, key: str) -> Any:
+def param_widget(p: Param, key: str, where: Any = None) -> Any:
     """One widget from a setting's metadata (genlib.params): the same builder for datasets, models, AVO fits and
-    anomaly scenarios, so no page hard-codes a knob's range, step or default."""
+    anomaly scenarios, so no page hard-codes a knob's range, step or default. Its value lives in the address too
+    (pages/urlstate.py: seeded from it before the widget exists, hence no ``value=`` here, and written back).
+    ``where``: a column or container to draw in (default: the current one)."""
     wkey = f"{key}_{p.name}"
+    return urlstate.bind(p, wkey, lambda: _param_widget(p, wkey, where if where is not None else st))
+
+
+def _param_widget(p: Param, wkey: str, where: Any) -> Any:
     if p.kind is bool:
-        return st.checkbox(p.title, value=p.default, help=p.help, key=wkey)
+        return where.checkbox(p.title, help=p.help, key=wkey)
+    if p.kind is tuple and p.choices is not None:  # several of the choices
+        return tuple(where.multiselect(p.title, list(p.choices), format_func=p.show, help=p.help, key=wkey))
     if p.choices:
-        options, index = list(p.choices), list(p.choices).index(p.default)
+        options = list(p.choices)
         if p.widget == "radio":
-            return st.radio(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey, horizontal=True)
-        return st.selectbox(p.title, options, index=index, format_func=p.show, help=p.help, key=wkey)
+            return where.radio(p.title, options, format_func=p.show, help=p.help, key=wkey, horizontal=True)
+        if p.widget == "slider":
+            return where.select_slider(p.title, options, format_func=p.show, help=p.help, key=wkey)
+        return where.selectbox(p.title, options, format_func=p.show, help=p.help, key=wkey)
     if p.kind in (int, float):
         lo, hi = (p.kind(p.range[0]), p.kind(p.range[1])) if p.range else (None, None)
         if p.widget == "slider" and p.range:
             step = p.kind(p.step or (1 if p.kind is int else (hi - lo) / 20))
-            return p.kind(st.slider(p.title, lo, hi, p.kind(p.default), step=step, help=p.help, key=wkey))
+            return p.kind(where.slider(p.title, lo, hi, step=step, help=p.help, key=wkey))
         if p.kind is int:
             step = int(p.step or 1)
-            value = st.number_input(p.title, min_value=lo, max_value=hi, value=p.default, step=step, help=p.help,
-                                    key=wkey)
+            value = where.number_input(p.title, min_value=lo, max_value=hi, step=step, help=p.help, key=wkey)
             return None if value is None else int(value)
         default = p.default  # None: an empty box, meaning "the library's own choice"
         step = p.step or (max(abs(default or 1.0) / 10, 1e-6) if p.log else ((hi - lo) / 100 if p.range else 0.01))
-        value = st.number_input(p.title, min_value=lo, max_value=hi, value=default, step=float(step),
-                                format="%.4g", help=p.help, key=wkey,
-                                placeholder="default" if default is None else None)
+        value = where.number_input(p.title, min_value=lo, max_value=hi, step=float(step), format="%.4g", help=p.help,
+                                   key=wkey, placeholder="default" if default is None else None)
         return None if value is None else float(value)
     if p.kind is tuple:  # a list of values, typed comma-separated; make_config checks each item
-        text = st.text_input(p.title, value=", ".join(map(str, p.default or ())), help=p.help, key=wkey)
+        text = where.text_input(p.title, help=p.help, key=wkey)
         return text if text.strip() else p.default
-    return st.text_input(p.title, value=str(p.default), help=p.help, key=wkey)
+    return where.text_input(p.title, help=p.help, key=wkey)
 
 
 def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), advanced: bool = True
@@ -178,6 +207,19 @@ def settings_widgets(config_cls: type, key: str, exclude: tuple[str, ...] = (), 
     return out
 
 
+#: The training settings (genlib.train.TrainSettings) by name, for :func:`train_setting`.
+TRAIN = {p.name: p for p in params_of(TrainSettings)}
+
+
+def train_setting(name: str, key: str, where: Any = None, **changes: Any) -> Any:
+    """One training setting's widget (key ``f"{key}_{name}"``), with a page's own default or label in ``changes``;
+    the device choices are what this machine offers."""
+    p = replace(TRAIN[name], **changes)
+    if name == "device":
+        p = replace(p, choices=tuple(device_options()))
+    return param_widget(p, key, where)
+
+
 def config_widgets(model_name: str, key: str) -> dict[str, Any]:
     """The model's settings as widgets, built from its Config (no page hard-codes a model's knobs)."""
     return settings_widgets(REGISTRY[model_name].Config, f"{key}_{model_name}")
@@ -188,23 +230,78 @@ def device_options() -> list[str]:
 
 
 # --- job monitor -------------------------------------------------------------------------------------------
+#: The page that shows a run of each kind (its address opens it: ``?run=<id>``).
+PAGE_OF_KIND = {RunKind.TRAIN.value: "pages/train.py", RunKind.AVO.value: "pages/simulator.py",
+                RunKind.ANOMALY.value: "pages/anomaly.py", RunKind.GENERATION.value: "pages/lorenz.py",
+                RunKind.SWEEP.value: "pages/compare.py"}
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def _status_line(s: JobSnapshot) -> str:
-    rate = f" · {s.steps_per_s:.0f} steps/s" if s.status is JobStatus.RUNNING and s.steps_per_s else ""
-    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{rate}"
+    extra = ""
+    if s.status is JobStatus.RUNNING:
+        rate = s.steps_per_s
+        extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
+            (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
+    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{extra}"
+
+
+def continue_run(run_id: str, steps: int) -> None:
+    """Start a job that continues a stored run from its last checkpoint (a button callback: errors become a toast)."""
+    try:
+        spec = continue_spec(run_store(), run_id, int(steps))
+    except UserError as exc:
+        st.toast(f"Cannot continue {run_id}: {exc}", icon=":material/error:")
+        return
+    job = job_manager().submit(spec)
+    st.toast(f"Continuing {run_id} for {int(steps)} more steps ({job.id})")
+
+
+def steps_to_continue(record: RunRecord) -> int:
+    """What Continue offers by default: the rest of the planned steps, or as many again when the plan was done."""
+    done = record.checkpoint_step if record.status == JobStatus.INTERRUPTED.value and record.checkpoint_step \
+        else record.steps
+    left = (record.total or 0) - (done or 0)
+    return int(left if left > 0 else max(done or 0, 1))
+
+
+def continuable(record: RunRecord) -> bool:
+    """A training run of an iterative model with a checkpoint, stopped or interrupted before its planned end."""
+    cls = REGISTRY.get(record.model)
+    return (record.kind == RunKind.TRAIN.value and cls is not None and cls.iterative and record.checkpoint is not None
+            and record.status in (JobStatus.STOPPED.value, JobStatus.INTERRUPTED.value))
 
 
 def sidebar_job_monitor() -> None:
-    """All jobs of this process in the sidebar, refreshed every second while any is active."""
+    """All jobs of this process in the sidebar, refreshed every second while any is active, and the runs a crash or
+    a restart interrupted, each with Continue."""
     manager = job_manager()
     with st.sidebar:
-        st.markdown("### Training jobs")
+        st.markdown("### Jobs")
         st.fragment(run_every=1.0 if manager.active else None)(_monitor_body)()
+
+
+def _interrupted_runs() -> list[RunRecord]:
+    """Interrupted (or stopped) runs not yet continued, newest first: what the sidebar offers to continue."""
+    store = run_store()
+    records = store.list(kinds=None)
+    continued = {r.parent for r in records if r.parent}
+    return [r for r in records if r.status == JobStatus.INTERRUPTED.value and r.id not in continued][:3]
 
 
 def _monitor_body() -> None:
     manager = job_manager()
     snaps = manager.snapshots()
-    if not snaps:
+    interrupted = _interrupted_runs()
+    if not snaps and not interrupted:
         st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
         return
     for s in reversed(snaps[-8:]):
@@ -214,7 +311,19 @@ def _monitor_body() -> None:
             failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
-                      help="End training now and keep what it has learned")
+                      help="End the work now and keep what it has done")
+        elif s.status is JobStatus.STOPPED and s.kind == RunKind.TRAIN.value and s.run_id and s.total > s.step:
+            st.button(f"Continue ({s.total - s.step} steps)", key=f"sidebar_cont_{s.id}", on_click=continue_run,
+                      args=(s.run_id, s.total - s.step), help="Train on from where it stopped, to its planned steps")
+    for r in interrupted:
+        st.progress(min(1.0, (r.steps or 0) / max(r.total or 1, 1)),
+                    text=f"{STATUS_ICON[JobStatus.INTERRUPTED]} **{r.name}** — interrupted at step {r.steps}")
+        if continuable(r):
+            st.button(f"Continue ({steps_to_continue(r)} steps)", key=f"sidebar_cont_{r.id}", on_click=continue_run,
+                      args=(r.id, steps_to_continue(r)),
+                      help="The app or command running it stopped; train on from its last checkpoint")
+        else:
+            st.caption("No checkpoint was written before it stopped.")
     was_active = st.session_state.get("_monitor_active", False)
     st.session_state["_monitor_active"] = manager.active > 0
     if was_active and manager.active == 0:

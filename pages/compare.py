@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,11 @@ from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, re
 from genlib.models import REGISTRY, ModelError, compatible_models
 from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
-from pages.addressing import set_url_list, set_url_value, url_list, url_select, url_value
-from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, fmt_time, job_manager,
-                          run_store, samples_csv)
+from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, fmt_time, job_manager, param_widget,
+                          run_store, samples_csv, train_setting)
+from pages.presets_ui import page_state
+from pages.urlstate import choice_param
 
 ensure_app_shell()
 
@@ -28,6 +31,7 @@ DEFAULT_MODELS = ("copula", "vae", "nsf")
 COMPARE_STEPS = 3000
 
 st.title("Compare models")
+page_state("compare")
 st.markdown(
     "Which model is best on *this* data, and by how much? Tick several models and start them together: they "
     "train at the same time in the background while the table below rescores each on fresh samples every few "
@@ -76,13 +80,11 @@ def _live_run_ids(ds: Dataset) -> list[str]:
     return [j.run_id for j in _matching_jobs(ds) if j.run_id]
 
 
-def _sync_runs_url(ds: Dataset) -> None:
-    set_url_list("runs", _live_run_ids(ds) + list(st.session_state.get("cmp_stored", [])))
-
-
 def _table_members(ds: Dataset, run_ids: list[str]) -> None:
-    """Add a sweep's members to the comparison (the live ones are there anyway)."""
-    set_url_list("runs", _live_run_ids(ds) + list(st.session_state.get("cmp_stored", [])) + run_ids)
+    """Add a sweep's stored members to the comparison (the live ones are in the table anyway)."""
+    live = set(_live_run_ids(ds))
+    chosen = list(st.session_state.get("cmp_stored", []))
+    st.session_state["cmp_stored"] = list(dict.fromkeys(chosen + [r for r in run_ids if r not in live]))
 
 
 def _column_config(keys: list[str]) -> dict[str, Any]:
@@ -148,17 +150,19 @@ if ds is None:
 names = compatible_models(ds.n_classes, ds.image_shape)
 with st.container(border=True):
     st.markdown("#### 1 · Choose models and start them together")
-    chosen = st.multiselect("Models", names, default=[m for m in DEFAULT_MODELS if m in names], key="cmp_models",
-                            format_func=lambda n: f"{n} — {REGISTRY[n].label}",
-                            help="each becomes one background job; two train at a time, the rest wait in a queue")
+    chosen = list(param_widget(replace(choice_param("models", names), kind=tuple, item=str, label="Models",
+                                       default=tuple(m for m in DEFAULT_MODELS if m in names),
+                                       labels={n: f"{n} — {REGISTRY[n].label}" for n in names},
+                                       help="each becomes one background job; two train at a time, the rest wait "
+                                            "in a queue"), "cmp"))
     c1, c2, c3, c4 = st.columns(4)
-    steps = int(c1.number_input("steps (iterative models)", 10, 200_000, COMPARE_STEPS, step=500, key="cmp_steps",
-                                help="the same optimiser-step budget for every neural model; classical models fit "
-                                     "in one call"))
-    seed = int(c2.number_input("seed", 0, 2**31 - 1, 0, key="cmp_seed"))
-    period = float(c3.number_input("rescore every (s)", 1.0, 600.0, 3.0, key="cmp_period",
-                                   help="how often each job scores fresh samples (costs a little training time)"))
-    device = c4.selectbox("device", device_options(), key="cmp_device")
+    steps = int(train_setting("steps", "cmp", c1, default=COMPARE_STEPS, step=500, label="steps (iterative models)",
+                              help="the same optimiser-step budget for every neural model; classical models fit in "
+                                   "one call"))
+    seed = int(train_setting("seed", "cmp", c2))
+    period = float(train_setting("eval_period_s", "cmp", c3, default=3.0, label="rescore every (s)",
+                                 help="how often each job scores fresh samples (costs a little training time)"))
+    device = train_setting("device", "cmp", c4)
     configs: dict[str, dict[str, Any]] = {}
     if chosen:
         for tab, name in zip(st.tabs(chosen), chosen):
@@ -177,25 +181,25 @@ with st.container(border=True):
 
 # --- 2. stored runs ----------------------------------------------------------------------------------------------
 stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.record is not None]
-# The runs compared are named in the URL (?runs=a,b; ?run=a from a link): the live ones of this process and the
-# stored ones added below, so a reload, or the app after a restart, shows the same comparison.
-wanted = url_list("runs") + [r for r in url_list("run") if r not in url_list("runs")]
-set_url_value("run", None)
-if wanted:
-    live_ids = set(_live_run_ids(ds))
-    missing = [r for r in wanted if r not in live_ids and r not in {rec.id for rec in stored}]
-    if missing:
-        st.warning(f"Run{'s' if len(missing) > 1 else ''} {', '.join(missing)} not available here (unknown, deleted, "
-                   f"or trained on other data than {ds.name}); comparing the others.", icon=":material/link_off:")
-    st.session_state["cmp_stored"] = [r for r in wanted if r in {rec.id for rec in stored}]
+# A link names runs to compare (?run=a or ?runs=a,b, e.g. from the Runs page or a sweep): the stored ones join the
+# selection below (kept in the address as cmp_stored), the live ones are in the table anyway.
+links = url_list("runs") + url_list("run")
+if links:
+    set_url_value("runs", None)
+    set_url_value("run", None)
+    stored_ids_now = {rec.id for rec in stored}
+    missing = [r for r in links if r not in stored_ids_now and r not in set(_live_run_ids(ds))]
+    for run_id in missing:
+        not_found("run", run_id, "runs")
+    chosen_before = list(st.session_state.get("cmp_stored", url_list("cmp_stored")))
+    st.session_state["cmp_stored"] = [r for r in dict.fromkeys(chosen_before + links) if r in stored_ids_now]
 with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)",
                  expanded=bool(st.session_state.get("cmp_stored"))):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
-    stored_ids = st.multiselect("Stored runs", [r.id for r in stored], key="cmp_stored", on_change=_sync_runs_url,
-                                args=(ds,),
-                                format_func=lambda i: next(f"{r.name} · {r.status} · {r.id}" for r in stored if r.id == i))
-_sync_runs_url(ds)
+    stored_ids = list(param_widget(replace(choice_param("stored", [r.id for r in stored]), kind=tuple, item=str,
+                                           default=(), label="Stored runs",
+                                           labels={r.id: f"{r.name} · {r.status} · {r.id}" for r in stored}), "cmp"))
 
 # --- 3. live table -----------------------------------------------------------------------------------------------
 st.markdown("#### 2 · Live metric table")

@@ -11,10 +11,13 @@ from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
+from genlib.params import Param
+from pages import urlstate
 from pages.addressing import url_value
-from pages.common import ensure_app_shell
+from pages.common import ensure_app_shell, param_widget
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
@@ -24,10 +27,17 @@ st.markdown(
     "be sampled, its second: *how do I draw new data?* Below, first a mixture of Gaussians fitted to the codes "
     "of an encoder (sample codes, decode them: a generator; score codes: an outlier detector), then the "
     "classic density estimators side by side on 2-D data you can see.")
+page_state("density")
 SECTIONS = ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"]
 if url_value("flow") and "dn_section" not in st.session_state:   # a link to a flow run opens its section
     st.session_state["dn_section"] = SECTIONS[1]
-section = st.radio("Section", SECTIONS, horizontal=True, key="dn_section")
+section = urlstate.choice("Section", SECTIONS, "dn_section", radio=True)
+
+
+EPS = Param("eps", 0.01, "the share of rows with the lowest p(z) flagged as outliers",
+            choices=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1), widget="slider",
+            label="outlier threshold ε: lowest share flagged", labels={q: f"{100 * q:g} %" for q in
+                                                                  (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)})
 
 
 @st.cache_data(show_spinner="Fitting mixtures for k = 1…15…", max_entries=16)
@@ -65,16 +75,14 @@ def latent_gmm_section() -> None:
         return
     fp = source.cache_key + array_digest(codes)
     c = st.columns(3)
-    cov = c[0].selectbox("covariance type", lt.COVARIANCE_TYPES, key="dn_cov",
-                         help="full: any ellipse per component; diag: axis-aligned; spherical: round; "
+    cov = urlstate.choice("covariance type", lt.COVARIANCE_TYPES, "dn_cov", where=c[0],
+                          help="full: any ellipse per component; diag: axis-aligned; spherical: round; "
                               "tied: one shared ellipse")
     curve = _curve(fp, codes, cov)
     best = lt.best_k(curve, "bic")
-    k = int(c[1].slider("components k", 1, int(curve["k"].max()), best, key=f"dn_k_{cov}",
-                        help=f"BIC's choice: {best}"))
-    eps_q = float(c[2].select_slider("outlier threshold ε: lowest share flagged", [0.001, 0.005, 0.01, 0.02, 0.05,
-                                                                               0.1], 0.01, key="dn_eps",
-                                     format_func=lambda q: f"{100 * q:g} %"))
+    k = int(param_widget(Param(f"k_{cov}", best, f"BIC's choice: {best}", range=(1, int(curve["k"].max())),
+                               widget="slider", label="components k"), "dn", where=c[1]))
+    eps_q = float(param_widget(EPS, "dn", where=c[2]))
     gmm = _gmm(fp, codes, k, cov)
     ll = lt.log_likelihood(gmm, codes)
     thr = lt.outlier_threshold(ll, quantile=eps_q)
@@ -87,7 +95,7 @@ def latent_gmm_section() -> None:
     st.markdown("**Where the mass is.** The codes drawn in 2-D (PCA of the codes, or UMAP if you projected them on "
                 "the Latent explorer), with contours of a 2-D mixture fitted to the view itself — a picture of "
                 "p, not p itself when the codes have more than two dimensions — and the outliers ringed.")
-    view_method = st.radio("view", ["pca", "umap"], horizontal=True, key="dn_view")
+    view_method = urlstate.choice("view", ["pca", "umap"], "dn_view", radio=True)
     try:
         view = codes[:, :2] if codes.shape[1] == 2 else lt.embed(codes, view_method, n_components=2)
     except DataError as exc:

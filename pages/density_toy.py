@@ -3,6 +3,7 @@ beside them, and a GAN's discriminator over the plane while it trains. Not a pag
 calls :func:`toy_section`."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,14 +16,27 @@ from genlib.data import Dataset
 from genlib.data.toy2d import SHAPES
 from genlib.models.classical import rule_of_thumb_bandwidth
 from genlib.models.fitted import FittedModel
-from genlib.train import Job, TrainSpec
 from genlib import catalog
+from genlib.params import Param
 from genlib.store import StoreError
+from genlib.train import Job, TrainSpec
+from pages import urlstate
 from pages.addressing import load_model, not_found, set_url_value, url_value
-from pages.common import _builtin, job_manager, page_jobs, run_store, start_page_job
+from pages.common import _builtin, job_manager, page_jobs, param_widget, run_store, start_page_job
 
 FLOWS = ("maf", "realnvp", "nsf")
 GANS = ("gan", "wgan_gp")
+SHAPE = Param("shape", "moons", "the 2-D toy distribution", choices=tuple(SHAPES), label="toy data")
+POINTS = Param("n", 2000, "points drawn (80 % train, 20 % held out)", choices=(500, 1000, 2000, 5000), widget="slider",
+               label="points")
+NOISE = Param("noise", 0.05, "Gaussian noise added to each point", choices=(0.0, 0.02, 0.05, 0.1, 0.2),
+              widget="slider")
+COMPONENTS = Param("k", 8, "Gaussians in the mixture", range=(1, 20), widget="slider", label="GMM components K")
+FLOW_STEPS = Param("flow_steps", 1500, "optimiser steps of the flow", range=(100, 50_000), step=500,
+                   label="flow steps")
+GAN_STEPS = Param("gan_steps", 3000, "optimiser steps of the GAN", range=(100, 50_000), step=500, label="steps")
+STRETCH = Param("gan_stretch", True, "label smoothing and instance noise keep D near ½; stretching shows its shape",
+                label="stretch colours")
 GRID_N = 120  # cells per side: a KDE on a 200×200 grid takes seconds, 120 keeps a slider responsive
 
 
@@ -98,24 +112,25 @@ def toy_section() -> None:
     c[3].latex(r"\log p(x)=\log p_z(f(x))+\log\left|\det\frac{\partial f}{\partial x}\right|")
 
     c = st.columns(3)
-    shape = c[0].selectbox("toy data", SHAPES, index=SHAPES.index("moons"), key="dn_shape")
-    n = int(c[1].select_slider("points", [500, 1000, 2000, 5000], 2000, key="dn_n"))
-    noise = float(c[2].select_slider("noise", [0.0, 0.02, 0.05, 0.1, 0.2], 0.05, key="dn_noise"))
+    shape = param_widget(SHAPE, "dn", where=c[0])
+    n = int(param_widget(POINTS, "dn", where=c[1]))
+    noise = float(param_widget(NOISE, "dn", where=c[2]))
     ds = _dataset(shape, n, noise)
     sweep = _sweep(shape, n, noise)
     best_h = dn.best_bandwidth(sweep)
     hs = [float(h) for h in sweep["bandwidth"]]
     c = st.columns(3)
-    k = int(c[0].slider("GMM components K", 1, 20, 8, key="dn_k"))
-    h = float(c[1].select_slider("KDE bandwidth h", hs, min(hs, key=lambda v: abs(v - best_h)), key="dn_h",
-                                 format_func=lambda v: f"{v:.3g}",
-                                 help="Too small: a spike on every point (under-smoothed); too large: one blur "
-                                      "(over-smoothed). The star on the curve below is the held-out best."))
+    k = int(param_widget(COMPONENTS, "dn", where=c[0]))
+    h = float(param_widget(replace(urlstate.choice_param(
+        "h", hs, min(hs, key=lambda v: abs(v - best_h)),
+        "Too small: a spike on every point (under-smoothed); too large: one blur (over-smoothed). The star on the "
+        "curve below is the held-out best.", labels={v: f"{v:.3g}" for v in hs}), widget="slider",
+        label="KDE bandwidth h"), "dn", where=c[1]))
     flows = _flow_runs(ds)
     named = _named_flow(flows)
-    if named is not None:
+    if named is not None:   # the flow run the address names (?flow=<run id>) sets the flow choice
         st.session_state["dn_flow"] = named.model
-    flow_name = c[2].selectbox("flow", FLOWS, key="dn_flow", on_change=set_url_value, args=("flow", None))
+    flow_name = urlstate.choice("flow", FLOWS, "dn_flow", where=c[2], on_change=set_url_value, args=("flow", None))
 
     models: dict[str, Any] = dict(_classical(shape, n, noise, k, h))
     flow = named or _newest(flows, flow_name)
@@ -141,7 +156,7 @@ def toy_section() -> None:
         st.download_button("Held-out table (CSV)", table.to_csv(index=False).encode(), "density_heldout.csv",
                            "text/csv", key="dn_table_dl")
         running = [j for j in _jobs("flow") if not j.status.finished]
-        steps = int(st.number_input("flow steps", 100, 50_000, 1500, step=500, key="dn_flow_steps"))
+        steps = int(param_widget(FLOW_STEPS, "dn"))
         spec = TrainSpec(model=flow_name, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
                          name=f"{flow_name} on {shape}")
         st.button(f"Train the {flow_name} flow", key="dn_flow_start", on_click=_start, args=("flow", spec),
@@ -183,10 +198,10 @@ def gan_section(ds: Dataset, shape: str) -> None:
         "Lab made famous).")
     st.latex(r"D^*(x) = \frac{p_{\text{data}}(x)}{p_{\text{data}}(x) + p_G(x)}")
     c = st.columns(3)
-    model = c[0].selectbox("GAN", GANS, key="dn_gan")
-    steps = int(c[1].number_input("steps", 100, 50_000, 3000, step=500, key="dn_gan_steps"))
-    stretch = c[2].toggle("stretch colours", True, key="dn_gan_stretch",
-                          help="label smoothing and instance noise keep D near ½; stretching shows its shape")
+    model = urlstate.choice("GAN", GANS, "dn_gan", where=c[0])
+    steps = int(param_widget(GAN_STEPS, "dn", where=c[1]))
+    stretch = urlstate.bind(STRETCH, "dn_gan_stretch", lambda: c[2].toggle(STRETCH.title, key="dn_gan_stretch",
+                                                                           help=STRETCH.help))
     spec = TrainSpec(model=model, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
                      name=f"{model} on {shape}")
     st.button(f"Train the {model}", key="dn_gan_start", on_click=_start, args=("gan", spec))

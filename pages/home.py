@@ -7,10 +7,12 @@ import streamlit as st
 from genlib import figures
 from genlib.models import capability_table
 from pages.common import dataset_picker, describe, ensure_app_shell
+from pages.presets_ui import page_state, presets_list
 
 ensure_app_shell()
 
 st.title("GenLab")
+page_state("home")
 st.markdown(
     "GenLab trains **generative models** — variational autoencoders, GANs, normalizing flows and classical "
     "density estimators — on tabular data, images and dynamical systems, and shows how well each one "
@@ -72,5 +74,9 @@ table = pd.DataFrame(capability_table())
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={k: st.column_config.CheckboxColumn(k) for k in
                             ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional")})
+st.header("Presets")
+st.markdown("Saved page states, each a link to its page with its settings (save one from any page's **Presets** box; "
+            "import a colleague's JSON file there too).")
+presets_list()
 st.page_link("pages/train.py", label="Train a model →", icon=":material/model_training:")
 st.page_link("pages/compare.py", label="Compare several models side by side →", icon=":material/leaderboard:")

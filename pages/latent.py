@@ -12,6 +12,7 @@ from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
 from pages.common import ensure_app_shell
+from pages.presets_ui import page_state
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_rows,
                                  train_controls)
 
@@ -19,6 +20,7 @@ ensure_app_shell()
 lt.warm_up_umap()  # no-op after the first call; app.py starts it too
 
 st.title("Latent-space explorer")
+page_state("latent")
 st.markdown(
     "An **autoencoder** squeezes each row x through a few numbers z = f(x) (the *code*) and rebuilds it as "
     "g(z); what survives the squeeze is what the data are made of. **PCA** does the same with a linear f and g "

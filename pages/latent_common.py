@@ -17,8 +17,10 @@ from genlib.cache import array_digest
 from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, TrainSpec
+from pages import urlstate
 from pages.addressing import load_model, url_select
-from pages.common import config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job
+from pages.common import (config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job,
+                          train_setting)
 
 PCA = "pca"
 DEFAULT_STEPS = 3000
@@ -101,9 +103,9 @@ def train_controls(ds: Dataset, prefix: str) -> None:
 
     usable = [m for m in models_with(Capability.ENCODE) if m in compatible_models(ds.n_classes, ds.image_shape)]
     c = st.columns([2, 1, 1])
-    model = c[0].selectbox("Model to train", usable, key=f"{prefix}_model",
-                           format_func=lambda n: f"{n} — {REGISTRY[n].label}")
-    steps = int(c[1].number_input("steps", 100, 100_000, DEFAULT_STEPS, step=500, key=f"{prefix}_steps"))
+    model = urlstate.choice("Model to train", usable, f"{prefix}_model", where=c[0],
+                            format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    steps = int(train_setting("steps", prefix, c[1], default=DEFAULT_STEPS, step=500, range=(100, 100_000)))
     with st.expander(f"{model} settings"):
         config = config_widgets(model, f"{prefix}_{model}")
     spec = TrainSpec(model=model, dataset=ds, config=config, steps=steps, batch_size=128, eval_period_s=None,

@@ -16,13 +16,16 @@ from genlib.data.lorenz import LorenzSystemParams
 from genlib.dynamics import sindy
 from genlib.params import params_of
 from genlib.systems import lorenz as system
+from pages import urlstate
 from pages.addressing import url_value
 from pages.common import ensure_app_shell, param_widget
+from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
 
 ensure_app_shell()
 
 st.title("Lorenz attractor lab")
+page_state("lorenz")
 st.markdown(
     "Lorenz's 1963 model of convection: three ordinary differential equations whose solutions never settle and "
     "never repeat, and whose nearby starts separate exponentially — **chaos**. Seed 001 asks whether a generative "
@@ -34,7 +37,7 @@ st.latex(r"\dot x = \sigma (y - x), \qquad \dot y = x(\rho - z) - y, \qquad \dot
 SECTIONS = ("1 · Simulate", "2 · Lyapunov exponent", "3 · Fit the equations", "4 · Generative models")
 if (url_value("run") or url_value("gen")) and "lz_section" not in st.session_state:
     st.session_state["lz_section"] = SECTIONS[3]   # a link to a model run (or its trajectories) opens section 4
-section = st.radio("Section", SECTIONS, horizontal=True, key="lz_section", label_visibility="collapsed")
+section = urlstate.choice("Section", SECTIONS, "lz_section", radio=True, label_visibility="collapsed")
 
 
 # --- cached computations (pure genlib calls) ---------------------------------------------------------------------

@@ -14,11 +14,13 @@ from genlib.dynamics import trajectories as tr
 from genlib.dynamics.generation import TRAJECTORY_DATA, GenerationResult, GenerationTask, trajectories_of
 from genlib.models import REGISTRY
 from genlib.models.fitted import FittedModel
+from genlib.params import Param
 from genlib.store import JobStatus, RunKind, RunRecord, StoreError
 from genlib.train import Job, TrainSpec
+from pages import urlstate
 from pages.addressing import (dataset_of, load_model, results, set_url_value, snapshot_of, stored, url_select,
                               url_value)
-from pages.common import _builtin, config_widgets, device_options, job_manager, run_store, start_page_job
+from pages.common import _builtin, config_widgets, job_manager, param_widget, run_store, start_page_job, train_setting
 
 KINDS = {
     "DCGAN on trajectory images (seed 001)": ("lorenz_images", ["dcgan"]),
@@ -87,15 +89,16 @@ def generative_section() -> None:
         "trajectory instead (16 steps as one 48-number vector).")
     st.latex(r"\mathrm{image}[c,\, r,\, k] = \frac{2\,(s_c(32r + k) - \min_c)}{\max_c - \min_c} - 1,"
              r"\qquad c \in \{x, y, z\}")
-    kind = st.radio("What to train", list(KINDS), key="lz_gen_kind", horizontal=True)
+    kind = urlstate.choice("What to train", list(KINDS), "lz_gen_kind", radio=True)
     ds_name, models = KINDS[kind]
     c = st.columns(4)
-    n_traj = c[0].select_slider("trajectories", [64, 128, 256, 512, 1000], 256 if ds_name == "lorenz_images" else 64,
-                                key=f"lz_gen_n_{ds_name}", help="seed 001 used 1,000 images")
-    model = c[1].selectbox("model", models, key=f"lz_gen_model_{ds_name}",
-                           format_func=lambda n: f"{n} — {REGISTRY[n].label}")
-    steps = int(c[2].number_input("steps", 10, 200_000, DEFAULT_STEPS[ds_name], step=500, key="lz_gen_steps"))
-    device = c[3].selectbox("device", device_options(), key="lz_gen_device")
+    n_traj = param_widget(Param(f"n_{ds_name}", 256 if ds_name == "lorenz_images" else 64, "seed 001 used 1,000 images",
+                                choices=(64, 128, 256, 512, 1000), widget="slider", label="trajectories"),
+                          "lz_gen", where=c[0])
+    model = urlstate.choice("model", models, f"lz_gen_model_{ds_name}", where=c[1],
+                            format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    steps = int(train_setting("steps", "lz_gen", c[2], default=DEFAULT_STEPS[ds_name], step=500))
+    device = train_setting("device", "lz_gen", c[3])
     ds = _dataset(ds_name, n_traj)
     if model == "dcgan":
         st.markdown("Seed 001's stabilisers are switches in the settings: **spectral norm** (each layer's largest "

@@ -1,4 +1,5 @@
-"""Runs: every finished run from the store — reload it, sample from it, download it, delete it."""
+"""Runs: every run in the store, of every kind and status — reopen it on its page, sample from it, continue it,
+download it, delete it."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,26 +7,41 @@ import streamlit as st
 
 from genlib import figures
 from genlib.metrics import METRICS
-from genlib.store import StoreError
-from pages.common import ensure_app_shell, fmt_time, run_store, samples_csv
+from genlib.store import JobStatus, RunKind, StoreError
+from pages import urlstate
+from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager, run_store,
+                          samples_csv, steps_to_continue)
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
 st.title("Runs")
+page_state("runs")
 store = run_store()
-st.markdown(f"Every run that ended (done, stopped or failed) is kept in the run store at `{store.root}` "
-            "(set `GENLAB_HOME` to move it), so it survives a restart of the app. Select a run to reload "
-            "its model and draw new samples.")
+st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_HOME` to move it) from the moment "
+            "it starts: a restart of the app, or a crash, does not lose it. A run whose process died is "
+            "**interrupted**; it keeps its last checkpoint and can be continued. Select a run to reopen it on its "
+            "page, draw new samples or continue training.")
 
-records = store.list()
+KIND_LABEL = {RunKind.TRAIN.value: "training", RunKind.AVO.value: "simulator fit (AVO)",
+              RunKind.ANOMALY.value: "anomaly scoring", RunKind.GENERATION.value: "generation",
+              RunKind.SWEEP.value: "sweep"}
+c = st.columns(3)
+kinds = c[0].multiselect("kinds", list(KIND_LABEL), default=[], format_func=KIND_LABEL.get, key="runs_kinds",
+                         placeholder="all kinds")
+statuses = c[1].multiselect("status", [s.value for s in JobStatus if s is not JobStatus.QUEUED], default=[],
+                            key="runs_status", placeholder="any status")
+records = [r for r in store.list(kinds=tuple(kinds) or None) if not statuses or r.status in statuses]
 if not records:
-    st.info("No runs yet. Train a model on the **Train** page; it appears here when it ends.")
+    st.info("No runs yet. Train a model on the **Train** page; it appears here as soon as it starts."
+            if not kinds and not statuses else "No run matches these filters.")
     st.stop()
 
 table = pd.DataFrame([{
-    "id": r.id, "created": fmt_time(r.created), "model": r.model, "dataset": r.dataset, "status": r.status,
-    "steps": r.steps, "elapsed (s)": r.elapsed, "device": r.device,
-    "AD": r.metrics.get("anderson_darling"), "Kendall": r.metrics.get("kendall_error"), "error": r.error or "",
+    "id": r.id, "created": fmt_time(r.created), "kind": KIND_LABEL.get(r.kind, r.kind), "model": r.model,
+    "data": r.dataset, "status": r.status, "steps": r.steps, "elapsed (s)": r.elapsed, "device": r.device,
+    "AD": r.metrics.get("anderson_darling"), "Kendall": r.metrics.get("kendall_error"),
+    "continues": r.parent or "", "error": r.error or "",
 } for r in records])
 event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                      key="runs_table", column_config={
@@ -35,25 +51,52 @@ st.download_button("Download this table (CSV)", table.to_csv(index=False).encode
                    mime="text/csv")
 
 rows = event.selection.rows if event is not None else []
-run_id = table.iloc[rows[0]]["id"] if rows else st.selectbox("…or choose a run", table["id"], key="runs_pick")
+ids = list(table["id"])
+# The run in the address (?run=<id>, what "Open it on its page" links carry); a stale id falls back with one note.
+run_id = table.iloc[rows[0]]["id"] if rows else urlstate.choice("…or choose a run", ids, "run")
+st.query_params["run"] = run_id   # always, even the newest: the address must still name it once newer runs exist
 record = store.get(run_id)
 
 st.subheader(f"Run {record.id}")
 c1, c2 = st.columns([2, 3])
 with c1:
-    st.markdown(f"**{record.model}** on **{record.dataset}** — {record.status}, {record.steps} steps in "
-                f"{record.elapsed:.1f}s on {record.device or '—'}, seed {record.seed}")
+    st.markdown(f"**{record.name}** ({KIND_LABEL.get(record.kind, record.kind)}) — **{record.status}**, "
+                f"{record.steps} of {record.total or record.steps} steps in {record.elapsed:.1f}s on "
+                f"{record.device or '—'}, seed {record.seed}")
+    if record.parent:
+        st.caption(f"Continues run {record.parent}.")
     if record.error:
-        st.error(record.error)
-    st.json({"config": record.config, "dataset parameters": record.dataset_params, "transform": record.transform,
-             "metrics": record.metrics}, expanded=False)
+        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(record.error)
+    page = PAGE_OF_KIND.get(record.kind)
+    if page and record.status != JobStatus.FAILED.value:
+        st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",
+                     query_params={"run": record.id})
+    st.json({"settings": record.config, "inputs": record.inputs, "dataset parameters": record.dataset_params,
+             "transform": record.transform, "metrics": record.metrics, "summary": record.summary}, expanded=False)
 with c2:
     hist = record.history or {}
     if hist.get("losses"):
         st.plotly_chart(figures.curves.loss_curves(hist["loss_steps"], hist["losses"], title="Training losses"),
                         key="runs_loss")
 
-if record.status != "failed":
+live = job_manager().find_run(record.id)
+if record.status == JobStatus.RUNNING.value:
+    if live is not None:
+        snap = live.snapshot()
+        st.progress(snap.fraction, text=f"running · step {snap.step}/{snap.total}")
+        st.button("Stop", key="runs_stop", on_click=live.stop, help="End it now and keep what it has learned")
+    else:
+        st.info("This run is running in another process (a command-line training, or another app on this store).")
+
+if continuable(record):
+    st.markdown("**Continue** trains on from the last checkpoint (weights, optimiser state and random streams), as "
+                "a new run that carries this one's curves.")
+    cc = st.columns([1, 1, 3])
+    more = cc[0].number_input("more steps", 1, 1_000_000, steps_to_continue(record), key=f"runs_more_{record.id}")
+    cc[1].button("Continue", type="primary", key="runs_continue", on_click=continue_run, args=(record.id, more))
+
+if record.kind == RunKind.TRAIN.value and record.status not in (JobStatus.FAILED.value, JobStatus.RUNNING.value) \
+        and record.checkpoint is not None:
     n = st.number_input("rows to sample", 1, 100_000, 1000, key="runs_n")
     seed = st.number_input("seed", 0, 2**31 - 1, 0, key="runs_seed")
     try:
@@ -72,13 +115,15 @@ if record.status != "failed":
         d1, d2 = st.columns(2)
         d1.download_button("Download samples (CSV)", samples_csv(fake, fitted.columns),
                            file_name=f"{record.id}_samples.csv", mime="text/csv", key="runs_dl_samples")
-        if record.checkpoint and record.checkpoint.exists():
+        if record.checkpoint.exists():
             d2.download_button("Download checkpoint (.pt)", record.checkpoint.read_bytes(),
                                file_name=f"{record.id}.pt", mime="application/octet-stream", key="runs_dl_ckpt")
 
-with st.expander("Delete this run"):
-    st.warning("Deleting removes the record and its checkpoint from the store. This cannot be undone.")
-    if st.button("Delete run", type="primary", key="runs_delete"):
-        store.delete(record.id)
-        st.toast(f"Deleted run {record.id}")
-        st.rerun()
+if record.status != JobStatus.RUNNING.value:
+    with st.expander("Delete this run"):
+        st.warning("Deleting removes the record and its files from the store. This cannot be undone.")
+        if st.button("Delete run", type="primary", key="runs_delete"):
+            store.delete(record.id)
+            st.query_params.pop("run", None)
+            st.toast(f"Deleted run {record.id}")
+            st.rerun()

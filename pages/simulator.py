@@ -4,25 +4,31 @@ simulated data from observed data and moving a proposal over θ against it. Thin
 genlib.figures.avo draws."""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dataclasses import replace
-
 from genlib import figures
-from genlib.avo import (SIMULATORS, AVOConfig, AVOHistory, AVORun, Simulator, SimulatorError, get_simulator,
-                        make_observed, marginal_samples, weinberg_afb)
-from genlib.params import params_of
-from pages.common import ensure_app_shell, param_widget
+from genlib.avo import (OBSERVED_KEPT, SIMULATORS, AVOConfig, AVOHistory, AVOResult, AVOTask, Simulator,
+                        SimulatorError, avo_result_from_run, get_simulator, make_observed, marginal_samples,
+                        run_simulator, weinberg_afb)
+from genlib.params import make_config, params_of
+from genlib.store import RunKind, RunRecord, StoreError
+from genlib.train import Job
+from pages import urlstate
+from pages.common import ensure_app_shell, fmt_time, job_manager, param_widget, run_store
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 #: AVOConfig's settings: each widget takes its label, range, default and help from this metadata.
 P = {p.name: p for p in params_of(AVOConfig)}
 
 st.title("Simulator fitting (AVO)")
+page_state("simulator")
 st.markdown(
     "Many sciences have **simulators**: programs that turn parameters θ into synthetic data x (collisions, "
     "weather, epidemics). Running one is easy; writing down its likelihood p(x|θ) is often impossible. Given real "
@@ -34,7 +40,7 @@ st.latex(r"\theta^* = \arg\min_\theta\ \rho\big(p_r(x),\ p(x|\theta)\big)")
 
 # --------------------------------------------------------------------------------------------- 1. simulator
 st.subheader("1 · The simulator and the observed data")
-name = st.selectbox("simulator", list(SIMULATORS), key="avo_sim", format_func=lambda n: SIMULATORS[n].label)
+name = urlstate.choice("simulator", list(SIMULATORS), "avo_sim", format_func=lambda n: SIMULATORS[n].label)
 base: Simulator = SIMULATORS[name]
 st.latex(base.formula)
 left, right = st.columns([3, 2])
@@ -160,20 +166,102 @@ def _observed(name: str, truth: tuple[float, ...], n: int, seed: int) -> np.ndar
     return make_observed(get_simulator(name).with_truth(truth), n, seed)
 
 
+@dataclass
+class ShownFit:
+    """The fit section 4 shows: a job of this process (followed live), or a run read back from the store (drawn again
+    from its stored history and estimate, never fitted again)."""
+
+    config: AVOConfig
+    sim: Simulator
+    run_id: str | None
+    job: Job | None = None
+    record: RunRecord | None = None
+    stored: AVOResult | None = None
+
+    def state(self) -> dict[str, Any]:
+        """status, step/total, history, result (when finished), error and ETA, from the job or from the store."""
+        if self.job is not None:
+            snap = self.job.snapshot()
+            result = self.job.result.value if snap.status.finished and self.job.result is not None else None
+            history = result.history if result is not None else (snap.live or AVOHistory())
+            return {"status": snap.status.value, "step": snap.step, "total": snap.total, "history": history,
+                    "result": result, "error": snap.error, "eta_s": snap.eta_s, "finished": snap.status.finished}
+        assert self.record is not None
+        r = self.record
+        return {"status": r.status, "step": r.steps, "total": r.total,
+                "history": self.stored.history if self.stored is not None else AVOHistory(), "result": self.stored,
+                "error": r.error, "eta_s": None, "finished": True}
+
+    def observed(self, state: dict[str, Any]) -> np.ndarray | None:
+        given = self.job.spec.observed if self.job is not None else None
+        if given is not None:
+            return given
+        return None if state["result"] is None else state["result"].observed
+
+
+def _shown_job(job: Job) -> ShownFit:
+    cfg = job.spec.config
+    return ShownFit(cfg, run_simulator(cfg), job.run_id, job=job)
+
+
+def _shown_run(run_id: str) -> ShownFit | None:
+    """This process's job writing ``run_id`` (live), else the stored run; None (and one line) when it is unknown."""
+    job = job_manager().find_run(run_id)
+    if job is not None and isinstance(job.spec, AVOTask):
+        return _shown_job(job)
+    try:
+        record = run_store().get(run_id)
+        stored = avo_result_from_run(record, run_store().results(run_id))
+        config = stored.config if stored is not None else make_config(AVOConfig, record.inputs, error=SimulatorError)
+    except (StoreError, SimulatorError) as exc:
+        st.warning(f"Cannot show the fit {run_id!r} of the link: {exc}", icon=":material/link_off:")
+        return None
+    return ShownFit(config, run_simulator(config), run_id, record=record, stored=stored)
+
+
 def _start(cfg: AVOConfig) -> None:
     """Called in the script body, not as an on_click callback: a callback would get the settings of the previous
-    run, missing a value typed just before the click."""
-    old: AVORun | None = st.session_state.get("avo_run")
-    if old is not None:
-        old.stop()
+    run, missing a value typed just before the click. The run's id goes into the URL, so a reload (or the link)
+    shows this fit again."""
+    old = st.session_state.get("avo_job")
+    try:
+        if old is not None:
+            job_manager().get(old).stop()   # one fit per session at a time; the stopped one keeps its run
+    except KeyError:
+        pass
     obs = _observed(cfg.simulator, tuple(cfg.true_theta), cfg.n_observed, cfg.seed)
-    st.session_state["avo_run"] = AVORun(cfg, obs).start()
+    job = job_manager().submit(AVOTask(cfg, obs))
+    st.session_state["avo_job"] = job.id
+    deadline = time.monotonic() + 2.0   # a free slot starts it at once: its run id comes within milliseconds
+    while job.thread is not None and job.run_id is None and time.monotonic() < deadline and not job.wait(0.01):
+        pass
+    if job.run_id is not None:
+        st.query_params["run"] = job.run_id
+        st.session_state.pop("avo_pending", None)
+    else:   # queued behind other jobs: the URL gets its run id when it starts
+        st.session_state["avo_pending"] = job.id
+        st.query_params.pop("run", None)
 
 
-def _stop() -> None:
-    run = st.session_state.get("avo_run")
-    if run is not None:
-        run.stop()
+def _open_stored() -> None:
+    run_id = st.session_state.get("avo_open")
+    if run_id:
+        st.query_params["run"] = run_id
+        st.session_state.pop("avo_pending", None)
+
+
+def _pending() -> Job | None:
+    """A fit this session started that was queued: once it has a run id, the URL gets it."""
+    job_id = st.session_state.get("avo_pending")
+    try:
+        job = job_manager().get(job_id) if job_id else None
+    except KeyError:
+        job = None
+    if job is not None and job.run_id is not None:
+        st.query_params["run"] = job.run_id
+    if job is None or job.run_id is not None or job.snapshot().status.finished:
+        st.session_state.pop("avo_pending", None)
+    return job
 
 
 # --------------------------------------------------------------------------------------------- 4. run
@@ -183,10 +271,36 @@ for msg in errors:
 c = st.columns([1, 1, 4])
 if c[0].button("Start", type="primary", key="avo_start", disabled=bool(errors)):
     _start(config)
-run: AVORun | None = st.session_state.get("avo_run")
-c[1].button("Stop", key="avo_stop", on_click=_stop, disabled=run is None or run.finished)
-if run is None:
+stored_fits = run_store().list(kinds=(RunKind.AVO.value,))
+if stored_fits:
+    fit_labels = {r.id: f"{SIMULATORS[r.dataset].label if r.dataset in SIMULATORS else r.dataset} · {r.status} · "
+                        f"{fmt_time(r.created)}" for r in stored_fits}
+    c[2].selectbox("Open a stored fit", list(fit_labels), index=None, format_func=fit_labels.get, key="avo_open",
+                   on_change=_open_stored, placeholder=f"{len(stored_fits)} stored fit(s), newest first",
+                   help="Every fit is kept in the run store: open one to see its figures again, without refitting.")
+pending = _pending()
+shown: ShownFit | None = None
+# the URL's run; else (the URL lost it on a page change) the one this session showed last
+link = st.query_params.get("run") or (None if pending is not None else st.session_state.get("avo_shown_run"))
+if link:
+    shown = _shown_run(link)
+    if shown is None:
+        st.session_state.pop("avo_shown_run", None)
+    else:
+        st.session_state["avo_shown_run"] = link
+        if st.query_params.get("run") != link:
+            st.query_params["run"] = link
+elif pending is not None:
+    shown = _shown_job(pending)
+c[1].button("Stop", key="avo_stop", on_click=shown.job.stop if shown is not None and shown.job is not None else None,
+            disabled=shown is None or shown.job is None or shown.job.snapshot().status.finished,
+            help="End the fit after the current step; what it did is kept")
+if shown is None:
     st.info("Press **Start**: the fit runs in the background and the figures below follow it live.")
+elif shown.job is None:
+    assert shown.record is not None
+    st.caption(f"Stored fit {shown.run_id} of {fmt_time(shown.record.created)}, read back from the run store "
+               "(not fitted again).")
 
 
 def _error_pct(value: float, truth: float) -> float:
@@ -194,24 +308,24 @@ def _error_pct(value: float, truth: float) -> float:
     return 100 * abs(value - truth) / abs(truth) if truth != 0 else float("nan")
 
 
-def _estimate(snap: dict[str, Any]) -> np.ndarray | None:
+def _estimate(state: dict[str, Any]) -> np.ndarray | None:
     """The finished fit's estimate (mean of μ over the last steps), or the current μ while it runs."""
-    if snap["result"] is not None:
-        return np.asarray(snap["result"].mu, float)
-    hist: AVOHistory = snap["history"]
+    if state["result"] is not None:
+        return np.asarray(state["result"].mu, float)
+    hist: AVOHistory = state["history"]
     return np.asarray(hist.mu[-1], float) if hist.mu else None
 
 
-def _metrics(snap: dict[str, Any], rsim: Simulator, cfg: AVOConfig) -> None:
-    est = _estimate(snap)
+def _metrics(state: dict[str, Any], rsim: Simulator, cfg: AVOConfig) -> None:
+    est = _estimate(state)
     if est is None:
         return
     truth = np.asarray(rsim.true_theta, float)
-    shown = [i for i, p in enumerate(rsim.param_names) if p not in cfg.fixed]
+    shown_params = [i for i, p in enumerate(rsim.param_names) if p not in cfg.fixed]
     extra = 1 if rsim.name == "weinberg" else 0
-    cols = st.columns(len(shown) + extra)
-    word = "estimate" if snap["result"] is not None else "current μ"
-    for col, i in zip(cols, shown):
+    cols = st.columns(len(shown_params) + extra)
+    word = "estimate" if state["result"] is not None else "current μ"
+    for col, i in zip(cols, shown_params):
         err = _error_pct(est[i], truth[i])
         col.metric(f"{rsim.param_names[i]}: {word}", f"{est[i]:.4g}", f"{err:.1f} % from the truth {truth[i]:.4g}",
                    delta_color="off", delta_arrow="off")
@@ -223,9 +337,9 @@ def _metrics(snap: dict[str, Any], rsim: Simulator, cfg: AVOConfig) -> None:
                         delta_color="off", delta_arrow="off")
 
 
-if run is not None:
-    rsim = run.simulator
-    was_running = not run.finished
+if shown is not None:
+    rsim = shown.sim
+    was_running = not shown.state()["finished"]
     feats: list[str] | None = None
     if rsim.n_features > 3:
         feats = st.multiselect("features to compare", list(rsim.feature_names), list(rsim.feature_names[:3]),
@@ -233,33 +347,39 @@ if run is not None:
 
     @st.fragment(run_every=1.0 if was_running else None)
     def _live() -> None:
-        snap = run.snapshot()
-        hist: AVOHistory = snap["history"]
+        state = shown.state()
+        if shown.job is not None and shown.job.run_id and st.query_params.get("run") != shown.job.run_id:
+            st.query_params["run"] = shown.job.run_id   # a queued fit has just started: its link
+        hist: AVOHistory = state["history"]
         sims = hist.simulations[-1] if hist.simulations else 0
-        st.progress(snap["step"] / max(snap["total"], 1),
-                    text=f"{rsim.label} — {snap['status']} · step {snap['step']}/{snap['total']} · "
-                         f"{sims:,} simulations")
-        if snap["error"]:
-            st.error(f"The fit failed: {snap['error']}")
-        _metrics(snap, rsim, run.config)
+        eta = f" · about {state['eta_s']:.0f} s left" if state["eta_s"] else ""
+        st.progress(state["step"] / max(state["total"], 1),
+                    text=f"{rsim.label} — {state['status']} · step {state['step']}/{state['total']} · "
+                         f"{sims:,} simulations{eta}")
+        if state["error"]:
+            st.error(f"The fit failed: {state['error']}" if state["status"] == "failed" else state["error"])
+        _metrics(state, rsim, shown.config)
         left, right = st.columns(2)
         left.plotly_chart(figures.avo.psi_trace_figure(hist, rsim), key="avo_psi")
         right.plotly_chart(figures.avo.critic_loss_figure(hist), key="avo_critic")
-        if hist.mu:
+        observed = shown.observed(state)
+        if hist.mu and observed is not None:
             n = 500 if rsim.name == "lorenz" else 5000
-            fake = marginal_samples(rsim, np.asarray(hist.mu[-1]), np.asarray(hist.sigma[-1]), n, seed=len(hist.mu))
-            obs = run.observed[:20_000]
+            res = state["result"]
+            mu, sd = (res.mu, res.sigma) if res is not None else (hist.mu[-1], hist.sigma[-1])
+            fake = marginal_samples(rsim, np.asarray(mu), np.asarray(sd), n, seed=len(hist.mu))
+            obs = observed[:OBSERVED_KEPT]
             st.plotly_chart(figures.avo.histogram_figure(obs, fake, rsim, feats), key="avo_hist")
-            st.caption(f"Observed rows (first {len(obs):,}) against {n:,} rows simulated from the current proposal "
-                       f"q(θ|ψ), step {hist.step[-1]}. When the fit has converged the two cannot be told apart — "
-                       "which is all the critic ever checks.")
-        if was_running and run.finished:
+            where = "the estimate" if res is not None else f"the current proposal q(θ|ψ), step {hist.step[-1]}"
+            st.caption(f"Observed rows (first {len(obs):,}) against {n:,} rows simulated from {where}. When the fit "
+                       "has converged the two cannot be told apart — which is all the critic ever checks.")
+        if was_running and state["finished"]:
             st.rerun()  # the whole page: the comparison table gets AVO's final row
 
     _live()
-    snap = run.snapshot()
-    if run.finished and snap["history"].step:
-        h = snap["history"]
+    final = shown.state()
+    if final["finished"] and final["history"].step:
+        h = final["history"]
         table = pd.DataFrame({"step": h.step})
         for j, p in enumerate(rsim.param_names):
             table[f"mu_{p}"] = [m[j] for m in h.mu]
@@ -268,6 +388,7 @@ if run is not None:
         table["simulations"], table["seconds"] = h.simulations, h.elapsed
         st.download_button("History (CSV)", table.to_csv(index=False).encode(), f"avo_{rsim.name}_history.csv",
                            "text/csv", key="avo_history_dl")
+
 
 # --------------------------------------------------------------------------------------------- 5. baselines
 st.subheader("5 · Against the exact fit and rejection ABC, same data")
@@ -306,11 +427,13 @@ if c[1].button("Run ABC", key="avo_abc", help=f"{abc_n * abc_rows:,} simulator c
     except SimulatorError as exc:
         st.error(f"ABC: {exc}")
 
-avo_result = None
-if run is not None and run.result is not None and _experiment(run.config) == key:
-    avo_result = run.result
-elif run is not None and run.result is not None:
-    st.caption("The last AVO fit used other data or other known parameters: press **Start** to add AVO to the table.")
+avo_result: AVOResult | None = None
+shown_state = shown.state() if shown is not None else None
+if shown_state is not None and shown_state["result"] is not None and _experiment(shown.config) == key:
+    avo_result = shown_state["result"]
+elif shown_state is not None and shown_state["result"] is not None:
+    st.caption("The AVO fit shown above used other data or other known parameters: press **Start** to add AVO to the "
+               "table.")
 
 
 def _row(method: str, theta: np.ndarray, std: np.ndarray | None, sims: float, secs: float,
@@ -361,8 +484,8 @@ if name == "weinberg":
 
     ll, e_vals, g_vals = _ridge(key[:4], observed)   # the data, not the known parameters
     path = np.asarray(avo_result.history.mu) if avo_result is not None else None
-    if path is None and run is not None and _experiment(run.config) == key and run.snapshot()["history"].mu:
-        path = np.asarray(run.snapshot()["history"].mu)
+    if path is None and shown_state is not None and _experiment(shown.config) == key and shown_state["history"].mu:
+        path = np.asarray(shown_state["history"].mu)
     abc_res = store.get("abc")
     st.plotly_chart(figures.avo.weinberg_ridge_figure(ll, e_vals, g_vals, path, sim.true_theta,
                                                     abc_res.accepted if abc_res is not None else None),

@@ -10,13 +10,16 @@ from genlib.models import REGISTRY, compatible_models
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobSnapshot, JobStatus, TrainSpec
 from genlib.transforms import TRANSFORMS, auto_kind
+from pages import urlstate
 from pages.addressing import dataset_of, load_model, snapshot_of, stored, url_select, url_value
-from pages.common import (config_widgets, dataset_picker, device_options, ensure_app_shell, failure_details,
-                          fmt_time, job_manager, samples_csv)
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, fmt_time, job_manager,
+                          samples_csv, train_setting)
+from pages.presets_ui import page_state
 
 ensure_app_shell()
 
 st.title("Train a model")
+page_state("train")
 st.markdown("Choose data and a model, then start training. The job runs in a background thread: the page "
             "stays live, you can change page, and the sidebar shows every job. Each run is saved to the run "
             "store when it ends, and the page's address names it (`?run=…`): a reload shows it again.")
@@ -63,8 +66,8 @@ left, right = st.columns([2, 3], gap="large")
 with left:
     ds = dataset_picker("train")
     names = compatible_models(ds.n_classes, ds.image_shape) if ds is not None else sorted(REGISTRY)
-    model_name = st.selectbox("Model", names, key="train_model", index=names.index("vae") if "vae" in names else 0,
-                              format_func=lambda n: f"{n} — {REGISTRY[n].label}")
+    model_name = urlstate.choice("Model", names, "train_model", default="vae",
+                                 format_func=lambda n: f"{n} — {REGISTRY[n].label}")
     cls = REGISTRY[model_name]
     if cls.formula:
         st.latex(r"\small " + cls.formula)  # the settings column is narrow
@@ -72,22 +75,15 @@ with left:
     with st.expander("Model settings", expanded=False):
         config = config_widgets(model_name, "train")
     with st.expander("Training settings", expanded=False):
-        steps = None
-        if cls.iterative:
-            steps = int(st.number_input("steps", 10, 200_000, cls.default_steps, step=100, key="train_steps",
-                                        help="optimiser steps (one mini-batch each)"))
-        batch = int(st.number_input("batch size", 8, 8192, 256, step=32, key="train_batch"))
-        seed = int(st.number_input("seed", 0, 2**31 - 1, 0, key="train_seed",
-                                   help="same seed and settings → the same model"))
-        device = st.selectbox("device", device_options(), key="train_device",
-                              help="auto uses the GPU when PyTorch sees one")
-        transform = st.selectbox("preprocessing", list(TRANSFORMS), key="train_transform",
-                                 help="fitted on the training split only; samples are mapped back to data units")
+        steps = int(train_setting("steps", "train", default=cls.default_steps)) if cls.iterative else None
+        batch = int(train_setting("batch_size", "train"))
+        seed = int(train_setting("seed", "train"))
+        device = train_setting("device", "train")
+        transform = train_setting("transform", "train")
         st.caption(TRANSFORMS[transform].help)
         shown = auto_kind(ds.train) if transform == "auto" and ds is not None else transform  # what auto picks here
         st.latex(r"\small " + TRANSFORMS[shown].latex)
-        period = float(st.number_input("metrics every (s)", 1.0, 600.0, 5.0, key="train_period",
-                                       help="how often fresh samples are scored against the test split"))
+        period = float(train_setting("eval_period_s", "train"))
     spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,
                                              batch_size=batch, seed=seed, device=device, transform=transform,
                                              eval_period_s=period)

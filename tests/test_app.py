@@ -112,7 +112,7 @@ def test_sidebar_job_monitor_on_every_page(page: str) -> None:
     at = _app()
     at.switch_page(page).run()
     _no_exception(at)
-    assert any(m.value == "### Training jobs" for m in at.sidebar.markdown)
+    assert any(m.value == "### Jobs" for m in at.sidebar.markdown)
 
 
 # --- Compare page ------------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_compare_page_trains_two_models_and_tables_both() -> None:
     assert len(at.latex) >= 10, "every metric's formula is shown"
     at.multiselect(key="cmp_models").set_value(["gaussian", "vae"]).run()
     at.number_input(key="cmp_steps").set_value(150).run()
-    at.number_input(key="cmp_period").set_value(1.0).run()
+    at.number_input(key="cmp_eval_period_s").set_value(1.0).run()
     at.button(key="cmp_start").click().run()
     _no_exception(at)
 

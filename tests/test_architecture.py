@@ -15,13 +15,13 @@ GENLIB = ROOT / "genlib"
 #: genlib's parts from the bottom layer up; a module may import its own layer or a lower one, never a higher one.
 LAYERS: list[set[str]] = [
     {"errors", "paths"},
-    {"params", "cache", "logs"},
+    {"params", "cache", "logs", "presets"},
     {"systems"},
     {"data"},
     {"transforms"},
     {"models"},
     {"metrics"},
-    {"train", "store"},
+    {"train", "store", "uploads"},
     {"catalog", "compare", "dynamics", "latent", "density", "anomaly", "avo"},
     {"figures"},
     {"api", "cli", "__main__"},

@@ -9,10 +9,13 @@ import torch
 from conftest import SAFETY_TIMEOUT, wait_until
 from scipy import stats
 
-from genlib.avo import (AVOConfig, AVORun, GaussianProposal, SimulatorError, abc_rejection, analytic_score,
-                        direct_fit, fit_avo, get_simulator, make_observed, marginal_samples,
+from genlib.avo import (AVOConfig, AVOTask, GaussianProposal, SimulatorError, abc_rejection, analytic_score,
+                        avo_result_from_run, direct_fit, fit_avo, get_simulator, make_observed, marginal_samples,
                         score_function_surrogate, weinberg_afb, weinberg_density, weinberg_loglik_grid)
 from genlib.avo import fit as avo_fit
+from genlib.params import make_config
+from genlib.store import RunStore
+from genlib.train import JobStatus
 
 
 # ------------------------------------------------------------------------------------------- simulators
@@ -159,11 +162,10 @@ def test_bad_config_is_a_clear_error():
         fit_avo(AVOConfig(simulator="poisson", steps=1), observed=np.array([1.0, np.nan, 3.0]))
 
 
-def test_diverging_critic_fails_the_run_with_a_message(monkeypatch):
+def test_diverging_critic_fails_the_job_with_its_message(monkeypatch, make_manager):
     # No setting inside the parameters' ranges makes this small critic diverge (measured: learning rates up to 1e5
     # stay finite), so the fault is injected: after 20 calls the critic's output turns to inf, as an overflowing
-    # network's would. What is tested is the run's guard and its failure path, not the critic.
-    from genlib.avo import fit as avo_fit
+    # network's would. What is tested is the fit's guard and the job's failure path, not the critic.
     forward, calls = avo_fit.Critic.forward, {"n": 0}
 
     def overflowing(self, x):
@@ -172,10 +174,15 @@ def test_diverging_critic_fails_the_run_with_a_message(monkeypatch):
         return out * float("inf") if calls["n"] > 20 else out
 
     monkeypatch.setattr(avo_fit.Critic, "forward", overflowing)
-    run = AVORun(AVOConfig(simulator="poisson", steps=50, n_observed=200)).start()
-    assert run.wait(SAFETY_TIMEOUT)
-    snap = run.snapshot()
-    assert snap["status"] == "failed" and "critic" in snap["error"]
+    store = RunStore()
+    job = make_manager(store=store).submit(AVOTask(AVOConfig(simulator="poisson", steps=50, n_observed=200)))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.FAILED and snap.error.startswith("the critic's loss became")
+    assert "\n" not in snap.error and snap.traceback is None          # the user's settings: one line, no traceback
+    row = store.get(snap.run_id)
+    assert row.kind == "avo" and row.status == "failed" and row.error == snap.error and row.run_dir is None
+    assert avo_result_from_run(row, store.results(row.id)) is None    # nothing to draw again, and no crash
 
 
 def test_avo_settings_are_checked_against_their_declared_ranges():
@@ -187,16 +194,86 @@ def test_avo_settings_are_checked_against_their_declared_ranges():
         fit_avo(AVOConfig(simulator="poisson", steps=0))
 
 
-def test_background_run_reports_and_stops():
-    run = AVORun(AVOConfig(simulator="poisson", steps=20_000, n_observed=500, critic_warmup=0)).start()
-    # the run reports while it runs: wait for its third step however long that takes (not for a fixed time)
-    wait_until(lambda: run.snapshot()["step"] >= 3 or run.finished, what="the AVO run's third step")
-    assert run.snapshot()["status"] == "running"
-    run.stop()
-    assert run.wait(SAFETY_TIMEOUT)
-    snap = run.snapshot()
-    assert snap["status"] == "stopped" and 3 <= len(snap["history"].mu) < 20_000
-    assert snap["result"] is not None and snap["result"].stopped
+# ------------------------------------------------------------------------------------ the fit as a job
+SMALL = dict(simulator="poisson", n_observed=2000, critic_steps=2, critic_warmup=20)
+
+
+def test_avo_task_runs_to_done_and_its_stored_run_reproduces_the_estimate(make_manager):
+    store = RunStore()
+    cfg = AVOConfig(steps=40, **SMALL)
+    job = make_manager(store=store).submit(AVOTask(cfg))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.DONE and snap.step == snap.total == 40 and snap.kind == "avo"
+    assert snap.model == "avo" and snap.dataset == "poisson" and snap.seed == cfg.seed
+    assert set(snap.losses) == {"critic_loss", "wasserstein"} and snap.loss_steps[-1] == 40
+    assert snap.live.step == list(range(1, 41))                       # the page's last copy is the whole history
+    res = job.result.value
+    assert snap.live is not res.history                                # a copy, not the fit's own list
+
+    row = store.get(snap.run_id)
+    assert row.kind == "avo" and row.status == "done"
+    assert make_config(AVOConfig, row.inputs) == cfg                  # enough to run it again
+    assert [r.id for r in store.list(kinds=("avo",))] == [row.id] and store.list() == []   # not a training run
+    assert row.summary["estimate"] == pytest.approx(res.mu.tolist()) and row.summary["truth"] == [7.0]
+    assert row.summary["param_names"] == ["lambda"] and row.summary["simulations"] == res.simulations > 0
+    arrays = store.results(row.id)
+    assert arrays["mu"].shape == (40, 1) and arrays["observed"].shape == (2000, 1)
+    # the stored history alone gives the estimate back: the mean of μ over the last half of the steps
+    assert np.allclose(arrays["mu"][-20:].mean(0), arrays["estimate_mu"])
+    assert np.allclose(arrays["estimate_mu"], res.mu) and np.array_equal(arrays["observed"], res.observed)
+
+    again = avo_result_from_run(row, arrays)                           # what the page draws after a reload
+    assert again.config == cfg and again.simulator.true_theta == res.simulator.true_theta
+    assert again.history == res.history and np.allclose(again.mu, res.mu) and np.allclose(again.sigma, res.sigma)
+    assert again.simulations == res.simulations and not again.stopped
+
+
+def test_stopping_an_avo_job_keeps_its_partial_history(make_manager):
+    store = RunStore()
+    job = make_manager(store=store).submit(AVOTask(AVOConfig(steps=20_000, **{**SMALL, "critic_warmup": 0})))
+    # wait for its third step however long that takes (not for a fixed time)
+    wait_until(lambda: job.snapshot().step >= 3 or job.wait(0), what="the AVO job's third step")
+    assert job.snapshot().status is JobStatus.RUNNING
+    job.stop()
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.STOPPED and 3 <= snap.step < 20_000 and len(snap.live.step) == snap.step
+    row = store.get(snap.run_id)
+    assert row.status == "stopped" and row.steps == snap.step and row.total == 20_000
+    again = avo_result_from_run(row, store.results(row.id))
+    assert again.stopped and again.history.step == list(range(1, snap.step + 1))
+    assert np.allclose(again.mu, job.result.value.mu)
+
+
+def test_cancelling_an_avo_job_keeps_no_run(make_manager, genlab_home):
+    store = RunStore()
+    job = make_manager(store=store).submit(AVOTask(AVOConfig(steps=20_000, **SMALL)))
+    wait_until(lambda: job.run_id is not None or job.wait(0), what="the AVO job's run row")
+    job.cancel()
+    assert job.wait(SAFETY_TIMEOUT)
+    assert store.list(kinds=None) == [] and job.run_id is None
+    assert not [p for p in (genlab_home / "runs").rglob("*") if p.is_file()]   # no folder, no staging left
+
+
+def test_observed_data_with_nan_fail_the_job_with_one_line(make_manager):
+    store = RunStore()
+    bad = np.array([1.0, np.nan, 3.0])
+    job = make_manager(store=store).submit(AVOTask(AVOConfig(steps=5, simulator="poisson"), observed=bad))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.FAILED and snap.error == "the observed data contain NaN or infinite values"
+    row = store.get(snap.run_id)
+    assert row.status == "failed" and row.error == snap.error and store.results(row.id) == {}
+
+
+def test_only_avo_runs_reopen_as_fits(make_manager, finance):
+    from genlib.train import TrainSpec
+    store = RunStore()
+    job = make_manager(store=store).submit(TrainSpec("gmm", finance, steps=1, eval_period_s=None))
+    assert job.wait(SAFETY_TIMEOUT) and job.snapshot().status is JobStatus.DONE
+    with pytest.raises(SimulatorError, match="not an AVO fit"):
+        avo_result_from_run(store.get(job.run_id), {})
 
 
 def test_marginal_samples_do_not_touch_a_fit_and_follow_the_proposal():

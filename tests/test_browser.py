@@ -136,7 +136,7 @@ def test_every_page_opens_and_a_job_trains_to_done(server: str, page) -> None:
     # 1. a deep link as the very first request: must come up inside the app shell (navigation + monitor)
     pg.goto(f"{server}/train")
     pg.get_by_role("heading", name="Train a model").wait_for()
-    pg.get_by_text("Training jobs").wait_for()
+    pg.get_by_text("Jobs", exact=True).wait_for()
     assert pg.get_by_role("link", name="Runs").count() >= 1
     _assert_no_exception(pg)
 
@@ -282,4 +282,9 @@ def test_simulator_page_fits_poisson_live_and_compares_with_the_exact_fit(server
     pg.get_by_role("button", name="Maximum likelihood").click()
     pg.get_by_text("maximum likelihood (x̄)").first.wait_for(state="attached")  # a grid cell
     pg.get_by_role("button", name="History (CSV)").wait_for()
+    _assert_no_exception(pg)
+    assert "run=" in pg.url                     # the fit's run is in the URL: a reload shows it again, not refitted
+    pg.reload()
+    pg.get_by_text(re.compile(r"done · step 80/80 · [\d,]+ simulations")).wait_for()
+    pg.get_by_text("lambda: estimate").wait_for()
     _assert_no_exception(pg)

@@ -57,7 +57,7 @@ def test_train_page_shows_a_stored_run_named_in_the_url(finance, make_manager) -
     assert at.query_params["run"] == run_id
 
     at = _open("pages/train.py", run="20000101-000000-nosuch")
-    assert "20000101-000000-nosuch is not available here" in _text(at)
+    assert "run=20000101-000000-nosuch (no such run here" in _text(at)
     assert any("No job yet" in i.value for i in at.info)
     assert "run" not in at.query_params
 
@@ -80,7 +80,8 @@ def test_compare_page_shows_the_runs_and_the_sweep_named_in_the_url(finance, mak
     table = at.dataframe[0].value
     assert f"gaussian for the address test [{run_id[-6:]}]" in set(table["run"])
     assert at.multiselect(key="cmp_stored").value == [run_id]
-    assert at.query_params["runs"] == run_id and "run" not in at.query_params   # ?run= is folded into ?runs=
+    # a link's ?run= joins the stored selection, which the address keeps (cmp_stored)
+    assert at.query_params["cmp_stored"] == run_id and "run" not in at.query_params
     assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1"
     assert "Sweep 20240101-000000-sweep1: vae: sigma ∈ {0.05, 0.5} · 2 of 2 runs finished" in _text(at)
     heat = [c for c in at.get("plotly_chart") if "cmp_sweep_fig" in str(c.proto.id)]
@@ -88,13 +89,13 @@ def test_compare_page_shows_the_runs_and_the_sweep_named_in_the_url(finance, mak
 
     at.button(key="cmp_sweep_table").click().run()    # its members join the comparison, by address
     _ok(at)
-    assert set(at.query_params["runs"].split(",")) == {run_id, *members}
+    assert set(at.query_params["cmp_stored"].split(",")) == {run_id, *members}
     assert len(at.dataframe[0].value) == 1 + 3
 
     at = _open("pages/compare.py", runs=f"{run_id},20000101-000000-nosuch", sweep="20000101-000000-nosuch")
-    assert "20000101-000000-nosuch not available here" in _text(at)
-    assert "Sweep 20000101-000000-nosuch is not available here" in _text(at)
-    assert at.query_params["runs"] == run_id
+    assert "runs=20000101-000000-nosuch (no such run here" in _text(at)
+    assert "sweep=20000101-000000-nosuch (no such sweep here" in _text(at)
+    assert at.query_params["cmp_stored"] == run_id and "runs" not in at.query_params
     assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1", "the default: the newest sweep"
 
 
@@ -115,7 +116,7 @@ def test_latent_and_density_pages_show_the_stored_encoder_named_in_the_url(make_
     assert at.query_params["run"] == run_id
 
     at = _open("pages/latent.py", run="20000101-000000-nosuch")
-    assert "20000101-000000-nosuch is not available here" in _text(at)
+    assert "run=20000101-000000-nosuch (no such run here" in _text(at)
     assert at.selectbox(key="lt_source").value == "run:" + run_id, "without a valid address: the newest encoder"
     at.selectbox(key="lt_source").set_value("pca").run()
     _ok(at)
@@ -147,5 +148,5 @@ def test_lorenz_section_shows_the_stored_model_and_its_stored_trajectories(make_
     assert at.query_params["gen"] == gen_id and at.dataframe
 
     at = _open("pages/lorenz.py", run=run_id, gen="20000101-000000-nosuch")
-    assert "Generation run 20000101-000000-nosuch is not available here" in _text(at)
+    assert "gen=20000101-000000-nosuch (no such generation run here" in _text(at)
     assert at.query_params["gen"] == gen_id, "the default view: the run's newest trajectories"

@@ -14,17 +14,14 @@ counts, angles and Lorenz states alike. Every simulator call is counted.
 """
 from __future__ import annotations
 
-import threading
 import time
-import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from genlib.errors import UserError
 from genlib.models.gan import gradient_penalty
 from genlib.params import check_config, param
 from genlib.train.loop import seeded_init
@@ -32,9 +29,7 @@ from genlib.train.loop import seeded_init
 from .proposal import GaussianProposal, score_function_surrogate
 from .simulators import SIMULATORS, Simulator, SimulatorError, get_simulator
 
-log = logging.getLogger(__name__)
-
-__all__ = ["AVOConfig", "AVOHistory", "AVOResult", "fit_avo", "AVORun", "make_observed", "marginal_samples"]
+__all__ = ["AVOConfig", "AVOHistory", "AVOResult", "fit_avo", "make_observed", "run_simulator", "marginal_samples"]
 
 
 @dataclass
@@ -143,6 +138,12 @@ class Critic(nn.Module):
         return self.net(z).squeeze(-1)
 
 
+def run_simulator(config: AVOConfig) -> Simulator:
+    """The simulator of a fit, with the fit's true θ (the one place that pairs a config with its simulator)."""
+    sim = get_simulator(config.simulator)
+    return sim if config.true_theta is None else sim.with_truth(config.true_theta)
+
+
 def make_observed(sim: Simulator, n: int, seed: int = 0) -> np.ndarray:
     """The 'experiment': n observations at the simulator's true θ, from their own seed."""
     return sim.observe(int(n), np.random.default_rng(np.random.SeedSequence([int(seed), 7919])))
@@ -164,9 +165,7 @@ def fit_avo(config: AVOConfig, observed: np.ndarray | None = None,
             report: Callable[[int, int, AVOHistory], None] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> AVOResult:
     """Run AVO; ``report(step, total, history)`` after each proposal update (history is live: copy to keep)."""
-    sim = get_simulator(config.simulator)
-    if config.true_theta is not None:
-        sim = sim.with_truth(config.true_theta)
+    sim = run_simulator(config)
     config.check(sim)
     obs = make_observed(sim, config.n_observed, config.seed) if observed is None else _check_observed(sim, observed)
 
@@ -292,70 +291,3 @@ def _check_observed(sim: Simulator, observed: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(x)):
         raise SimulatorError("the observed data contain NaN or infinite values")
     return x
-
-
-class AVORun:
-    """An AVO fit in a background thread: the page polls :meth:`snapshot` while it runs."""
-
-    def __init__(self, config: AVOConfig, observed: np.ndarray | None = None):
-        self.config = config
-        sim = get_simulator(config.simulator)
-        #: the run's simulator, with the run's true θ
-        self.simulator = sim if config.true_theta is None else sim.with_truth(config.true_theta)
-        #: the observed data (drawn here when not given, so a page can plot them before the fit ends)
-        self.observed = make_observed(self.simulator, config.n_observed, config.seed) if observed is None \
-            else np.asarray(observed, dtype=np.float64)
-        # A new thread's OpenMP team has torch's default size (one thread per CPU), not the caller's setting:
-        # on a busy 2-CPU machine the fit ran 10-40x slower in the thread (60 Poisson steps: 20 s vs 0.5 s).
-        self._torch_threads = torch.get_num_threads()
-        self.status = "queued"
-        self.error: str | None = None
-        self.result: AVOResult | None = None
-        self.step, self.total = 0, int(config.steps)
-        self._history = AVOHistory()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="avo-fit", daemon=True)
-
-    def start(self) -> "AVORun":
-        self.status = "running"
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def finished(self) -> bool:
-        return self.status in ("done", "stopped", "failed")
-
-    def _report(self, step: int, total: int, history: AVOHistory) -> None:
-        with self._lock:
-            self.step, self.total = step, total
-            self._history = history.copy()   # a private copy: the fit keeps appending to its own
-
-    def snapshot(self) -> dict[str, Any]:
-        """status, step/total, a copy of the history, the result when finished, and the error if any."""
-        with self._lock:
-            return {"status": self.status, "step": self.step, "total": self.total, "history": self._history.copy(),
-                    "result": self.result, "error": self.error}
-
-    def _run(self) -> None:
-        torch.set_num_threads(self._torch_threads)
-        try:
-            res = fit_avo(self.config, self.observed, self._report, self._stop.is_set)
-            with self._lock:
-                self.result = res
-                self.status = "stopped" if res.stopped else "done"
-        except Exception as exc:  # the page shows the message; the app keeps running; a bug's traceback is logged
-            if isinstance(exc, (UserError, FloatingPointError)):
-                log.warning("AVO fit failed: %s", exc)
-            else:
-                log.exception("AVO fit failed with an internal error")
-            with self._lock:
-                self.status = "failed"
-                self.error = f"{type(exc).__name__}: {exc}"

@@ -50,8 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--transform", default="auto", choices=TRANSFORM_KINDS,
                    help="preprocessing, fitted on the training split: " + "; ".join(
                        f"{t.kind}: {t.help}" for t in TRANSFORMS.values()))
-    t.add_argument("--out", required=True, help="run folder to create (checkpoint + run.json)")
+    t.add_argument("--out", default=None,
+                   help="run folder to create (checkpoint + run.json); default: a new folder in the run store")
+    t.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
+                   help="write a checkpoint this often while training, so a killed run can be continued (default 30)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    c = sub.add_parser("continue", help="continue a stopped or interrupted run from its last checkpoint")
+    c.add_argument("run", help="run id from 'genlib runs'")
+    c.add_argument("--steps", type=int, required=True, help="how many more optimiser steps")
+    c.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    c.add_argument("--out", default=None, help="run folder to create (default: a new folder in the run store)")
+    c.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a saved run into a CSV")
     s.add_argument("run", help="run folder, checkpoint file, or run id from 'genlib runs'")
@@ -71,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.add_argument("--kind", default=None, help="only runs of this kind (train, avo, anomaly, generation, sweep)")
+    r.add_argument("--check", action="store_true",
+                   help="check the store's integrity (database and run folders); exit status 3 when damaged")
 
     from . import anomaly, lorenz
     lorenz.add_parser(sub)
@@ -104,24 +118,55 @@ def cmd_train(args: argparse.Namespace) -> int:
     from genlib.data import load_any
     from genlib.models import model_config
     from genlib.store import RunStore
-    from genlib.logs import log_file
-    from genlib.train import JobManager, JobStatus, TrainSpec, resolve_device
+    from genlib.train import TrainSpec, resolve_device
 
-    out = Path(args.out)
-    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+    out = None if args.out is None else Path(args.out)
+    if out is not None and (out.is_file() or (out.is_dir() and any(out.iterdir()))):
         raise CliError(f"--out {out} already exists and is not empty; choose a new folder")
     dataset = load_any(args.data, **_pairs(args.param, "--param"))
     overrides = _pairs(args.set)
     model_config(args.model, overrides)  # fail fast on bad settings
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
+    _check_every(args.checkpoint_every)
     resolve_device(args.device)  # fail fast: a missing GPU must not leave a failed run in --out
+    data_ref = None if Path(args.data).name == args.data and not Path(args.data).is_file() \
+        else str(Path(args.data).resolve())
     spec = TrainSpec(model=args.model, dataset=dataset, config=overrides, steps=args.steps,
                      batch_size=args.batch_size, seed=args.seed, device=args.device, transform=args.transform,
-                     eval_period_s=None, out_dir=str(out))
-    manager = JobManager(max_concurrent=1, store=RunStore())
+                     eval_period_s=None, out_dir=None if out is None else str(out),
+                     checkpoint_every_s=args.checkpoint_every, data_ref=data_ref)
+    return _run_to_end(spec, RunStore(), args.quiet)
+
+
+def cmd_continue(args: argparse.Namespace) -> int:
+    from genlib.store import RunStore
+    from genlib.train import continue_spec, resolve_device
+
+    if args.steps < 1:
+        raise CliError("--steps must be at least 1")
+    _check_every(args.checkpoint_every)
+    resolve_device(args.device)
+    store = RunStore()
+    spec = continue_spec(store, args.run, args.steps, device=args.device, checkpoint_every_s=args.checkpoint_every,
+                         out_dir=args.out, eval_period_s=None)
+    return _run_to_end(spec, store, args.quiet)
+
+
+def _check_every(seconds: float) -> None:
+    if not seconds > 0:
+        raise CliError("--checkpoint-every must be a positive number of seconds")
+
+
+def _run_to_end(spec, store, quiet: bool) -> int:
+    """Run one job in this process, with a progress bar; print its run id on stdout. A failure (including a run that
+    could not be saved) exits non-zero with its reason."""
+    from genlib.logs import log_file
+    from genlib.train import JobManager, JobStatus
+
+    manager = JobManager(max_concurrent=1, store=store)
     job = manager.submit(spec)
-    _follow(job, quiet=args.quiet)
+    _follow(job, quiet=quiet)
     snap = job.snapshot()
     if snap.status is JobStatus.FAILED:
         if snap.traceback:  # a bug, already in the log with its traceback
@@ -238,21 +283,32 @@ def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from genlib.store import RunStore
-    store = RunStore()
-    records = store.list()
+    from genlib.store import RunKind, RunStore
+    store = RunStore()   # opening it reconciles: runs whose process died are listed as interrupted
+    if args.check:
+        problems = store.verify()
+        for line in problems:
+            print(line)
+        print(f"{store.root}: " + (f"{len(problems)} problem(s)" if problems else "ok"), file=sys.stderr)
+        return 3 if problems else 0
+    kinds = {k.value for k in RunKind}
+    if args.kind is not None and args.kind not in kinds:
+        raise CliError(f"--kind must be one of {', '.join(sorted(kinds))}")
+    records = store.list(kinds=args.kind)
     if args.json:
-        print(json.dumps([json.loads(r.to_json()) for r in records]))
+        print(json.dumps([_nan_to_none(json.loads(r.to_json())) for r in records]))
         return 0
     if not records:
         print(f"no runs yet in {store.root}", file=sys.stderr)
         return 0
-    print(f"{'id':24s} {'model':8s} {'dataset':10s} {'status':8s} {'steps':>6s} {'AD':>8s} {'Kendall':>8s}  created")
+    print(f"{'id':24s} {'kind':10s} {'model':8s} {'dataset':14s} {'status':11s} {'steps':>6s} {'AD':>8s} "
+          f"{'Kendall':>8s}  created")
     for r in records:
         ad = r.metrics.get("anderson_darling", float("nan"))
         ke = r.metrics.get("kendall_error", float("nan"))
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        print(f"{r.id:24s} {r.model:8s} {r.dataset:10s} {r.status:8s} {r.steps:6d} {ad:8.3f} {ke:8.3f}  {when}")
+        print(f"{r.id:24s} {r.kind:10s} {r.model:8s} {r.dataset[:14]:14s} {r.status:11s} {r.steps:6d} {ad:8.3f} "
+              f"{ke:8.3f}  {when}")
     return 0
 
 
@@ -266,7 +322,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     return run_score(args)
 
 
-COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "sample": cmd_sample,
+COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "continue": cmd_continue,
+            "sample": cmd_sample,
             "evaluate": cmd_evaluate, "runs": cmd_runs}
 
 

@@ -7,7 +7,9 @@ corrupt file gives a :class:`CheckpointError` with one clear sentence.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -101,9 +103,16 @@ class FittedModel:
         if training is not None and self.model.iterative:
             payload["training"] = {**training, "model_rng": self.model.rng.get_state(),
                                    "optimizers": self.model.optimizer_states()}
+        # Serialised in memory first: torch.save on a full disk raises a bare RuntimeError from its zip writer
+        # (measured on a 64 KiB tmpfs); a plain write raises OSError(ENOSPC), which callers report as such.
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
         tmp = path.with_suffix(path.suffix + ".tmp")
         try:
-            torch.save(payload, tmp)
+            with open(tmp, "wb") as fh:
+                fh.write(buffer.getbuffer())
+                fh.flush()
+                os.fsync(fh.fileno())
             tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
         except BaseException:
             tmp.unlink(missing_ok=True)  # a full disk must not leave a partial file behind

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..data import DATASETS, load_any, load_dataset
+from ..models import REGISTRY
 from ..store import JobStatus, RunKind, RunStore, StoreError
 from .loop import TrainSpec
 
@@ -34,6 +35,9 @@ def continue_spec(store: RunStore, run_id: str, steps: int, device: str = "auto"
                          "checkpoint); train it again")
     if steps < 1:
         raise StoreError("continue for at least 1 step")
+    model_cls = REGISTRY.get(record.model)
+    if model_cls is not None and not model_cls.iterative:
+        raise StoreError(f"run {run_id} is a {record.model}, fitted in one call: there is nothing to continue")
     data_ref = (record.inputs or {}).get("data_ref")
     dataset = _dataset_of(record.dataset, record.dataset_params, data_ref, run_id)
     start = record.checkpoint_step if record.checkpoint_step is not None else record.steps

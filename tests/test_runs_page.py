@@ -1,0 +1,79 @@
+"""The Runs page and the sidebar after a crash: interrupted runs are listed with their last checkpoint and can be
+continued with one click; a run opens from its address."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import settle_jobs
+from streamlit.testing.v1 import AppTest
+
+from genlib.store import RunRecord, RunStore, new_run_id
+from genlib.train import LoopState, TrainSpec, build, resolve_device, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def interrupted_run(home: Path, dataset, steps: int = 30) -> str:
+    """A run whose process died after its checkpoint at ``steps``: written through the store's own lifecycle by a
+    process that no longer exists, then repaired by opening the store."""
+    store = RunStore(home)
+    spec = TrainSpec("vae", dataset, steps=1000, eval_period_s=None, name="vae killed mid-training")
+    fitted = build(spec, resolve_device("cpu"))
+    state = LoopState()
+    train(spec, fitted, lambda p: None, lambda: state.step >= steps, state=state)
+    record = RunRecord(id=new_run_id(), created=time.time(), name=spec.label(), model="vae", dataset=dataset.name,
+                       status="running", device="cpu", seed=0, steps=steps, elapsed=1.0, run_dir=None,
+                       dataset_params=dict(dataset.params), total=1000, inputs={"batch_size": 256})
+    staging = store.begin(record)
+    store.checkpoint(record, staging, fitted, state.to_checkpoint())
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True).stdout)
+    record.owner_process = f"{socket.gethostname()}:{dead_pid}:1"
+    store.add(record)
+    assert RunStore(home).get(record.id).status == "interrupted"
+    return record.id
+
+
+def test_an_interrupted_run_is_listed_and_continued_from_the_runs_page(genlab_home, finance) -> None:
+    run_id = interrupted_run(genlab_home, finance)
+    at = _app()
+    at.query_params["run"] = run_id
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert table.loc[table["id"] == run_id, "status"].item() == "interrupted"
+    assert any("killed or crashed" in w.value for w in at.warning)
+    # the sidebar offers it too
+    assert any(b.key == f"sidebar_cont_{run_id}" for b in at.button)
+    assert at.number_input(key=f"runs_more_{run_id}").value == 970   # the rest of its planned 1000 steps
+    at.number_input(key=f"runs_more_{run_id}").set_value(20).run()
+    at.button(key="runs_continue").click().run()
+    from pages.common import job_manager
+    (job,) = settle_jobs(job_manager())
+    child = RunStore(genlab_home).get(job.run_id)
+    assert child.parent == run_id and child.status == "done" and child.steps == 50
+    at.run()
+    assert not any(b.key == f"sidebar_cont_{run_id}" for b in at.button), "a continued run is no longer offered"
+
+
+def test_a_run_opens_from_its_address_and_a_stale_id_says_so(genlab_home, finance) -> None:
+    first = interrupted_run(genlab_home, finance, steps=5)
+    second = interrupted_run(genlab_home, finance, steps=6)
+    at = _app()
+    at.query_params["run"] = first
+    at.switch_page("pages/runs.py").run()
+    assert at.subheader[0].value == f"Run {first}"
+    stale = _app()
+    stale.query_params["run"] = "20200101-000000-gone00"
+    stale.switch_page("pages/runs.py").run()
+    assert stale.subheader[0].value == f"Run {second}"
+    assert any("Ignored from the address" in c.value and "gone00" in c.value for c in stale.caption)
+    assert stale.query_params["run"] in (second, [second])
