@@ -1,6 +1,10 @@
 """Side-by-side comparison of runs on one dataset: table rows from live jobs and stored runs, the oracle-floor
 row, the best value per column, and hyperparameter sweep grids.
 
+A sweep is durable: :func:`sweep_record` is its row in the run store (kind ``sweep``: the plan, the dataset, the
+shared settings) and each grid point trains as a :class:`SweepMember`, an ordinary training run whose record names
+the sweep and its point, so :func:`sweep_results` finds the members again, live or stored, after a restart.
+
 Why a module of its own: the Compare page, the CLI and the benchmarks all build the same table, and none of
 this needs Streamlit. Metric values themselves come from :mod:`genlib.metrics.suite`.
 """
@@ -8,15 +12,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .data import Dataset
 from .metrics.suite import SUITE
 from .models import ModelError, get_model_class
 from .params import ParamError, params_of
+from .store import JobStatus, RunKind, RunRecord
+from .train import Job, TrainSpec
 
 FLOOR_LABEL = "oracle floor (real vs real)"
 #: Metric whose history is drawn as a sparkline in the table.
@@ -156,6 +164,22 @@ class SweepPlan:
         text = f"{self.model} {self.x_field}={x}"
         return text + (f" {self.y_field}={y}" if self.y_field is not None else "")
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "x_field": self.x_field, "x_values": list(self.x_values),
+                "y_field": self.y_field, "y_values": list(self.y_values)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SweepPlan":
+        """The inverse of :meth:`to_dict` (a sweep record's ``inputs["plan"]``, after its JSON round trip)."""
+        return cls(data["model"], data["x_field"], tuple(data["x_values"]), data.get("y_field"),
+                   tuple(data.get("y_values") or (None,)))
+
+    def describe(self) -> str:
+        text = f"{self.x_field} ∈ {{{', '.join(map(str, self.x_values))}}}"
+        if self.y_field is not None:
+            text += f" × {self.y_field} ∈ {{{', '.join(map(str, self.y_values))}}}"
+        return f"{self.model}: {text}"
+
 
 def sweepable_fields(model: str) -> list[str]:
     """Config fields a sweep may vary: numbers, booleans and choices."""
@@ -205,3 +229,73 @@ def sweep_matrix(plan: SweepPlan, results: dict[tuple[Any, Any], dict[str, float
 
 def config_field_help(model: str, name: str) -> str:
     return next((p.help for p in params_of(get_model_class(model).Config) if p.name == name), "")
+
+
+# --- sweeps as runs ---------------------------------------------------------------------------------------------
+@dataclass
+class SweepMember(TrainSpec):
+    """One grid point of a sweep: an ordinary training run whose record also names its sweep and point."""
+
+    sweep_id: str = ""
+    point: tuple[Any, Any] = (None, None)
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["inputs"] = {**out.get("inputs", {}), "sweep": self.sweep_id, "point": list(self.point)}
+        return out
+
+
+def sweep_specs(plan: SweepPlan, sweep_id: str, dataset: Dataset, base: dict[str, Any], **common: Any
+                ) -> list[SweepMember]:
+    """The training runs of a sweep, one per grid point (``common``: steps, seed, device… shared by all)."""
+    return [SweepMember(model=plan.model, dataset=dataset, config=plan.config(base, x, y), name=plan.label(x, y),
+                        sweep_id=sweep_id, point=(x, y), **common) for x, y in plan.points()]
+
+
+def sweep_record(plan: SweepPlan, sweep_id: str, dataset: Dataset, base: dict[str, Any], common: dict[str, Any]
+                 ) -> RunRecord:
+    """The sweep's own row (kind ``sweep``): its plan and settings, written once when it is queued. Its progress is
+    its members' (:func:`sweep_results`): the row holds no status of its own beyond "planned"."""
+    n = len(plan.points())
+    return RunRecord(id=sweep_id, created=time.time(), name=f"sweep of {plan.describe()}", model=plan.model,
+                     dataset=dataset.name, status=JobStatus.DONE.value, device=str(common.get("device", "")),
+                     seed=int(common.get("seed", 0)), steps=0, elapsed=0.0, run_dir=None, config=dict(base),
+                     dataset_params=dict(dataset.params), kind=RunKind.SWEEP.value, total=n,
+                     inputs={"plan": plan.to_dict(), "common": {k: v for k, v in common.items()
+                                                                if isinstance(v, (int, float, str, bool))}})
+
+
+@dataclass
+class SweepMembers:
+    """What is known of a sweep's grid points: metrics per point, and the run ids and statuses of its members."""
+
+    metrics: dict[tuple[Any, Any], dict[str, float]] = field(default_factory=dict)
+    run_ids: dict[tuple[Any, Any], str] = field(default_factory=dict)
+    statuses: dict[tuple[Any, Any], str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> int:
+        return sum(1 for s in self.statuses.values() if JobStatus(s).finished)
+
+
+def sweep_results(sweep_id: str, jobs: Iterable[Job], records: Iterable[RunRecord]) -> SweepMembers:
+    """The members of sweep ``sweep_id``: live jobs of this process first (their metrics move on), then the stored
+    training runs whose record names the sweep (``records``: e.g. ``store.list()``)."""
+    out = SweepMembers()
+    for job in jobs:
+        spec = job.spec
+        if isinstance(spec, SweepMember) and spec.sweep_id == sweep_id:
+            s = job.snapshot()
+            point = tuple(spec.point)
+            out.metrics[point], out.statuses[point] = dict(s.metrics), s.status.value
+            if s.run_id:
+                out.run_ids[point] = s.run_id
+    for record in records:
+        inputs = record.inputs or {}
+        if inputs.get("sweep") != sweep_id:
+            continue
+        point = tuple(inputs.get("point") or (None, None))
+        if point in out.statuses:          # the live job of this run (or a later run of the same point)
+            continue
+        out.metrics[point], out.statuses[point], out.run_ids[point] = dict(record.metrics), record.status, record.id
+    return out

@@ -16,10 +16,11 @@ from genlib.data import Dataset
 from genlib.metrics.likelihood import is_discrete
 from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
 from genlib.models import REGISTRY, ModelError, compatible_models
-from genlib.store import StoreError
+from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
-from pages.common import (config_widgets, dataset_picker, ensure_app_shell, job_manager, param_widget, run_store,
-                          samples_csv, train_setting)
+from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, fmt_time, job_manager, param_widget,
+                          run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
 from pages.urlstate import choice_param
 
@@ -64,12 +65,26 @@ def _start_all(specs: list[TrainSpec]) -> None:
 
 
 def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str, Any], ds: Dataset) -> None:
-    ids = {}
-    for x, y in plan.points():
-        spec = TrainSpec(model=plan.model, dataset=ds, config=plan.config(base, x, y), name=plan.label(x, y), **common)
-        ids[(x, y)] = manager.submit(spec).id
-    st.session_state.setdefault("cmp_sweeps", []).append({"plan": plan, "jobs": ids})
-    st.toast(f"Queued {len(ids)} sweep runs of {plan.model}")
+    """The sweep's record first (so the URL can name it at once), then one ordinary training job per grid point,
+    each recording the sweep it belongs to (genlib.compare.SweepMember)."""
+    sweep_id = new_run_id()
+    store.add(compare.sweep_record(plan, sweep_id, ds, base, common))
+    specs = compare.sweep_specs(plan, sweep_id, ds, base, **common)
+    for spec in specs:
+        manager.submit(spec)
+    set_url_value("sweep", sweep_id)
+    st.toast(f"Queued {len(specs)} sweep runs of {plan.model} (sweep {sweep_id})")
+
+
+def _live_run_ids(ds: Dataset) -> list[str]:
+    return [j.run_id for j in _matching_jobs(ds) if j.run_id]
+
+
+def _table_members(ds: Dataset, run_ids: list[str]) -> None:
+    """Add a sweep's stored members to the comparison (the live ones are in the table anyway)."""
+    live = set(_live_run_ids(ds))
+    chosen = list(st.session_state.get("cmp_stored", []))
+    st.session_state["cmp_stored"] = list(dict.fromkeys(chosen + [r for r in run_ids if r not in live]))
 
 
 def _column_config(keys: list[str]) -> dict[str, Any]:
@@ -166,7 +181,20 @@ with st.container(border=True):
 
 # --- 2. stored runs ----------------------------------------------------------------------------------------------
 stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.record is not None]
-with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)"):
+# A link names runs to compare (?run=a or ?runs=a,b, e.g. from the Runs page or a sweep): the stored ones join the
+# selection below (kept in the address as cmp_stored), the live ones are in the table anyway.
+links = url_list("runs") + url_list("run")
+if links:
+    set_url_value("runs", None)
+    set_url_value("run", None)
+    stored_ids_now = {rec.id for rec in stored}
+    missing = [r for r in links if r not in stored_ids_now and r not in set(_live_run_ids(ds))]
+    for run_id in missing:
+        not_found("run", run_id, "runs")
+    chosen_before = list(st.session_state.get("cmp_stored", url_list("cmp_stored")))
+    st.session_state["cmp_stored"] = [r for r in dict.fromkeys(chosen_before + links) if r in stored_ids_now]
+with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)",
+                 expanded=bool(st.session_state.get("cmp_stored"))):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
     stored_ids = list(param_widget(replace(choice_param("stored", [r.id for r in stored]), kind=tuple, item=str,
@@ -310,7 +338,8 @@ else:
 st.markdown("#### 4 · Hyperparameter sweep")
 st.markdown("Train one model over a grid of one or two settings and read the metric as a heatmap — seed 004's "
             "study of the decoder noise σ against the encoder size, live. Each grid point is an ordinary job: it "
-            "also appears in the table above.")
+            "also appears in the table above. The sweep itself is kept in the run store: reopen it any time from "
+            "the list below (its address is `?sweep=…`).")
 iterative = [n for n in names if REGISTRY[n].iterative]
 s1, s2, s3 = st.columns(3)
 sweep_model = s1.selectbox("Model", iterative, index=iterative.index("vae") if "vae" in iterative else 0,
@@ -341,27 +370,37 @@ if plan is not None:
 st.button("Queue sweep", disabled=plan is None, key="cmp_sweep_go", on_click=_queue_sweep,
           args=(plan, configs.get(sweep_model, {}), dict(common, steps=sweep_steps), ds))
 
-sweeps = st.session_state.get("cmp_sweeps", [])
-if sweeps:
-    metric = st.selectbox("Heatmap metric", list(SUITE), key="cmp_sweep_metric", format_func=lambda k: SUITE[k].title)
+sweeps = {r.id: r for r in store.list(kinds=(RunKind.SWEEP.value,))
+          if catalog.same_data(r.dataset, r.dataset_params, ds)}
+if sweeps or url_value("sweep"):
+    st.markdown("##### Sweeps on these data")
+    c1, c2 = st.columns(2)
+    with c1:
+        sweep_id = url_select("Sweep", list(sweeps), "sweep", "cmp_sweep_pick", what="sweep",
+                              format_func=lambda i: f"{sweeps[i].name} · {fmt_time(sweeps[i].created)} · {i}",
+                              help="every sweep queued on these data, kept in the run store; the address names "
+                                   "the one shown (?sweep=…)")
+    metric = c2.selectbox("Heatmap metric", list(SUITE), key="cmp_sweep_metric", format_func=lambda k: SUITE[k].title)
+    if sweep_id is not None:
+        record = sweeps[sweep_id]
+        p = compare.SweepPlan.from_dict(record.inputs["plan"])
 
-    @st.fragment(run_every=1.0 if any_active else None)
-    def sweep_view() -> None:
-        for i, sweep in enumerate(reversed(sweeps)):
-            p: compare.SweepPlan = sweep["plan"]
-            results = {}
-            for point, job_id in sweep["jobs"].items():
-                try:
-                    results[point] = manager.get(job_id).snapshot().metrics
-                except KeyError:  # cleared from the job list
-                    continue
-            z = compare.sweep_matrix(p, results, metric)
+        @st.fragment(run_every=1.0 if any_active else None)
+        def sweep_view() -> None:
+            members = compare.sweep_results(sweep_id, manager.jobs(), store.list())
+            n = len(p.points())
+            st.caption(f"Sweep {sweep_id}: {p.describe()} · {members.finished} of {n} runs finished"
+                       + (f", {n - len(members.statuses)} not found (deleted?)" if len(members.statuses) < n else ""))
+            z = compare.sweep_matrix(p, members.metrics, metric)
             info = SUITE[metric]
             title, lower = info.title, info.lower_is_better
             if info.ideal is not None:  # e.g. C2ST AUC: 0.5 is best, so colour by the distance to it
                 z, title, lower = np.abs(z - info.ideal), f"|{info.title} − {info.ideal:g}|", True
             st.plotly_chart(figures.curves.sweep_heatmap([str(v) for v in p.x_values], [str(v) for v in p.y_values], z,
-                                                p.x_field, p.y_field or "", title, lower_is_better=lower),
-                            key=f"cmp_sweep_fig_{i}")
+                                                         p.x_field, p.y_field or "", title, lower_is_better=lower),
+                            key="cmp_sweep_fig")
+            ids = list(members.run_ids.values())
+            st.button("Compare its runs in the table above", key="cmp_sweep_table", disabled=not ids,
+                      on_click=_table_members, args=(ds, ids))
 
-    sweep_view()
+        sweep_view()

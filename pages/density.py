@@ -13,6 +13,7 @@ from genlib.data import DataError
 from genlib.cache import array_digest
 from genlib.params import Param
 from pages import urlstate
+from pages.addressing import url_value
 from pages.common import ensure_app_shell, param_widget
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
@@ -27,8 +28,10 @@ st.markdown(
     "of an encoder (sample codes, decode them: a generator; score codes: an outlier detector), then the "
     "classic density estimators side by side on 2-D data you can see.")
 page_state("density")
-section = urlstate.choice("Section", ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"],
-                          "dn_section", radio=True)
+SECTIONS = ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"]
+if url_value("flow") and "dn_section" not in st.session_state:   # a link to a flow run opens its section
+    st.session_state["dn_section"] = SECTIONS[1]
+section = urlstate.choice("Section", SECTIONS, "dn_section", radio=True)
 
 
 EPS = Param("eps", 0.01, "the share of rows with the lowest p(z) flagged as outliers",
@@ -66,11 +69,11 @@ def latent_gmm_section() -> None:
     x, labels = shown_rows(ds)
     cond = labels if getattr(source.encoder, "conditional", False) else None
     try:
-        codes = codes_of(source.key, array_digest(x), source.encoder, x, cond)
+        codes = codes_of(source.cache_key, array_digest(x), source.encoder, x, cond)
     except (DataError, ValueError) as exc:
         st.error(f"Cannot encode these rows with {source.label}: {exc}")
         return
-    fp = source.key + array_digest(codes)
+    fp = source.cache_key + array_digest(codes)
     c = st.columns(3)
     cov = urlstate.choice("covariance type", lt.COVARIANCE_TYPES, "dn_cov", where=c[0],
                           help="full: any ellipse per component; diag: axis-aligned; spherical: round; "

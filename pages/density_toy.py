@@ -16,10 +16,13 @@ from genlib.data import Dataset
 from genlib.data.toy2d import SHAPES
 from genlib.models.classical import rule_of_thumb_bandwidth
 from genlib.models.fitted import FittedModel
-from genlib.train import Job, JobStatus, TrainSpec
+from genlib import catalog
 from genlib.params import Param
+from genlib.store import StoreError
+from genlib.train import Job, TrainSpec
 from pages import urlstate
-from pages.common import _builtin, page_jobs, param_widget, start_page_job
+from pages.addressing import load_model, not_found, set_url_value, url_value
+from pages.common import _builtin, job_manager, page_jobs, param_widget, run_store, start_page_job
 
 FLOWS = ("maf", "realnvp", "nsf")
 GANS = ("gan", "wgan_gp")
@@ -68,6 +71,31 @@ def _jobs(kind: str) -> list[Job]:
 
 def _start(kind: str, spec: TrainSpec) -> None:
     start_page_job(spec, f"dn_{kind}_jobs")
+    if kind == "flow":
+        set_url_value("flow", None)   # show the new flow once it is done
+
+
+def _flow_runs(ds: Dataset) -> list[catalog.Entry]:
+    """Flows on these data that can be drawn now: finished jobs of this process and stored runs."""
+    return [e for e in catalog.runs_on(ds, job_manager().jobs(), run_store(), usable_only=True) if e.model in FLOWS]
+
+
+def _named_flow(flows: list[catalog.Entry]) -> catalog.Entry | None:
+    """The flow run the URL names (``?flow=<run id>``); an unknown one gets one line."""
+    wanted = url_value("flow")
+    if wanted is None:
+        return None
+    hit = next((e for e in flows if e.run_id == wanted), None)
+    if hit is None:
+        not_found("flow run", wanted, "flow")
+    return hit
+
+
+def _newest(flows: list[catalog.Entry], model: str) -> catalog.Entry | None:
+    """The flow shown by default: the newest of this model (a job of this process first, then a stored run)."""
+    live = [e for e in flows if e.source == "live" and e.model == model]
+    older = [e for e in flows if e.source == "stored" and e.model == model]
+    return live[-1] if live else (older[0] if older else None)
 
 
 def toy_section() -> None:
@@ -98,15 +126,23 @@ def toy_section() -> None:
         "Too small: a spike on every point (under-smoothed); too large: one blur (over-smoothed). The star on the "
         "curve below is the held-out best.", labels={v: f"{v:.3g}" for v in hs}), widget="slider",
         label="KDE bandwidth h"), "dn", where=c[1]))
-    flow_name = urlstate.choice("flow", FLOWS, "dn_flow", where=c[2])
+    flows = _flow_runs(ds)
+    named = _named_flow(flows)
+    if named is not None:   # the flow run the address names (?flow=<run id>) sets the flow choice
+        st.session_state["dn_flow"] = named.model
+    flow_name = urlstate.choice("flow", FLOWS, "dn_flow", where=c[2], on_change=set_url_value, args=("flow", None))
 
     models: dict[str, Any] = dict(_classical(shape, n, noise, k, h))
-    flow_job = next((j for j in reversed(_jobs("flow")) if j.status is JobStatus.DONE and j.fitted is not None
-                     and j.spec.dataset.params == ds.params and j.spec.model == flow_name), None)
-    if flow_job is not None:
-        models[f"flow ({flow_name})"] = flow_job.fitted
+    flow = named or _newest(flows, flow_name)
+    set_url_value("flow", flow.run_id if flow is not None else None)
+    if flow is not None:
+        try:
+            models[f"flow ({flow.model})"] = flow.job.fitted if flow.job is not None else load_model(flow.run_id)
+        except StoreError as exc:
+            st.error(f"Cannot load flow run {flow.run_id}: {exc}")
+            flow = None
     grid = dn.Grid.around(ds.train, ds.test, n=GRID_N, margin=0.5, square=True)
-    key = (shape, n, noise, k, h, flow_job.id if flow_job else None)
+    key = (shape, n, noise, k, h, flow.run_id or flow.key if flow is not None else None)
     dens, table = _grids(key, models, grid, ds.test)
     subtitles = {name: f"held-out {ll:.2f} nats" for name, ll in zip(table["model"], table["heldout_ll"])}
     st.plotly_chart(figures.density.density_row(dens, grid, train=ds.train, subtitles=subtitles), key="dn_row")
@@ -127,7 +163,7 @@ def toy_section() -> None:
                   disabled=bool(running))
         if running:
             _flow_progress(running[-1])
-        elif flow_job is None:
+        elif flow is None:
             st.caption("Train a flow to add its density to the row and the table (about 10–30 s on a laptop).")
     with right:
         scott = rule_of_thumb_bandwidth(ds.train, "scott")

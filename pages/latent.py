@@ -42,7 +42,7 @@ enc = source.encoder
 x, labels = shown_rows(ds)
 cond_labels = labels if getattr(enc, "conditional", False) else None
 try:
-    codes = codes_of(source.key, array_digest(x), enc, x, cond_labels)
+    codes = codes_of(source.cache_key, array_digest(x), enc, x, cond_labels)
 except (DataError, ValueError) as exc:
     st.error(f"Cannot encode these rows with {source.label}: {exc}")
     st.stop()

@@ -1,6 +1,7 @@
 """What the Latent explorer and the Density page share: the data set, the encoder (a model trained here, a stored
-run, or the PCA baseline) and the codes of every row. The choice lives in ``st.session_state["latent_source"]``,
-so the Density page opens on the encoder the explorer showed last."""
+run, or the PCA baseline) and the codes of every row. The encoder shown is named in the page's address
+(``?run=<run id>``; none for PCA), so a reload or a link shows it again; ``st.session_state["latent_source"]`` only
+caches the last choice, so the Density page opens on the encoder the explorer showed last."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, TrainSpec
 from pages import urlstate
+from pages.addressing import load_model, url_select
 from pages.common import (config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job,
                           train_setting)
 
@@ -33,6 +35,12 @@ class Source:
     label: str
     encoder: Any           # genlib.latent Encoder (ModelEncoder or PCAEncoder)
     fitted: FittedModel | None
+    run_id: str | None = None  # the run in the store (a live job's once it has started); None for PCA
+
+    @property
+    def cache_key(self) -> str:
+        """What derived results (codes, projections) are cached under: the run id when there is one."""
+        return f"run:{self.run_id}" if self.run_id else self.key
 
 
 def data_picker(prefix: str) -> Dataset | None:
@@ -52,11 +60,6 @@ def pca_encoder(ds: Dataset, k: int) -> Any:
     return _pca(array_digest(ds.train), ds.train, k)
 
 
-@st.cache_resource(show_spinner="Loading the stored run…", max_entries=8)
-def _load_run(run_id: str) -> FittedModel:
-    return run_store().load(run_id)
-
-
 def sources(ds: Dataset) -> dict[str, Source]:
     """PCA (always), then every finished run on these data with an encoder: jobs of this process and stored runs
     (from the one run catalog, genlib.catalog)."""
@@ -65,26 +68,31 @@ def sources(ds: Dataset) -> dict[str, Source]:
     for entry in catalog.runs_on(ds, job_manager().jobs(), run_store(), usable_only=True,
                                  capability=Capability.ENCODE):
         try:
-            fitted = entry.job.fitted if entry.job is not None else _load_run(entry.record.id)
+            fitted = entry.job.fitted if entry.job is not None else load_model(entry.record.id)
         except Exception as exc:  # a corrupt or foreign checkpoint must not break the page
             st.caption(f"Stored run {entry.run_id} could not be loaded: {exc}")
             continue
         where = "this session" if entry.source == "live" else "stored run"
-        out[entry.key] = Source(entry.key, f"{entry.label} ({where})", lt.ModelEncoder(fitted), fitted)
+        out[entry.key] = Source(entry.key, f"{entry.label} ({where})", lt.ModelEncoder(fitted), fitted,
+                                entry.run_id)
     return out
 
 
 def pick_source(ds: Dataset, key: str) -> Source:
-    """A selectbox over :func:`sources`, defaulting to the shared choice; remembers the pick for the other page."""
+    """A selectbox over :func:`sources`, its value in the URL (``?run=``); without one, the choice the other page
+    made last. A model just trained from either page is shown once it is done."""
     options = sources(ds)
     keys = list(options)
     pending = st.session_state.get("latent_pending")
-    if pending in keys:  # a model trained from either page: show it once it is done
-        st.session_state[key] = pending
+    if pending in keys:
         st.session_state.pop("latent_pending")
     shared = st.session_state.get("latent_source")
-    default = keys.index(shared) if shared in keys else (len(keys) - 1)
-    choice = urlstate.choice("Encoder", keys, key, default=keys[default], format_func=lambda k: options[k].label)
+    by_run = {s.run_id: k for k, s in options.items() if s.run_id}
+    choice = url_select("Encoder", keys, "run", key, format_func=lambda k: options[k].label,
+                        url_of=lambda k: options[k].run_id, key_of=by_run.get,
+                        prefer=pending if pending in keys else None,
+                        default=shared if shared in keys else keys[-1])
+    assert choice is not None  # PCA is always there
     st.session_state["latent_source"] = choice
     return options[choice]
 

@@ -17,6 +17,7 @@ from genlib.dynamics import sindy
 from genlib.params import params_of
 from genlib.systems import lorenz as system
 from pages import urlstate
+from pages.addressing import url_value
 from pages.common import ensure_app_shell, param_widget
 from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
@@ -34,6 +35,8 @@ st.markdown(
 st.latex(r"\dot x = \sigma (y - x), \qquad \dot y = x(\rho - z) - y, \qquad \dot z = xy - \beta z")
 
 SECTIONS = ("1 · Simulate", "2 · Lyapunov exponent", "3 · Fit the equations", "4 · Generative models")
+if (url_value("run") or url_value("gen")) and "lz_section" not in st.session_state:
+    st.session_state["lz_section"] = SECTIONS[3]   # a link to a model run (or its trajectories) opens section 4
 section = urlstate.choice("Section", SECTIONS, "lz_section", radio=True, label_visibility="collapsed")
 
 

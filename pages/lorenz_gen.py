@@ -2,8 +2,6 @@
 they generate is still chaotic. Not a page of its own (app.py does not list it): pages/lorenz.py calls it."""
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -13,11 +11,16 @@ from genlib.data import Dataset
 from genlib.data import trajectory_codec as codec
 from genlib.data.lorenz_images import lorenz_images_scaler
 from genlib.dynamics import trajectories as tr
+from genlib.dynamics.generation import TRAJECTORY_DATA, GenerationResult, GenerationTask, trajectories_of
 from genlib.models import REGISTRY
-from genlib.train import Job, JobStatus, TrainSpec
+from genlib.models.fitted import FittedModel
 from genlib.params import Param
+from genlib.store import JobStatus, RunKind, RunRecord, StoreError
+from genlib.train import Job, TrainSpec
 from pages import urlstate
-from pages.common import _builtin, config_widgets, page_jobs, param_widget, start_page_job, train_setting
+from pages.addressing import (dataset_of, load_model, results, set_url_value, snapshot_of, stored, url_select,
+                              url_value)
+from pages.common import _builtin, config_widgets, job_manager, param_widget, run_store, start_page_job, train_setting
 
 KINDS = {
     "DCGAN on trajectory images (seed 001)": ("lorenz_images", ["dcgan"]),
@@ -32,15 +35,50 @@ def _dataset(name: str, n_traj: int) -> Dataset:
     return _builtin(name, (("n_traj", int(n_traj)),))
 
 
+#: A run the section can show: a job of this process, or a stored run.
+Shown = tuple[Job | None, RunRecord | None]
+
+
 def _start(spec: TrainSpec) -> None:
-    st.session_state["lz_gen_pick"] = start_page_job(spec, "lz_gen_jobs").id
+    """Button callback: the new run is shown (and named in the URL) as soon as its job starts."""
+    st.session_state["lz_gen_pending"] = start_page_job(spec, "lz_gen_jobs").id
+    set_url_value("gen", None)
 
 
-def _trajectories(rows: np.ndarray, ds: Dataset) -> np.ndarray:
-    """Dataset rows (images or windows) → trajectories (n, T, 3) in data units."""
-    if ds.name == "lorenz_images":
-        return codec.from_images(rows, lorenz_images_scaler(ds))
-    return codec.unwindow(rows, int(ds.params["length"]))
+def _training_runs() -> dict[str, Shown]:
+    """Models of trajectories: the training jobs of this process (by run id, or job id while queued), then the
+    stored training runs on trajectory data."""
+    out: dict[str, Shown] = {}
+    for job in job_manager().jobs():
+        if job.kind == RunKind.TRAIN.value and job.spec.dataset.name in TRAJECTORY_DATA:
+            out[job.run_id or job.id] = (job, None)
+    for record in run_store().list():
+        if record.dataset in TRAJECTORY_DATA and record.id not in out and record.status not in ("running", "queued"):
+            out[record.id] = (None, record)
+    return out
+
+
+def _run_label(key: str, runs: dict[str, Shown]) -> str:
+    job, record = runs[key]
+    if job is not None:
+        return f"{job.spec.label()} ({key})"   # no status: a label that changes loses the selection
+    assert record is not None
+    return f"{record.name} (stored run {key})"
+
+
+def _pending(runs: dict[str, Shown], session_key: str) -> str | None:
+    """The run a button of this section just started: shown first; forgotten once its job has a run id (from then
+    on the URL names it)."""
+    pending = st.session_state.get(session_key)
+    prefer = next((k for k, (j, _) in runs.items() if j is not None and j.id == pending), None)
+    if prefer is not None and runs[prefer][0].run_id:  # type: ignore[union-attr]
+        st.session_state.pop(session_key)
+    return prefer
+
+
+def _url_of(runs: dict[str, Shown]):
+    """A job still queued has no run id yet: the URL names nothing until it starts."""
+    return lambda k: None if runs[k][0] is not None and not runs[k][0].run_id else k  # type: ignore[union-attr]
 
 
 def generative_section() -> None:
@@ -80,18 +118,52 @@ def generative_section() -> None:
                      name=f"{model} on {ds_name}")
     st.button("Start training", type="primary", key="lz_gen_start", on_click=_start, args=(spec,))
 
-    jobs = page_jobs("lz_gen_jobs")
-    if not jobs:
+    if url_value("gen") and not url_value("run"):   # a link to a generation run names its model's run too
+        gen = stored(url_value("gen"), kinds=(RunKind.GENERATION.value,))
+        if gen is not None:
+            set_url_value("run", gen.inputs.get("source_run"))
+    runs = _training_runs()
+    live = [k for k, (j, _) in runs.items() if j is not None]
+    key = url_select("Run to show", list(runs), "run", "lz_gen_pick", format_func=lambda k: _run_label(k, runs),
+                     url_of=_url_of(runs), prefer=_pending(runs, "lz_gen_pending"),
+                     default=live[-1] if live else None)
+    if key is None:
         st.info("No model trained here yet: pick one and press **Start training**. It trains in the background; "
                 "previews appear below every few seconds.")
         return
-    labels = {j.id: f"{j.spec.label()} ({j.id}) — {j.status.value}" for j in jobs}
-    pick = st.selectbox("Run to show", list(labels), format_func=labels.get, key="lz_gen_pick",
-                        index=len(labels) - 1)
-    job = next(j for j in jobs if j.id == pick)
-    live_preview(job)
-    if job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None:
-        chaos_check(job)
+    job, record = runs[key]
+    if job is not None:
+        live_preview(job)
+        if job.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None and job.run_id:
+            chaos_check(job.run_id, job.spec.dataset, job.fitted, job.spec.model)
+        return
+    assert record is not None
+    ds = dataset_of(record)
+    if ds is None:
+        st.error(f"The data of run {record.id} ({record.dataset}) cannot be rebuilt here.")
+        return
+    fitted = None
+    if record.status in ("done", "stopped", "interrupted") and record.run_dir is not None:
+        try:
+            fitted = load_model(record.id)
+        except StoreError as exc:
+            st.error(f"Cannot load the model of run {record.id}: {exc}")
+    stored_preview(record, ds, fitted)
+    if fitted is not None:
+        chaos_check(record.id, ds, fitted, record.model)
+
+
+def stored_preview(record: RunRecord, ds: Dataset, fitted: FittedModel | None) -> None:
+    """A stored run: its status line and loss curves, and samples of its model beside real trajectories."""
+    s = snapshot_of(record)
+    st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total} · stored run {record.id}")
+    if s.error:
+        st.error(s.error)
+    if s.losses:
+        st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{record.id}")
+    if fitted is not None:
+        rows = fitted.sample(16 if ds.name == "lorenz_images" else 64, seed=4242)  # as the training previews
+        _preview_figures(ds, np.asarray(rows), f"stored run, step {s.step}", record.id)
 
 
 def live_preview(job: Job) -> None:
@@ -105,46 +177,81 @@ def live_preview(job: Job) -> None:
             st.error(s.error)
         if s.losses:
             st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{job.id}")
-        preview = job.preview
-        real_rows = ds.test[:16]
-        real = _trajectories(real_rows, ds)
-        if preview is None:
+        if job.preview is None:
             st.caption("The first preview is drawn after a few seconds of training.")
             return
-        fake = _trajectories(np.asarray(preview), ds)
-        if ds.name == "lorenz_images":
-            c = st.columns(2)
-            c[0].markdown("**Real trajectories as images**")
-            c[0].plotly_chart(figures.lorenz.rgb_grid(codec.to_images(real, lorenz_images_scaler(ds))),
-                              key=f"lz_gen_real_{job.id}")
-            c[1].markdown(f"**Generated** (step {s.step})")
-            c[1].plotly_chart(figures.lorenz.rgb_grid(np.asarray(preview).reshape(-1, 3, 32, 32)),
-                              key=f"lz_gen_fake_{job.id}")
-        shown = {"real attractor": real.reshape(-1, 3)}
-        for i in range(min(2 if ds.name == "lorenz_images" else 8, len(fake))):
-            shown[f"generated {i + 1}"] = fake[i]
-        c = st.columns([3, 2])
-        fig = figures.lorenz.butterfly(shown, mode="lines")
-        fig.data[0].update(mode="markers", marker=dict(size=1.5, color="#adb5bd"), line=None)
-        c[0].plotly_chart(fig, key=f"lz_gen_fly_{job.id}")
-        dt = float(ds.params["dt"])
-        t = np.arange(real.shape[1]) * dt
-        c[1].plotly_chart(figures.lorenz.time_series(t, {"real": real[0], "generated": fake[0]}),
-                          key=f"lz_gen_ts_{job.id}")
+        _preview_figures(ds, np.asarray(job.preview), f"step {s.step}", job.id)
 
     body()
 
 
-@st.cache_data(show_spinner="Sampling, decoding and measuring chaos…", max_entries=8)
-def _chaos(job_id: str, n: int, _job: Any) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    ds = _job.spec.dataset
-    fake = _trajectories(_job.fitted.sample(n, seed=7), ds)
-    real = _trajectories(ds.test[:n], ds)
-    table = tr.chaos_table(real, fake, float(ds.params["dt"]), lyapunov=ds.name == "lorenz_images")
-    return table, real, fake
+def _preview_figures(ds: Dataset, preview: np.ndarray, when: str, key: str) -> None:
+    """Generated rows beside real ones: as images (DCGAN), on the attractor, and as time series."""
+    real = trajectories_of(ds.test[:16], ds)
+    fake = trajectories_of(preview, ds)
+    if ds.name == "lorenz_images":
+        c = st.columns(2)
+        c[0].markdown("**Real trajectories as images**")
+        c[0].plotly_chart(figures.lorenz.rgb_grid(codec.to_images(real, lorenz_images_scaler(ds))),
+                          key=f"lz_gen_real_{key}")
+        c[1].markdown(f"**Generated** ({when})")
+        c[1].plotly_chart(figures.lorenz.rgb_grid(preview.reshape(-1, 3, 32, 32)), key=f"lz_gen_fake_{key}")
+    shown = {"real attractor": real.reshape(-1, 3)}
+    for i in range(min(2 if ds.name == "lorenz_images" else 8, len(fake))):
+        shown[f"generated {i + 1}"] = fake[i]
+    c = st.columns([3, 2])
+    fig = figures.lorenz.butterfly(shown, mode="lines")
+    fig.data[0].update(mode="markers", marker=dict(size=1.5, color="#adb5bd"), line=None)
+    c[0].plotly_chart(fig, key=f"lz_gen_fly_{key}")
+    dt = float(ds.params["dt"])
+    t = np.arange(real.shape[1]) * dt
+    c[1].plotly_chart(figures.lorenz.time_series(t, {"real": real[0], "generated": fake[0]}), key=f"lz_gen_ts_{key}")
 
 
-def chaos_check(job: Job) -> None:
+def _submit_generation(run_id: str, ds: Dataset, fitted: FittedModel, model: str, n: int) -> None:
+    """Button callback: sampling and measuring is a job (its result is stored as a run of kind generation)."""
+    task = GenerationTask(source_run=run_id, fitted=fitted, dataset=ds, n=n, model=model)
+    st.session_state["lz_gen_gen_pending"] = start_page_job(task, "lz_gen_gen_jobs").id
+
+
+def _generations(run_id: str) -> dict[str, Shown]:
+    """Trajectory sets generated from run ``run_id``: jobs of this process, then stored generation runs."""
+    out: dict[str, Shown] = {}
+    for job in job_manager().jobs():
+        if isinstance(job.spec, GenerationTask) and job.spec.source_run == run_id:
+            out[job.run_id or job.id] = (job, None)
+    for record in run_store().list(kinds=(RunKind.GENERATION.value,)):
+        if (record.inputs or {}).get("source_run") == run_id and record.id not in out and record.run_dir:
+            out[record.id] = (None, record)
+    return out
+
+
+def _generated(gens: dict[str, Shown], key: str) -> GenerationResult | None:
+    """The result to draw: the live job's own object, or the stored arrays. None (with a progress bar or the
+    error shown) when there is none yet."""
+    job, record = gens[key]
+    if job is None:
+        assert record is not None
+        return GenerationResult.from_arrays(results(record.id))
+    if not job.status.finished:
+        @st.fragment(run_every=1.0)
+        def wait() -> None:
+            s = job.snapshot()
+            st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+            if s.status.finished:
+                st.rerun()
+
+        wait()
+        return None
+    if job.result is None or job.snapshot().status is JobStatus.FAILED:
+        st.error(job.snapshot().error or "the generation ended without a result")
+        return None
+    return job.result.value
+
+
+def chaos_check(run_id: str, ds: Dataset, fitted: FittedModel, model: str) -> None:
+    """Generate trajectories from the model of run ``run_id`` (a job) and show how chaotic they are: from the live
+    job, or from the arrays of a stored generation run (``?gen=<id>``), without recomputing."""
     st.markdown("#### Chaos preserved?")
     st.markdown("Seed 001's question, with the data-only estimator of section 2 run on real and on generated "
                 "trajectories alike, plus checks of the distribution: the marginals of x, y, z, how often z peaks, "
@@ -154,12 +261,36 @@ def chaos_check(job: Job) -> None:
                 "positive number for white noise (about 1.25 / dt, ≈ 12 here), so a generated exponent far above "
                 "the real one means *jittery*, not *more chaotic* — seed 001's \"positive, hence chaotic\" is not "
                 "enough. The **mean state change per step** shows the jitter directly.")
-    ds = job.spec.dataset
-    n = int(st.select_slider("trajectories to compare", [16, 32, 64], 32, key=f"lz_chaos_n_{job.id}"))
-    table, real, fake = _chaos(job.id, n, job)
+    c = st.columns([2, 1])
+    n = int(c[0].select_slider("trajectories to compare", [16, 32, 64], 32, key=f"lz_chaos_n_{run_id}"))
+    c[1].button("Generate and measure", type="primary", key=f"lz_chaos_go_{run_id}", on_click=_submit_generation,
+                args=(run_id, ds, fitted, model, n),
+                help="a background job; its trajectories and table are kept in the run store")
+    gens = _generations(run_id)
+
+    def label(k: str) -> str:
+        j, r = gens[k]
+        size = j.spec.n if j is not None else (r.inputs or {}).get("n")  # type: ignore[union-attr]
+        return f"{size} trajectories ({'this session' if j is not None else 'stored'}, run {k})"
+
+    live = [k for k, (j, _) in gens.items() if j is not None]
+    key = url_select("Generated set", list(gens), "gen", f"lz_gen_set_{run_id}", format_func=label,
+                     url_of=_url_of(gens), prefer=_pending(gens, "lz_gen_gen_pending"),
+                     default=live[-1] if live else None, what="generation run")
+    if key is None:
+        st.info("Press **Generate and measure**: the model's trajectories are sampled, decoded and measured in the "
+                "background, and kept with the run.")
+        return
+    result = _generated(gens, key)
+    if result is None:
+        return
+    real, fake, table = result.real, result.generated, result.table
+    if table is None:
+        st.warning("This generation was stopped before its chaos table was measured: only its trajectories are kept.")
+        return
     st.dataframe(table.style.format({"real": "{:.3g}", "real_std": "{:.2g}", "generated": "{:.3g}",
                                      "generated_std": "{:.2g}"}, na_rep="—"), hide_index=True,
-                 key=f"lz_chaos_table_{job.id}")
+                 key=f"lz_chaos_table_{key}")
     if ds.name == "lorenz_images":
         lyap = table[(table["check"].str.startswith("Lyapunov")) & (table["coordinate"] == "xyz")]
         if len(lyap) and np.isfinite(lyap["real"].iloc[0]) and np.isfinite(lyap["generated"].iloc[0]):
@@ -172,12 +303,12 @@ def chaos_check(job: Job) -> None:
     c = st.columns(2)
     c[0].plotly_chart(figures.lorenz.return_map({"real": tr.return_map(real[..., 2]),
                                                "generated": tr.return_map(fake[..., 2])}),
-                      key=f"lz_chaos_map_{job.id}")
+                      key=f"lz_chaos_map_{key}")
     c[1].plotly_chart(figures.samples.histogram_overlay(real.reshape(-1, 3), {"generated": fake.reshape(-1, 3)},
-                                              list(codec.COORDS)), key=f"lz_chaos_marg_{job.id}")
+                                              list(codec.COORDS)), key=f"lz_chaos_marg_{key}")
     st.download_button("Generated trajectories (CSV)",
                        pd.DataFrame({"trajectory": np.repeat(np.arange(len(fake)), fake.shape[1]),
                                      "step": np.tile(np.arange(fake.shape[1]), len(fake)),
                                      "x": fake[..., 0].ravel(), "y": fake[..., 1].ravel(),
                                      "z": fake[..., 2].ravel()}).to_csv(index=False).encode(),
-                       f"{job.spec.model}_lorenz_trajectories.csv", "text/csv", key=f"lz_chaos_dl_{job.id}")
+                       f"{model}_lorenz_trajectories.csv", "text/csv", key=f"lz_chaos_dl_{key}")

@@ -4,13 +4,16 @@ from __future__ import annotations
 import streamlit as st
 
 from genlib import figures
+from genlib.data import Dataset
 from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
-from genlib.train import JobStatus, TrainSpec
+from genlib.store import RunKind, RunRecord, StoreError
+from genlib.train import Job, JobSnapshot, JobStatus, TrainSpec
 from genlib.transforms import TRANSFORMS, auto_kind
 from pages import urlstate
-from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, job_manager, samples_csv,
-                          train_setting)
+from pages.addressing import dataset_of, load_model, snapshot_of, stored, url_select, url_value
+from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, fmt_time, job_manager,
+                          samples_csv, train_setting)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -19,7 +22,7 @@ st.title("Train a model")
 page_state("train")
 st.markdown("Choose data and a model, then start training. The job runs in a background thread: the page "
             "stays live, you can change page, and the sidebar shows every job. Each run is saved to the run "
-            "store when it ends.")
+            "store when it ends, and the page's address names it (`?run=…`): a reload shows it again.")
 
 manager = job_manager()
 
@@ -29,11 +32,34 @@ HEADLINE = ("anderson_darling", "kendall_error", "c2st_auc", "coverage")
 
 
 def _start(spec: TrainSpec) -> None:
-    """Button callback: runs before the next script run, so the sidebar monitor already sees the job."""
+    """Button callback: runs before the next script run, so the sidebar monitor already sees the job. The run's id
+    goes into the URL as soon as the job has one (when it starts)."""
     job = manager.submit(spec)
-    st.session_state["train_job"] = job.id
-    st.session_state["_train_new"] = True
+    st.session_state["train_pending"] = job.id
     st.toast(f"Started {spec.label()} ({job.id})")
+
+
+def _options() -> dict[str, tuple[Job | None, RunRecord | None]]:
+    """What the page can show, by key: every training job of this process (its run id, or its job id while it
+    waits in the queue), then the stored run the URL names when no job of this process wrote it."""
+    out: dict[str, tuple[Job | None, RunRecord | None]] = {}
+    for job in reversed(manager.jobs()):
+        if job.kind == RunKind.TRAIN.value:
+            out[job.run_id or job.id] = (job, None)
+    wanted = url_value("run")
+    if wanted and wanted not in out:
+        record = stored(wanted, kinds=(RunKind.TRAIN.value,))
+        if record is not None:
+            out[wanted] = (None, record)
+    return out
+
+
+def _label(key: str, options: dict[str, tuple[Job | None, RunRecord | None]]) -> str:
+    job, record = options[key]
+    if job is not None:
+        return f"{job.spec.label()} ({key})"   # no status here: a label that changes loses the selection
+    assert record is not None
+    return f"{record.name} (stored run {key})"
 
 
 left, right = st.columns([2, 3], gap="large")
@@ -65,80 +91,112 @@ with left:
               args=(spec,))
 
 with right:
-    jobs = manager.jobs()
-    if not jobs:
+    options = _options()
+    pending = st.session_state.get("train_pending")
+    prefer = next((k for k, (j, _) in options.items() if j is not None and j.id == pending), None)
+    if prefer is not None and options[prefer][0].run_id:   # started: from now on the URL names it
+        st.session_state.pop("train_pending")
+    key = url_select("Run", list(options), "run", "train_view", format_func=lambda k: _label(k, options),
+                     url_of=lambda k: None if options[k][0] is not None and not options[k][0].run_id else k,
+                     prefer=prefer)
+    if key is None:
         st.info("No job yet: choose settings on the left and press **Start training**.")
         st.stop()
-    ids = [j.id for j in jobs]
-    current = st.session_state.get("train_job")
-    if st.session_state.pop("_train_new", False) and current in ids:
-        st.session_state["train_view"] = current  # a job just started: show it
-    job_id = urlstate.choice("Job", ids[::-1], "train_view", default=current,
-                             format_func=lambda i: f"{i}: {manager.get(i).spec.label()}")
-    job = manager.get(job_id)
+    job, record = options[key]
 
-    @st.fragment(run_every=1.0 if not job.status.finished else None)
-    def live() -> None:
-        s = job.snapshot()
+    def overview(s: JobSnapshot, data: Dataset | None) -> None:
+        """Progress, metrics and curves of a job (live) or a stored run (its record seen as a finished job)."""
         st.progress(s.fraction, text=f"{s.status.value} · step {s.step}/{s.total} · {s.elapsed:.1f}s"
                                      + (f" · {s.steps_per_s:.0f} steps/s" if s.steps_per_s else "")
                                      + (f" · {s.device}" if s.device else ""))
-        if s.status is JobStatus.FAILED:
-            st.error(f"Training failed: {s.error}")
+        if s.status in (JobStatus.FAILED, JobStatus.INTERRUPTED) and s.error:
+            st.error(f"Training {s.status.value}: {s.error}")
             failure_details(s, key=f"train_{s.id}")
-        b1, b2, _ = st.columns([1, 1, 3])
-        b1.button("Stop", disabled=s.status.finished, key=f"stop_{s.id}", on_click=job.stop,
-                  help="end now and keep the model")
-        b2.button("Cancel", disabled=s.status.finished, key=f"cancel_{s.id}", on_click=manager.cancel,
-                  args=(s.id,), help="end now and discard the model")
+        if job is not None:
+            b1, b2, _ = st.columns([1, 1, 3])
+            b1.button("Stop", disabled=s.status.finished, key=f"stop_{s.id}", on_click=job.stop,
+                      help="end now and keep the model")
+            b2.button("Cancel", disabled=s.status.finished, key=f"cancel_{s.id}", on_click=manager.cancel,
+                      args=(s.id,), help="end now and discard the model")
         if s.metrics:
             cols = st.columns(len(HEADLINE))
-            fl = floor(reference_for(job.spec.dataset))  # cached per dataset in genlib.metrics.suite
-            for col, key in zip(cols, HEADLINE):
-                info = SUITE[key]
-                if key in s.metrics:
-                    col.metric(info.title, f"{s.metrics[key]:.3f}",
-                               help=f"{info.description} Oracle floor (real vs real): {fl.get(key, float('nan')):.3f}.")
-            st.caption("Scored on fresh samples against the held-out test split. The oracle floor — the same "
-                       f"metric between two real samples — is AD {fl['anderson_darling']:.2f}, Kendall "
-                       f"{fl['kendall_error']:.3f}: a model near it is as good as the data can tell. The "
-                       "**Compare** page shows every metric for several runs side by side.")
+            fl = floor(reference_for(data)) if data is not None else {}  # cached per dataset in genlib.metrics.suite
+            for col, name in zip(cols, HEADLINE):
+                info = SUITE[name]
+                if name in s.metrics:
+                    col.metric(info.title, f"{s.metrics[name]:.3f}",
+                               help=f"{info.description} Oracle floor (real vs real): "
+                                    f"{fl.get(name, float('nan')):.3f}.")
+            if fl:
+                st.caption("Scored on fresh samples against the held-out test split. The oracle floor — the same "
+                           f"metric between two real samples — is AD {fl['anderson_darling']:.2f}, Kendall "
+                           f"{fl['kendall_error']:.3f}: a model near it is as good as the data can tell. The "
+                           "**Compare** page shows every metric for several runs side by side.")
         with st.expander("What these metrics measure"):
-            for key in HEADLINE:
-                info = SUITE[key]
+            for name in HEADLINE:
+                info = SUITE[name]
                 st.markdown(f"**{info.title}** ({info.direction} is better)")
                 st.latex(info.latex)
                 st.caption(info.description)
         if s.losses:
-            st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses, title="Training losses"), key=f"loss_{s.id}")
+            st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses, title="Training losses"),
+                            key=f"loss_{s.id}")
         if len(s.metric_history) > 1:
             st.plotly_chart(figures.curves.metric_history(s.metric_history, ["anderson_darling", "kendall_error"]),
                             key=f"mh_{s.id}")
-        flag = f"_seen_finished_{s.id}"
-        if s.status.finished and not st.session_state.get(flag):
-            st.session_state[flag] = True
-            st.rerun(scope="app")  # show the results section below
 
-    live()
+    if job is not None:
+        @st.fragment(run_every=1.0 if not job.status.finished else None)
+        def live() -> None:
+            s = job.snapshot()
+            overview(s, job.spec.dataset)
+            flag = f"_seen_finished_{s.id}"
+            if s.status.finished and not st.session_state.get(flag):
+                st.session_state[flag] = True
+                st.rerun(scope="app")  # show the results section below
 
-    s = job.snapshot()
-    if s.status in (JobStatus.DONE, JobStatus.STOPPED) and job.fitted is not None:
+        live()
+        s = job.snapshot()
+        data: Dataset | None = job.spec.dataset
+        fitted = job.fitted if s.status in (JobStatus.DONE, JobStatus.STOPPED) else None
+    else:
+        assert record is not None
+        s = snapshot_of(record)
+        data = dataset_of(record)
+        st.caption(f"Stored run **{record.id}**: {record.model} on {record.dataset}, seed {record.seed}, created "
+                   f"{fmt_time(record.created)}.")
+        overview(s, data)
+        fitted = None
+        if record.run_dir is not None and record.status != JobStatus.FAILED.value:
+            try:
+                fitted = load_model(record.id)
+            except StoreError as exc:
+                st.error(f"Cannot load the model of run {record.id}: {exc}")
+
+    if fitted is not None:
         st.subheader("Samples vs real data")
-        data = job.spec.dataset
-        n = st.slider("samples", 50, 5000, min(len(data.test) * 4, 2000), key=f"n_{s.id}")
-        fake = job.fitted.sample(n, seed=0)  # a conditional model draws every class in turn
-        if data.image_shape is not None:
-            st.plotly_chart(figures.samples.image_grid(fake[:40], data.image_shape, vmax=float(data.train.max())),
-                            key=f"img_{s.id}")
+        default_n = min(len(data.test) * 4, 2000) if data is not None else 1000
+        n = st.slider("samples", 50, 5000, default_n, key=f"n_{s.id}")
+        fake = fitted.sample(n, seed=0)  # a conditional model draws every class in turn
+        columns = list(data.columns) if data is not None else list(fitted.columns)
+        shape = data.image_shape if data is not None else fitted.info.get("image_shape")
+        if shape:
+            vmax = float(data.train.max()) if data is not None else None
+            st.plotly_chart(figures.samples.image_grid(fake[:40], tuple(shape), vmax=vmax), key=f"img_{s.id}")
+        elif data is None:
+            st.caption("The data of this run cannot be rebuilt here (an upload): its samples are shown alone.")
+            st.plotly_chart(figures.samples.marginal_histograms(fake, columns), key=f"h_{s.id}")
         elif data.n_features == 2:
             st.plotly_chart(figures.samples.scatter_2d(data.test, fake, columns=data.columns), key=f"sc_{s.id}")
         else:
             log = figures.style.prefers_log_axes(data)
-            st.plotly_chart(figures.samples.marginal_histograms(data.test, data.columns, fake, log_x=log), key=f"h_{s.id}")
+            st.plotly_chart(figures.samples.marginal_histograms(data.test, data.columns, fake, log_x=log),
+                            key=f"h_{s.id}")
             if data.n_features <= 6:
-                st.plotly_chart(figures.samples.pair_scatter(data.test, data.columns, fake, log=log), key=f"p_{s.id}")
+                st.plotly_chart(figures.samples.pair_scatter(data.test, data.columns, fake, log=log),
+                                key=f"p_{s.id}")
         c1, c2 = st.columns(2)
-        c1.download_button("Download samples (CSV)", samples_csv(fake, data.columns),
-                           file_name=f"{s.model}_{data.name}_samples.csv", mime="text/csv", key=f"dl_{s.id}")
+        c1.download_button("Download samples (CSV)", samples_csv(fake, columns),
+                           file_name=f"{s.model}_{s.dataset}_samples.csv", mime="text/csv", key=f"dl_{s.id}")
         if s.run_id:
             c2.page_link("pages/runs.py", label=f"Saved as run {s.run_id} →", icon=":material/folder_open:")

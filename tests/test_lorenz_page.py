@@ -75,12 +75,24 @@ def test_generative_section_trains_a_flow_and_shows_the_chaos_checks() -> None:
     _no_exception(at)
     from pages.common import job_manager  # the process-wide manager the page submitted to
     jobs = settle_jobs(job_manager())     # blocks on the job's own completion event
+    jobs = [j for j in jobs if j.kind == "train"]
     assert [(j.spec.model, j.status.value) for j in jobs] == [("maf", "done")], [j.error for j in jobs]
     losses = jobs[0].snapshot().losses["loss"]
     assert losses[-1] < losses[0], "the flow learned something"
     at.run()
     _no_exception(at)
     assert any("Chaos preserved?" in m.value for m in at.markdown)
+    assert any("Generate and measure" in i.value for i in at.info)
+    run_id = jobs[0].run_id
+    assert at.query_params["run"] == run_id, "the model shown is named in the address"
+    at.select_slider(key=f"lz_chaos_n_{run_id}").set_value(16).run()
+    at.button(key=f"lz_chaos_go_{run_id}").click().run()   # sampling and measuring is a job too
+    _no_exception(at)
+    gen = [j for j in settle_jobs(job_manager()) if j.kind == "generation"]
+    assert [j.status.value for j in gen] == ["done"], [j.error for j in gen]
+    at.run()
+    _no_exception(at)
+    assert at.query_params["gen"] == gen[0].run_id
     table = at.dataframe[-1].value
     assert {"check", "coordinate", "real", "generated"} <= set(table.columns)
     assert np.isfinite(table["generated"].astype(float)).all(), "every check is measured on the generated data"
