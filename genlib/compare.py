@@ -24,7 +24,7 @@ from .metrics.suite import SUITE
 from .models import ModelError, get_model_class
 from .params import ParamError, params_of
 from .store import JobStatus, RunKind, RunRecord
-from .train import Job, TrainSpec
+from .train import Job, JobContext, Progress, Task, TaskResult, TrainSpec
 
 FLOOR_LABEL = "oracle floor (real vs real)"
 #: Metric whose history is drawn as a sparkline in the table.
@@ -263,6 +263,63 @@ def sweep_record(plan: SweepPlan, sweep_id: str, dataset: Dataset, base: dict[st
                      dataset_params=dict(dataset.params), kind=RunKind.SWEEP.value, total=n,
                      inputs={"plan": plan.to_dict(), "common": {k: v for k, v in common.items()
                                                                 if isinstance(v, (int, float, str, bool))}})
+
+
+@dataclass
+class SweepTask(Task):
+    """A sweep as a job of the engine: it follows its member jobs (taking no slot of its own, so the members get
+    them all), reports how many have finished, and stops them all when it is stopped. Its run (kind ``sweep``) holds
+    the plan; each member's record names the sweep (:class:`SweepMember`). Submit the members first, then this with
+    ``run_id`` = the id the members name."""
+
+    plan: SweepPlan
+    dataset: Dataset
+    base: dict[str, Any]
+    common: dict[str, Any]
+    members: list[Job] = field(default_factory=list)
+    run_id: str | None = None   # chosen before the members are built, since each names it
+    poll_s: float = 0.5
+
+    kind = RunKind.SWEEP
+    needs_slot = False
+    device = "cpu"
+
+    def label(self) -> str:
+        return f"sweep of {self.plan.describe()}"
+
+    @property
+    def model_name(self) -> str:
+        return self.plan.model
+
+    @property
+    def dataset_name(self) -> str:
+        return self.dataset.name
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.base)
+
+    def planned_steps(self) -> int:
+        return len(self.members)
+
+    def describe(self) -> dict[str, Any]:
+        record = sweep_record(self.plan, "", self.dataset, self.base, self.common)
+        return {"kind": self.kind.value, "dataset_params": record.dataset_params, "inputs": record.inputs}
+
+    def execute(self, ctx: JobContext) -> TaskResult:
+        stopping = False
+        while True:
+            done = sum(1 for j in self.members if j.status.finished)
+            ctx.report(Progress(done, len(self.members)))
+            if done == len(self.members):
+                break
+            if ctx.should_stop() and not stopping:
+                stopping = True
+                for job in self.members:
+                    job.stop()
+            next(j for j in self.members if not j.status.finished).wait(self.poll_s)
+        members = [{"point": list(getattr(j.spec, "point", (None, None))), "run_id": j.run_id,
+                    "status": j.status.value} for j in self.members]
+        return TaskResult(summary={"members": members}, stopped=stopping)
 
 
 @dataclass

@@ -65,13 +65,12 @@ def _start_all(specs: list[TrainSpec]) -> None:
 
 
 def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str, Any], ds: Dataset) -> None:
-    """The sweep's record first (so the URL can name it at once), then one ordinary training job per grid point,
-    each recording the sweep it belongs to (genlib.compare.SweepMember)."""
+    """One ordinary training job per grid point, each recording the sweep it belongs to (genlib.compare.SweepMember),
+    then the sweep's own job, which follows them; its id is chosen first, so the URL names it at once."""
     sweep_id = new_run_id()
-    store.add(compare.sweep_record(plan, sweep_id, ds, base, common))
     specs = compare.sweep_specs(plan, sweep_id, ds, base, **common)
-    for spec in specs:
-        manager.submit(spec)
+    members = [manager.submit(spec) for spec in specs]
+    manager.submit(compare.SweepTask(plan, ds, base, common, members=members, run_id=sweep_id))  # in the sidebar
     set_url_value("sweep", sweep_id)
     st.toast(f"Queued {len(specs)} sweep runs of {plan.model} (sweep {sweep_id})")
 

@@ -125,19 +125,20 @@ def test_generation_from_data_that_are_not_trajectories_fails_with_one_sentence(
 def test_a_sweep_is_a_stored_run_whose_members_are_found_live_and_after_a_restart(finance, make_manager,
                                                                                   tmp_path) -> None:
     store = RunStore(tmp_path / "store")
-    manager = make_manager(store=store)
+    manager = make_manager(store=store, max_concurrent=1)   # the sweep's own job must not take the only slot
     plan = compare.make_sweep("vae", "sigma", "0.05, 0.5")
     sweep_id = "sweep-test-1"
     common = dict(steps=30, seed=0, device="cpu", eval_period_s=None, eval_samples=300)
-    store.add(compare.sweep_record(plan, sweep_id, finance, {"beta": 1.0}, common))
-    for spec in compare.sweep_specs(plan, sweep_id, finance, {"beta": 1.0}, **common):
-        manager.submit(spec)
-    jobs = settle_jobs(manager)
+    jobs = [manager.submit(spec) for spec in compare.sweep_specs(plan, sweep_id, finance, {"beta": 1.0}, **common)]
+    sweep = manager.submit(compare.SweepTask(plan, finance, {"beta": 1.0}, common, members=jobs, run_id=sweep_id))
+    settle_jobs(manager)
     assert [j.snapshot().status for j in jobs] == [JobStatus.DONE, JobStatus.DONE], [j.error for j in jobs]
     assert jobs[0].spec.config == {"beta": 1.0, "sigma": 0.05}
+    assert sweep.snapshot().status is JobStatus.DONE and sweep.snapshot().step == 2
 
     record = store.get(sweep_id)
-    assert record.kind == "sweep" and record.total == 2 and record.dataset == "finance"
+    assert record.kind == "sweep" and record.total == 2 and record.dataset == "finance" and record.status == "done"
+    assert [m["run_id"] for m in record.summary["members"]] == [j.run_id for j in jobs]
     assert store.list(kinds=("sweep",))[0].id == sweep_id and sweep_id not in {r.id for r in store.list()}
     reopened = compare.SweepPlan.from_dict(record.inputs["plan"])
     assert reopened == plan and reopened.points() == [(0.05, None), (0.5, None)]
@@ -151,3 +152,19 @@ def test_a_sweep_is_a_stored_run_whose_members_are_found_live_and_after_a_restar
     assert z.shape == (1, 2) and np.isfinite(z).all()
     # a run that is not a member (another sweep, or none) is never counted
     assert compare.sweep_results("another", manager.jobs(), store.list()).run_ids == {}
+
+
+def test_stopping_a_sweep_stops_its_members(finance, make_manager, tmp_path) -> None:
+    store = RunStore(tmp_path / "store")
+    manager = make_manager(store=store, max_concurrent=1)
+    plan = compare.make_sweep("vae", "sigma", "0.05, 0.5")
+    common = dict(steps=1_000_000, seed=0, device="cpu", eval_period_s=None, eval_samples=300)
+    jobs = [manager.submit(spec) for spec in compare.sweep_specs(plan, "sweep-2", finance, {}, **common)]
+    sweep = manager.submit(compare.SweepTask(plan, finance, {}, common, members=jobs, run_id="sweep-2"))
+    wait_until(lambda: jobs[0].snapshot().step > 3, what="the first member to train")
+    sweep.stop()
+    settle_jobs(manager)
+    assert sweep.snapshot().status is JobStatus.STOPPED
+    assert jobs[0].snapshot().status is JobStatus.STOPPED and jobs[0].snapshot().step > 3
+    assert jobs[1].snapshot().status is JobStatus.STOPPED and jobs[1].snapshot().step == 0, "the queued one never ran"
+    assert store.get("sweep-2").status == "stopped"

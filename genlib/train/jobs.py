@@ -241,7 +241,7 @@ class Job:
     def _begin(self, store: RunStore) -> None:
         """The run's row (status running) and staging folder, before any work: a folder that cannot be written
         fails the job now, not after an hour of training."""
-        record = record_from_job(self.snapshot(), self.spec, new_run_id(), None)
+        record = record_from_job(self.snapshot(), self.spec, self.spec.run_id or new_run_id(), None)
         self._record = record
         with self._lock:
             self.run_id = record.id
@@ -340,21 +340,31 @@ class JobManager:
         self._running: set[str] = set()
 
     def submit(self, task: Task) -> Job:
-        """Queue any task (a TrainSpec, an AVO fit, anomaly scoring…); it starts when a slot is free."""
+        """Queue any task (a TrainSpec, an AVO fit, anomaly scoring…); it starts when a slot is free (at once for a
+        task that needs none)."""
         job = Job(task)
         with self._lock:
             self._jobs[job.id] = job
+            if not task.needs_slot:
+                self._running.add(job.id)
+                job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
+                job.thread.start()
+                return job
             self._queue.append(job)
         self._start_ready()
         return job
 
     def _start_ready(self) -> None:
         with self._lock:
-            while self._queue and len(self._running) < self.max_concurrent:
+            while self._queue and len(self._running - self._slotless()) < self.max_concurrent:
                 job = self._queue.popleft()
                 self._running.add(job.id)
                 job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
                 job.thread.start()
+
+    def _slotless(self) -> set[str]:
+        """Running jobs that take no slot. Caller holds the lock."""
+        return {i for i in self._running if not self._jobs[i].spec.needs_slot}
 
     def _run(self, job: Job) -> None:
         try:

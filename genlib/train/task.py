@@ -56,6 +56,11 @@ class Task:
     device: str = "auto"
     out_dir: str | None = None               # run folder to commit to (default: inside the store)
     checkpoint_every_s: float | None = None  # iterative tasks: write a checkpoint this often (None: never)
+    #: False for a task that only waits on other jobs (a sweep following its members): it starts at once, without
+    #: taking one of the ``max_concurrent`` slots its members need.
+    needs_slot: bool = True
+    #: The run id to write, when the caller must know it before the job starts (members of a sweep name it).
+    run_id: str | None = None
 
     def label(self) -> str:
         raise NotImplementedError
