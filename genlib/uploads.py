@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from genlib.data import DataError, Dataset, load_csv
@@ -115,7 +115,9 @@ def _file(uid: str, root: Path | None) -> Path:
 def load_upload(uid: str, *, max_bytes: int = DEFAULT_MAX_BYTES, root: Path | None = None) -> Dataset:
     """The stored upload ``uid`` as a Dataset, read through the same checks as a fresh upload."""
     path = _file(uid, root)
-    return _read(path.read_bytes(), path.name, max_bytes)
+    # The id becomes the dataset's parameter: a run trained on it records where its data are (Continue, the pages
+    # that reopen the run), and two uploads with the same file name are not taken for the same data.
+    return replace(_read(path.read_bytes(), path.name, max_bytes), params={"upload": uid})
 
 
 def list_uploads(*, root: Path | None = None) -> list[UploadInfo]:

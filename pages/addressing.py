@@ -15,7 +15,7 @@ from genlib.models.fitted import FittedModel
 from genlib.store import JobStatus, RunRecord, StoreError
 from genlib.train import JobSnapshot
 from pages import urlstate
-from pages.common import _builtin, run_store
+from pages.common import _builtin, run_store, stored_upload
 
 
 def url_value(param: str) -> str | None:
@@ -112,8 +112,14 @@ def results(run_id: str) -> dict[str, Any]:
 
 
 def dataset_of(record: RunRecord) -> Dataset | None:
-    """The data a stored run was trained on, rebuilt from its parameters (built-in data only; an upload is not
-    kept with the run)."""
+    """The data a stored run was trained on, rebuilt from its parameters: a built-in dataset, or the kept upload it
+    names (None when neither can be found)."""
+    upload = (record.dataset_params or {}).get("upload")
+    if upload:
+        try:
+            return stored_upload(str(upload))
+        except (DataError, OSError):
+            return None
     if record.dataset not in DATASETS:
         return None
     try:

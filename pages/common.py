@@ -90,7 +90,7 @@ def _builtin(name: str, params: tuple[tuple[str, Any], ...]) -> Dataset:
 
 
 @st.cache_data(show_spinner="Reading CSV…", max_entries=8)
-def _stored_upload(uid: str) -> Dataset:
+def stored_upload(uid: str) -> Dataset:
     return load_upload(uid, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)  # ids name content: safe to cache forever
 
 
@@ -115,7 +115,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         format_func=lambda o: f"{uploads[o].name} (uploaded, {uploads[o].id})" if o in uploads else o))
     if choice in uploads:
         try:
-            return _stored_upload(uploads[choice].id)
+            return stored_upload(uploads[choice].id)
         except DataError as exc:
             st.error(f"Cannot use {uploads[choice].name}: {exc}")
             return None
@@ -127,7 +127,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
             return None
         try:
             uid = _keep_upload(file.getvalue(), file.name)
-            ds = _stored_upload(uid)
+            ds = stored_upload(uid)
         except DataError as exc:
             st.error(f"Cannot use {file.name}: {exc}")
             return None
@@ -230,10 +230,10 @@ def device_options() -> list[str]:
 
 
 # --- job monitor -------------------------------------------------------------------------------------------
-#: The page that shows a run of each kind (its address opens it: ``?run=<id>``).
-PAGE_OF_KIND = {RunKind.TRAIN.value: "pages/train.py", RunKind.AVO.value: "pages/simulator.py",
-                RunKind.ANOMALY.value: "pages/anomaly.py", RunKind.GENERATION.value: "pages/lorenz.py",
-                RunKind.SWEEP.value: "pages/compare.py"}
+#: The page that shows a run of each kind, and the address parameter that names the run there.
+PAGE_OF_KIND = {RunKind.TRAIN.value: ("pages/train.py", "run"), RunKind.AVO.value: ("pages/simulator.py", "run"),
+                RunKind.ANOMALY.value: ("pages/anomaly.py", "run"),
+                RunKind.GENERATION.value: ("pages/lorenz.py", "gen"), RunKind.SWEEP.value: ("pages/compare.py", "sweep")}
 
 
 def fmt_duration(seconds: float) -> str:

@@ -67,10 +67,10 @@ with c1:
         st.caption(f"Continues run {record.parent}.")
     if record.error:
         (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(record.error)
-    page = PAGE_OF_KIND.get(record.kind)
-    if page and record.status != JobStatus.FAILED.value:
+    if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
+        page, param = PAGE_OF_KIND[record.kind]
         st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",
-                     query_params={"run": record.id})
+                     query_params={param: record.id})
     st.json({"settings": record.config, "inputs": record.inputs, "dataset parameters": record.dataset_params,
              "transform": record.transform, "metrics": record.metrics, "summary": record.summary}, expanded=False)
 with c2:

@@ -401,3 +401,19 @@ def running_row_of(home: Path, kind: str) -> RunRecord | None:
     except sqlite3.OperationalError:
         return None
     return rows[0] if rows else None
+
+
+def test_a_run_on_an_uploaded_csv_continues_on_the_same_data(tmp_path) -> None:
+    from genlib.uploads import load_upload, save_upload
+    csv = "a,b\n" + "\n".join(f"{i % 17},{(i * 7) % 23}" for i in range(200))
+    uid = save_upload(csv.encode(), "lesson.csv")
+    data = load_upload(uid)
+    assert data.params == {"upload": uid}
+    store = RunStore(tmp_path / "home")
+    manager = JobManager(max_concurrent=1, store=store)
+    job = manager.submit(TrainSpec("vae", data, steps=10, eval_period_s=None))
+    assert job.wait(SAFETY_TIMEOUT) and job.snapshot().status is JobStatus.DONE
+    spec = continue_spec(store, job.run_id, steps=5, eval_period_s=None)
+    assert spec.dataset.params == {"upload": uid} and np.array_equal(spec.dataset.train, data.train)
+    child = manager.submit(spec)
+    assert child.wait(SAFETY_TIMEOUT) and child.snapshot().status is JobStatus.DONE and child.snapshot().step == 15

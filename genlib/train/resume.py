@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import UserError
 from ..data import DATASETS, load_any, load_dataset
 from ..models import REGISTRY
 from ..store import JobStatus, RunKind, RunStore, StoreError
@@ -53,14 +54,16 @@ def continue_spec(store: RunStore, run_id: str, steps: int, device: str = "auto"
 def _dataset_of(name: str, params: dict[str, Any], data_ref: str | None, run_id: str):
     """The run's data again: a built-in from its parameters, else the CSV (or stored upload) it was read from."""
     try:
-        if data_ref and data_ref.startswith("upload:"):
+        upload = (params or {}).get("upload") or (data_ref.split(":", 1)[1] if data_ref and
+                                                     data_ref.startswith("upload:") else None)
+        if upload:
             from ..uploads import load_upload  # the app's stored uploads
-            return load_upload(data_ref.split(":", 1)[1])
+            return load_upload(str(upload))
         if data_ref:
             return load_any(data_ref)
         if name in DATASETS:
             return load_dataset(name, **params)
-    except (OSError, ImportError) as exc:
+    except (OSError, ImportError, UserError) as exc:
         raise StoreError(f"the data of run {run_id} ({data_ref or name}) cannot be read again: {exc}") from None
     raise StoreError(f"the data of run {run_id} ({name}) are not stored with it; train it again on them")
 
