@@ -17,7 +17,7 @@ from genlib.cache import array_digest
 from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, TrainSpec
-from pages import urlstate
+from pages import addressing, urlstate
 from pages.addressing import load_model, url_select
 from pages.common import (config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job,
                           train_setting)
@@ -137,8 +137,25 @@ def _progress(job: Job) -> None:
 
 @st.cache_data(show_spinner="Encoding…", max_entries=16)
 def codes_of(source_key: str, fp: str, _encoder: Any, _x: np.ndarray, _labels: np.ndarray | None) -> np.ndarray:
-    """Codes of the shown rows, cached per (encoder, rows)."""
+    """Codes of the shown rows, cached per (encoder, rows): read from a stored run's results when it kept them (a
+    training run keeps the code of every row), else encoded here."""
+    if source_key.startswith("run:"):
+        stored = addressing.results(source_key.split(":", 1)[1]).get("latent_codes")
+        if stored is not None:
+            idx = shown_index(len(stored))
+            codes = stored if idx is None else stored[idx]
+            if len(codes) == len(_x):
+                return np.asarray(codes, dtype=np.float64)
     return lt.latent_codes(_encoder, _x, _labels)
+
+
+def shown_index(n: int) -> np.ndarray | None:
+    """Which of ``n`` rows the views show (None: all of them): a fixed subset of MAX_ROWS when there are more."""
+    if n <= MAX_ROWS:
+        return None
+    idx = np.random.default_rng(0).choice(n, MAX_ROWS, replace=False)
+    idx.sort()
+    return idx
 
 
 def shown_rows(ds: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
@@ -148,9 +165,8 @@ def shown_rows(ds: Dataset) -> tuple[np.ndarray, np.ndarray | None]:
     x = np.concatenate([ds.train, ds.test])
     y = None if ds.labels_train is None or ds.labels_test is None else \
         np.concatenate([ds.labels_train, ds.labels_test])
-    if len(x) > MAX_ROWS:
-        idx = np.random.default_rng(0).choice(len(x), MAX_ROWS, replace=False)
-        idx.sort()
+    idx = shown_index(len(x))
+    if idx is not None:
         x, y = x[idx], None if y is None else y[idx]
     return x, y
 

@@ -84,9 +84,10 @@ with left:
         shown = auto_kind(ds.train) if transform == "auto" and ds is not None else transform  # what auto picks here
         st.latex(r"\small " + TRANSFORMS[shown].latex)
         period = float(train_setting("eval_period_s", "train"))
+        every = float(train_setting("checkpoint_every_s", "train")) if cls.iterative else None
     spec = None if ds is None else TrainSpec(model=model_name, dataset=ds, config=config, steps=steps,
                                              batch_size=batch, seed=seed, device=device, transform=transform,
-                                             eval_period_s=period)
+                                             eval_period_s=period, checkpoint_every_s=every)
     st.button("Start training", type="primary", disabled=spec is None, key="train_start", on_click=_start,
               args=(spec,))
 

@@ -265,11 +265,14 @@ def test_a_failed_checkpoint_write_removes_its_partial_file(tmp_path, finance, m
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_full_filesystem_fails_the_job_with_the_reason(tmp_path, finance) -> None:
-    """A real tiny filesystem (tmpfs of 64 KiB; skipped where mounting is not allowed)."""
+@pytest.mark.parametrize("options, reason", [("size=64k", "No space left on device"),
+                                             ("ro,size=64k", "Read-only file system")])
+def test_a_full_or_read_only_filesystem_fails_the_job_with_the_reason(tmp_path, finance, options, reason) -> None:
+    """Real filesystems (a 64 KiB tmpfs, a read-only one; skipped where mounting is not allowed). As root a chmod'ed
+    folder stays writable, so a read-only mount is the honest read-only folder."""
     mnt = tmp_path / "tiny"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)],
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)],
                       capture_output=True).returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
@@ -279,9 +282,11 @@ def test_a_full_filesystem_fails_the_job_with_the_reason(tmp_path, finance) -> N
         job = JobManager(max_concurrent=1, store=store).submit(spec)
         assert job.wait(SAFETY_TIMEOUT)
         snap = job.snapshot()
-        assert snap.status is JobStatus.FAILED and "No space left on device" in snap.error
+        assert snap.status is JobStatus.FAILED and reason in snap.error, snap.error
         assert files_under(mnt) == []
         assert store.get(snap.run_id).status == "failed"
+        if "ro" in options:
+            assert snap.step == 0, "a folder that cannot be written fails the run before any training"
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
 
@@ -417,3 +422,18 @@ def test_a_run_on_an_uploaded_csv_continues_on_the_same_data(tmp_path) -> None:
     assert spec.dataset.params == {"upload": uid} and np.array_equal(spec.dataset.train, data.train)
     child = manager.submit(spec)
     assert child.wait(SAFETY_TIMEOUT) and child.snapshot().status is JobStatus.DONE and child.snapshot().step == 15
+
+
+def test_a_training_run_stores_the_codes_of_every_row(tmp_path) -> None:
+    """What the Latent explorer and the Density page show of a stored run, read back instead of encoded again."""
+    from genlib.data import load_dataset
+    from genlib.latent import ModelEncoder, latent_codes
+    digits = load_dataset("digits")
+    store = RunStore(tmp_path / "home")
+    job = JobManager(max_concurrent=1, store=store).submit(TrainSpec("vae", digits, steps=20, eval_period_s=None,
+                                                                     config={"latent_dim": 3}))
+    assert job.wait(SAFETY_TIMEOUT) and job.snapshot().status is JobStatus.DONE
+    stored = store.results(job.run_id)["latent_codes"]
+    rows = np.concatenate([digits.train, digits.test])
+    assert stored.shape == (len(rows), 3)
+    np.testing.assert_allclose(stored, latent_codes(ModelEncoder(store.load(job.run_id)), rows), rtol=1e-5, atol=1e-6)

@@ -126,13 +126,7 @@ class ModelEncoder:
     def encode(self, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         arr = _as_rows(x, self.n_features, "rows to encode")
         lab = _check_labels(labels, len(arr), self)
-        model, out = self.fitted.model, []
-        with model.evaluating(), torch.no_grad():
-            for s in range(0, len(arr), self.batch_size):
-                xb = self.fitted.to_model_space(arr[s:s + self.batch_size])
-                lb = None if lab is None else self._labels_tensor(lab[s:s + self.batch_size])
-                out.append(model.encode_mean(xb, lb).detach().cpu().double().numpy())
-        return np.concatenate(out) if out else np.zeros((0, self.latent_dim))
+        return self.fitted.encode(arr, lab, self.batch_size)
 
     def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         codes = _as_rows(z, self.latent_dim, "codes")

@@ -78,6 +78,16 @@ class FittedModel:
             raise FloatingPointError(f"{self.name} produced non-finite samples; the model has diverged")
         return self.transform.inverse(z_np)
 
+    def encode(self, x: np.ndarray, labels: np.ndarray | None = None, batch_size: int = 4096) -> np.ndarray:
+        """The latent code (posterior mean) of each row, in batches (float64). Only with :attr:`Capability.ENCODE`."""
+        model, out = self.model, []
+        with model.evaluating(), torch.no_grad():
+            for s in range(0, len(x), batch_size):
+                xb = self.to_model_space(x[s:s + batch_size])
+                lb = None if labels is None else torch.as_tensor(labels[s:s + batch_size], device=model.device)
+                out.append(model.encode_mean(xb, lb).detach().cpu().double().numpy())
+        return np.concatenate(out) if out else np.zeros((0, int(model.config.latent_dim)))
+
     def to_model_space(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(self.transform.forward(np.asarray(x, dtype=np.float64)),
                                dtype=torch.float32, device=self.model.device)

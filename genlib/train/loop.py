@@ -17,7 +17,7 @@ import torch
 
 from ..data import Dataset
 from ..metrics.suite import DEFAULT_EVAL_ROWS, reference_for, score_model
-from ..models import FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
+from ..models import Capability, FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
 from ..store import RunKind
 from ..transforms import make_transform
 from .task import JobContext, Progress, Task, TaskResult
@@ -115,7 +115,27 @@ class TrainSpec(Task):
         preview = draw_preview(fitted, self)
         if preview is not None:
             ctx.report(Progress(state.step, state.total, preview=preview))
-        return TaskResult(fitted=fitted, metrics=final, training=state.to_checkpoint(), stopped=ctx.should_stop())
+        return TaskResult(fitted=fitted, metrics=final, training=state.to_checkpoint(), stopped=ctx.should_stop(),
+                          arrays=stored_codes(fitted, self.dataset))
+
+
+#: Rows whose latent codes a training run stores with itself (train then test split), so the Latent explorer and the
+#: Density page show a stored run without encoding again; larger data are encoded on demand.
+MAX_STORED_CODES = 20_000
+
+
+def stored_codes(fitted: FittedModel, dataset: Dataset) -> dict[str, np.ndarray]:
+    """``latent_codes``: the code of every row, training rows then held-out rows (empty for models without an
+    encoder, and for data larger than :data:`MAX_STORED_CODES` rows)."""
+    if not fitted.model.has(Capability.ENCODE) or len(dataset.train) + len(dataset.test) > MAX_STORED_CODES:
+        return {}
+    labels = None
+    if getattr(fitted.model, "conditional", False):
+        if dataset.labels_train is None or dataset.labels_test is None:
+            return {}
+        labels = np.concatenate([dataset.labels_train, dataset.labels_test])
+    codes = fitted.encode(np.concatenate([dataset.train, dataset.test]), labels)
+    return {"latent_codes": codes.astype(np.float32)} if np.all(np.isfinite(codes)) else {}
 
 
 @dataclass

@@ -22,3 +22,6 @@ class TrainSettings:
                            choices=TRANSFORM_KINDS, label="preprocessing")
     eval_period_s: float = param(5.0, "how often fresh samples are scored against the test split, in seconds",
                                  range=(1.0, 600.0), step=1.0, label="metrics every (s)")
+    checkpoint_every_s: float = param(30.0, "how often a checkpoint is written while training: what a crash keeps and "
+                                      "Continue starts from", range=(1.0, 3600.0), step=5.0,
+                                      label="checkpoint every (s)", advanced=True)
