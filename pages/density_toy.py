@@ -205,21 +205,41 @@ def gan_section(ds: Dataset, shape: str) -> None:
     spec = TrainSpec(model=model, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
                      name=f"{model} on {shape}")
     st.button(f"Train the {model}", key="dn_gan_start", on_click=_start, args=("gan", spec))
-    jobs = [j for j in _jobs("gan") if j.spec.dataset.params == ds.params]
-    if not jobs:
+    # The GAN shown: the one the address names (?gan=<run id>), else the newest this session started, else the newest
+    # stored one on these data; a live job is drawn as it trains, a stored run from its checkpoint.
+    gans = [e for e in catalog.runs_on(ds, job_manager().jobs(), run_store()) if e.model in GANS]
+    wanted = url_value("gan")
+    entry = next((e for e in gans if e.run_id == wanted), None) if wanted else None
+    if wanted and entry is None:
+        not_found("GAN run", wanted, "gan")
+    mine = [j.id for j in _jobs("gan") if j.spec.dataset.params == ds.params]
+    if entry is None and mine:
+        entry = next((e for e in reversed(gans) if e.job is not None and e.job.id == mine[-1]), None)
+    if entry is None:
+        entry = next((e for e in gans if e.source == "stored" and e.usable), None)
+    if entry is None:
         st.info("Press the button: the discriminator's map appears here and updates every second as it trains.")
         return
-    job = jobs[-1]
+    set_url_value("gan", entry.run_id)
+    job = entry.job
     grid = dn.Grid.around(ds.train, n=80, margin=0.3, square=True)
 
-    @st.fragment(run_every=1.0 if not job.status.finished else None)
+    @st.fragment(run_every=1.0 if job is not None and not job.status.finished else None)
     def live() -> None:
-        s = job.snapshot()
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
-        if s.error:
-            st.error(s.error)
-            return
-        fitted = job.fitted
+        if job is not None:
+            s = job.snapshot()
+            st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+            if s.error:
+                st.error(s.error)
+                return
+            fitted = job.fitted
+        else:
+            st.caption(f"Stored run {entry.run_id}: {entry.label} ({entry.status}).")
+            try:
+                fitted = load_model(entry.run_id)
+            except StoreError as exc:
+                st.error(f"Cannot load GAN run {entry.run_id}: {exc}")
+                return
         if fitted is None:
             st.caption("Building the model…")
             return
@@ -228,6 +248,6 @@ def gan_section(ds: Dataset, shape: str) -> None:
         fake = dn.generated_points(fitted, 500, seed=3)
         st.plotly_chart(figures.density.critic_heatmap(values, grid, real=ds.train[:1000], generated=fake,
                                                      kind=dn.critic_kind(fitted), stretch=stretch),
-                        key=f"dn_critic_{job.id}")
+                        key=f"dn_critic_{entry.key}")
 
     live()

@@ -11,9 +11,12 @@ from streamlit.testing.v1 import AppTest
 APP = "../app.py"
 
 
-def _open(page: str) -> AppTest:
+def _open(page: str, address: dict | None = None) -> AppTest:
+    """A new session on ``page``, opened with the query parameters ``address`` (as a copied URL would)."""
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
+    for key, value in (address or {}).items():
+        at.query_params[key] = value[0] if isinstance(value, list) else value
     at.switch_page(page).run()
     _ok(at)
     return at
@@ -121,3 +124,10 @@ def test_density_toy_section_integrates_to_one_and_adds_a_flow_and_a_live_critic
     assert abs(flow_mass - 1) < 0.05
     assert len(at.get("plotly_chart")) == charts_before + 1  # the discriminator's map over the plane
     assert not any("discriminator's map appears here" in i.value for i in at.info)
+    # a reload (a new session on the same address) draws the same flow and GAN from the store
+    gan_run = at.query_params["gan"]
+    assert gan_run
+    fresh = _open("pages/density.py", {k: v for k, v in at.query_params.items()})
+    _ok(fresh)
+    assert list(fresh.dataframe[0].value["model"])[-1] == "flow (maf)"
+    assert fresh.query_params["gan"] == gan_run and len(fresh.get("plotly_chart")) == charts_before + 1
