@@ -374,9 +374,13 @@ class RunStore:
         self._try_add(record)
 
     def discard(self, run_id: str, staging: Path | None) -> None:
-        """A cancelled run: no row, no folder."""
+        """A cancelled run: no row, no folder (also when the cancel came while it was being committed: a folder left
+        in the store would be adopted again by the next :meth:`reconcile`)."""
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
+        committed = self.runs_dir / run_id
+        if committed.is_dir():
+            shutil.rmtree(committed, ignore_errors=True)
         self._execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def checkpoint(self, record: RunRecord, staging: Path, fitted: FittedModel, training: dict[str, Any]) -> None:
