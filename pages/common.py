@@ -255,14 +255,18 @@ def _status_line(s: JobSnapshot) -> str:
 
 
 def continue_run(run_id: str, steps: int) -> None:
-    """Start a job that continues a stored run from its last checkpoint (a button callback: errors become a toast)."""
+    """Start a job that continues a stored run from its last checkpoint (a button callback). The Train page then shows
+    the new run; the message and a full rerun come from :func:`sidebar_job_monitor`, outside the sidebar's fragment
+    (an element drawn from a fragment's callback is lost, and Streamlit warns)."""
     try:
         spec = continue_spec(run_store(), run_id, int(steps))
     except UserError as exc:
-        st.toast(f"Cannot continue {run_id}: {exc}", icon=":material/error:")
-        return
-    job = job_manager().submit(spec)
-    st.toast(f"Continuing {run_id} for {int(steps)} more steps ({job.id})")
+        st.session_state["_notice"] = (f"Cannot continue {run_id}: {exc}", ":material/error:")
+    else:
+        job = job_manager().submit(spec)
+        st.session_state["train_pending"] = job.id   # the Train page shows it, as one it started itself
+        st.session_state["_notice"] = (f"Continuing {run_id} for {int(steps)} more steps ({job.id})", None)
+    st.session_state["_rerun_app"] = True
 
 
 def steps_to_continue(record: RunRecord) -> int:
@@ -277,13 +281,17 @@ def continuable(record: RunRecord) -> bool:
     """A training run of an iterative model with a checkpoint, stopped or interrupted before its planned end."""
     cls = REGISTRY.get(record.model)
     return (record.kind == RunKind.TRAIN.value and cls is not None and cls.iterative and record.checkpoint is not None
-            and record.status in (JobStatus.STOPPED.value, JobStatus.INTERRUPTED.value))
+            and record.status in (JobStatus.STOPPED.value, JobStatus.INTERRUPTED.value)
+            and record.id not in run_store().continued())
 
 
 def sidebar_job_monitor() -> None:
     """All jobs of this process in the sidebar, refreshed every second while any is active, and the runs a crash or
     a restart interrupted, each with Continue."""
     manager = job_manager()
+    notice = st.session_state.pop("_notice", None)
+    if notice is not None:
+        st.toast(notice[0], icon=notice[1])
     with st.sidebar:
         st.markdown("### Jobs")
         st.fragment(run_every=1.0 if manager.active else None)(_monitor_body)()
@@ -298,7 +306,10 @@ def _interrupted_runs() -> list[RunRecord]:
 
 def _monitor_body() -> None:
     manager = job_manager()
+    if st.session_state.pop("_rerun_app", False):
+        st.rerun(scope="app")   # a Continue pressed in here: the page shows the new run
     snaps = manager.snapshots()
+    continued = run_store().continued()
     interrupted = _interrupted_runs()
     if not snaps and not interrupted:
         st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
@@ -311,7 +322,8 @@ def _monitor_body() -> None:
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
                       help="End the work now and keep what it has done")
-        elif s.status is JobStatus.STOPPED and s.kind == RunKind.TRAIN.value and s.run_id and s.total > s.step:
+        elif s.status is JobStatus.STOPPED and s.kind == RunKind.TRAIN.value and s.run_id and s.total > s.step \
+                and s.run_id not in continued:
             st.button(f"Continue ({s.total - s.step} steps)", key=f"sidebar_cont_{s.id}", on_click=continue_run,
                       args=(s.run_id, s.total - s.step), help="Train on from where it stopped, to its planned steps")
     for r in interrupted:

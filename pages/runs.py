@@ -9,6 +9,7 @@ from genlib import figures
 from genlib.metrics import METRICS
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
+from pages.addressing import dataset_of
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager, run_store,
                           samples_csv, steps_to_continue)
 from pages.presets_ui import page_state
@@ -65,6 +66,9 @@ with c1:
                 f"{record.device or '—'}, seed {record.seed}")
     if record.parent:
         st.caption(f"Continues run {record.parent}.")
+    children = [r.id for r in store.list(kinds=None) if r.parent == record.id]
+    if children:
+        st.caption(f"Continued by run {', '.join(children)}.")
     if record.error:
         (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(record.error)
     if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
@@ -108,10 +112,15 @@ if record.kind == RunKind.TRAIN.value and record.status not in (JobStatus.FAILED
         shape = fitted.info.get("image_shape")
         if shape:
             st.plotly_chart(figures.samples.image_grid(fake[:40], tuple(shape)), key="runs_img")
-        elif fake.shape[1] == 2:
-            st.plotly_chart(figures.samples.scatter_2d(fake, columns=fitted.columns), key="runs_sc")
         else:
-            st.plotly_chart(figures.samples.marginal_histograms(fake, fitted.columns), key="runs_hist")
+            data = dataset_of(record)   # the held-out rows beside the samples, when the data can be rebuilt
+            real = None if data is None or data.n_features != fake.shape[1] else data.test
+            if fake.shape[1] == 2:
+                st.plotly_chart(figures.samples.scatter_2d(real, fake, columns=fitted.columns), key="runs_sc")
+            else:
+                st.plotly_chart(figures.samples.marginal_histograms(real, fitted.columns, fake), key="runs_hist")
+            st.caption("Generated rows" + (" over the held-out rows of its data." if real is not None else
+                                           " (its data are not available here to show beside them)."))
         d1, d2 = st.columns(2)
         d1.download_button("Download samples (CSV)", samples_csv(fake, fitted.columns),
                            file_name=f"{record.id}_samples.csv", mime="text/csv", key="runs_dl_samples")

@@ -271,6 +271,7 @@ for msg in errors:
 c = st.columns([1, 1, 4])
 if c[0].button("Start", type="primary", key="avo_start", disabled=bool(errors)):
     _start(config)
+    st.rerun()   # the sidebar was drawn before this click was handled: draw it again, with the new job
 stored_fits = run_store().list(kinds=(RunKind.AVO.value,))
 if stored_fits:
     fit_labels = {r.id: f"{SIMULATORS[r.dataset].label if r.dataset in SIMULATORS else r.dataset} · {r.status} · "

@@ -21,8 +21,9 @@ ensure_app_shell()
 st.title("Train a model")
 page_state("train")
 st.markdown("Choose data and a model, then start training. The job runs in a background thread: the page "
-            "stays live, you can change page, and the sidebar shows every job. Each run is saved to the run "
-            "store when it ends, and the page's address names it (`?run=…`): a reload shows it again.")
+            "stays live, you can change page, and the sidebar shows every job. Each run is in the run store "
+            "from the moment it starts (with a checkpoint every 30 s, so a crash loses little), and the page's "
+            "address names it (`?run=…`): a reload shows it again.")
 
 manager = job_manager()
 
@@ -101,7 +102,7 @@ with right:
                      url_of=lambda k: None if options[k][0] is not None and not options[k][0].run_id else k,
                      prefer=prefer)
     if key is None:
-        st.info("No job yet: choose settings on the left and press **Start training**.")
+        st.info("No job yet: choose the data, the model and its settings, then press **Start training**.")
         st.stop()
     job, record = options[key]
 

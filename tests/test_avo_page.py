@@ -115,6 +115,9 @@ def test_stop_ends_the_fit_and_keeps_it() -> None:
     _ok(at)
     run_id = at.query_params["run"]
     assert not at.button(key="avo_stop").disabled
+    # the sidebar, drawn before the click was handled, is drawn again with the new fit and its Stop
+    assert any("AVO fit" in p.text for p in at.sidebar.get("progress"))
+    assert any(b.key.startswith("sidebar_stop_") for b in at.sidebar.button)
     at.button(key="avo_stop").click().run()
     settle_jobs(job_manager())
     at.run()

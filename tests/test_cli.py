@@ -238,7 +238,7 @@ def test_train_prints_run_id_and_writes_run_folder(cli_chain) -> None:
     run_id = lines(res.stdout)[-1].strip()
     assert "done: 200 steps" in res.stderr
     folder = cli_chain.work / "vae_run"
-    assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "run.json"]
+    assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "results.npz", "run.json"]  # + latent codes
     record = json.loads((folder / "run.json").read_text())
     assert record["id"] == run_id and record["status"] == "done" and record["steps"] == 200
     assert record["model"] == "vae" and record["dataset"] == "finance"

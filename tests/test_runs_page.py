@@ -2,6 +2,7 @@
 continued with one click; a run opens from its address."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -62,6 +63,12 @@ def test_an_interrupted_run_is_listed_and_continued_from_the_runs_page(genlab_ho
     assert child.parent == run_id and child.status == "done" and child.steps == 50
     at.run()
     assert not any(b.key == f"sidebar_cont_{run_id}" for b in at.button), "a continued run is no longer offered"
+    assert not any(b.key == "runs_continue" for b in at.button), "…nor on Runs, which names its continuation"
+    assert any(f"Continued by run {child.id}" in c.value for c in at.caption)
+    # the samples drawn from it are shown as generated, over the held-out rows of its data
+    samples = at.get("plotly_chart")[-1]   # the last figure of the page: the sampled rows
+    names = {trace["name"] for trace in json.loads(samples.proto.spec)["data"]}
+    assert names == {"real", "generated"}
 
 
 def test_a_run_opens_from_its_address_and_a_stale_id_says_so(genlab_home, finance) -> None:

@@ -181,13 +181,18 @@ def _run_to_end(spec, store, quiet: bool) -> int:
 
 
 def _follow(job, quiet: bool) -> None:
-    """Progress bar until the job ends; Ctrl-C stops it and keeps what it learned."""
+    """Progress bar until the job ends (drawn once it is training: a run that fails at once prints only its reason);
+    Ctrl-C stops it and keeps what it learned."""
     from tqdm import tqdm
-    bar = None if quiet else tqdm(total=1, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    from genlib.train import JobStatus
+    bar = None
     try:
         while not job.wait(0.2):
+            snap = job.snapshot()
+            if bar is None and not quiet and snap.status is JobStatus.RUNNING and snap.step > 0:
+                bar = tqdm(total=max(snap.total, 1), unit="step", file=sys.stderr, dynamic_ncols=True)
             if bar is not None:
-                snap = job.snapshot()
                 bar.total = max(snap.total, 1)
                 bar.n = snap.step
                 if snap.last_loss is not None:
@@ -335,6 +340,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
+    except BrokenPipeError:  # `genlib runs | head`: the reader has gone; nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (CliError, UserError, OSError) as exc:
         if os.environ.get("GENLAB_DEBUG"):
             raise

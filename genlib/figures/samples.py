@@ -10,15 +10,16 @@ from plotly.subplots import make_subplots
 from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, finite_values, grid_shape, layout, run_colors
 
 
-def marginal_histograms(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | None = None,
+def marginal_histograms(real: np.ndarray | None, columns: Sequence[str], fake: np.ndarray | None = None,
                         max_columns: int = 8, log_x: bool = False, bins: int = 40) -> go.Figure:
-    """Per-column histograms (density-normalised), real vs generated overlaid."""
+    """Per-column histograms (density-normalised), real vs generated overlaid (``real=None``: generated only, e.g. a
+    stored run whose data cannot be rebuilt — never labelled "real")."""
     cols = list(columns)[:max_columns]
     rows, ncols = grid_shape(len(cols))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=cols)
     for j, name in enumerate(cols):
         r, c = divmod(j, ncols)
-        values = [("real", real[:, j], REAL_COLOR)]
+        values = [] if real is None else [("real", real[:, j], REAL_COLOR)]
         if fake is not None:
             values.append(("generated", fake[:, j], FAKE_COLOR))
         lo = min(float(np.min(v)) for _, v, _ in values)
@@ -63,14 +64,17 @@ def pair_scatter(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | No
     return layout(fig, height=520)
 
 
-def scatter_2d(real: np.ndarray, fake: np.ndarray | None = None, labels: np.ndarray | None = None,
+def scatter_2d(real: np.ndarray | None, fake: np.ndarray | None = None, labels: np.ndarray | None = None,
                columns: Sequence[str] = ("x", "y"), max_points: int = 3000) -> go.Figure:
-    """2-D data (toy sets): real points, optionally coloured by label, with generated points over them."""
+    """2-D data (toy sets): real points, optionally coloured by label, with generated points over them (``real=None``:
+    generated only)."""
     fig = go.Figure()
-    real = real[:max_points]
-    color = None if labels is None else labels[:max_points]
-    fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
-                               marker=dict(size=4, color=color if color is not None else REAL_COLOR, opacity=0.6)))
+    if real is not None:
+        real = real[:max_points]
+        color = None if labels is None else labels[:max_points]
+        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
+                                   marker=dict(size=4, color=color if color is not None else REAL_COLOR,
+                                               opacity=0.6)))
     if fake is not None:
         fake = fake[:max_points]
         fig.add_trace(go.Scattergl(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated",

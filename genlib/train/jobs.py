@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 #: Failures phrased for the user (their settings or data, a diverging run, a folder that cannot be written): one
 #: sentence, no traceback.
 USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)
+#: How often a running job writes its progress (step, losses) into its row, for other processes to read.
+ROW_EVERY_S = 2.0
 
 __all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "configure_torch_threads"]
 
@@ -113,7 +115,8 @@ class Job:
         self._loss_steps: list[int] = list(history.get("loss_steps", []))
         self._losses: dict[str, list[float]] = {k: list(v) for k, v in history.get("losses", {}).items()}
         self._metric_history: list[dict[str, float]] = [dict(m) for m in history.get("metric_history", [])]
-        self._start_step = self._loss_steps[-1] if self._loss_steps else 0
+        self._start_step = int(spec.start_step or (self._loss_steps[-1] if self._loss_steps else 0))
+        self._row_written = 0.0   # when the run's row last got this job's progress
         self._acc: dict[str, float] = {}
         self._acc_n = 0
         self._log_every = 1
@@ -142,6 +145,12 @@ class Job:
                 self.preview = p.preview
             if p.live is not None:
                 self.live = p.live
+        if self._record is not None and time.monotonic() - self._row_written >= ROW_EVERY_S:
+            self._row_written = time.monotonic()   # `genlib runs` and other processes see the step move
+            try:
+                self._store.update(self._refresh_record())
+            except Exception:  # noqa: BLE001 - progress in the row is a courtesy; the commit reports real failures
+                log.warning("%s: could not record its progress", self.id, exc_info=True)
 
     def _flush_losses(self) -> None:
         """Log the last partial group of steps (a stop mid-group must not drop them). Caller holds the lock."""

@@ -71,6 +71,7 @@ class TrainSpec(Task):
     parent: str | None = None            # the run id it continues
     parent_history: dict[str, Any] | None = None  # that run's loss history, so the curves continue
     data_ref: str | None = None          # how to load the dataset again (an upload's id, a CSV path), for Continue
+    start_step: int = 0                  # the step a continued run starts at (its parent's checkpoint)
 
     kind = RunKind.TRAIN
 

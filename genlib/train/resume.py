@@ -27,7 +27,7 @@ def continue_spec(store: RunStore, run_id: str, steps: int, device: str = "auto"
     """The spec of a new run that continues ``run_id`` for ``steps`` more steps (its record names the parent)."""
     record = store.get(run_id)
     if record.kind != RunKind.TRAIN.value:
-        raise StoreError(f"run {run_id} is a {record.kind} run; only training runs can be continued")
+        raise StoreError(f"run {run_id} is not a training run ({record.kind}); only training runs can be continued")
     if record.status not in CONTINUABLE:
         raise StoreError(f"run {run_id} is {record.status}; only a stopped, interrupted or finished run can be "
                          "continued")
@@ -48,7 +48,8 @@ def continue_spec(store: RunStore, run_id: str, steps: int, device: str = "auto"
                      batch_size=int((record.inputs or {}).get("batch_size", 256)), seed=record.seed, device=device,
                      transform=record.transform, eval_period_s=eval_period_s, name=f"{record.name} (continued)",
                      out_dir=out_dir, checkpoint_every_s=checkpoint_every_s, resume=str(record.checkpoint),
-                     parent=run_id, parent_history=_history_until(record.history, int(start)), data_ref=data_ref)
+                     parent=run_id, parent_history=_history_until(record.history, int(start)), data_ref=data_ref,
+                     start_step=int(start))
 
 
 def _dataset_of(name: str, params: dict[str, Any], data_ref: str | None, run_id: str):

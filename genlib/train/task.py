@@ -61,6 +61,8 @@ class Task:
     needs_slot: bool = True
     #: The run id to write, when the caller must know it before the job starts (members of a sweep name it).
     run_id: str | None = None
+    #: Where the step count starts (a continued run: its parent's checkpoint step).
+    start_step: int = 0
 
     def label(self) -> str:
         raise NotImplementedError
