@@ -11,10 +11,12 @@ from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
-from pages.common import ensure_app_shell
+from genlib.store import JobStatus, RunKind
+from pages.addressing import not_found, results, set_url_value, stored, url_value
+from pages.common import ensure_app_shell, fmt_time, job_manager, run_store
 from pages.presets_ui import page_state
-from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_rows,
-                                 train_controls)
+from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_index,
+                                 shown_rows, train_controls)
 
 ensure_app_shell()
 lt.warm_up_umap()  # no-op after the first call; app.py starts it too
@@ -35,6 +37,21 @@ c[2].latex(r"\text{VAE: } \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\
 ds = data_picker("lt")
 if ds is None:
     st.stop()
+UMAP_DEFAULTS = {"lt_nn": 15, "lt_md": 0.1}   # the projection form's sliders (their value lives in the session)
+_linked = stored(url_value("proj"), kinds=(RunKind.PROJECTION.value,))
+if _linked is not None and "lt_source" not in st.session_state:
+    # a link to a projection (?proj=, e.g. from Runs) opens on its encoder and with its settings
+    _encoder = (_linked.inputs.get("source") or {}).get("encoder")
+    if _encoder == PCA:
+        st.session_state["lt_source"] = PCA
+    elif _encoder and not url_value("run"):
+        set_url_value("run", _encoder)
+    _view = lt.ProjectionSettings.from_dict(_linked.inputs.get("settings") or {})
+    st.session_state.update({"lt_nn": _view.n_neighbors, "lt_md": _view.min_dist, "lt_dims": _view.dims})
+    if _view.metric in lt.METRICS:
+        st.session_state["lt_metric"] = _view.metric
+for _k, _v in UMAP_DEFAULTS.items():
+    st.session_state.setdefault(_k, _v)
 st.subheader("1 · The encoder")
 train_controls(ds, "lt")
 source = pick_source(ds, "lt_source")
@@ -73,15 +90,111 @@ st.latex(r"\min_{Y}\ \sum_{i,j} \Big[ v_{ij}\log\frac{v_{ij}}{w_{ij}} + (1-v_{ij
          r"\Big],\quad w_{ij} = \big(1 + a\lVert y_i-y_j\rVert^{2b}\big)^{-1}")
 with st.form("lt_umap_form"):
     c = st.columns(4)
-    n_neighbors = int(c[0].slider("n_neighbors", 2, 100, 15, key="lt_nn"))
-    min_dist = float(c[1].slider("min_dist", 0.0, 0.99, 0.1, 0.01, key="lt_md"))
+    n_neighbors = int(c[0].slider("n_neighbors", 2, 100, key="lt_nn"))
+    min_dist = float(c[1].slider("min_dist", 0.0, 0.99, step=0.01, key="lt_md"))
     metric = c[2].selectbox("metric", lt.METRICS, key="lt_metric")
     dims = int(c[3].radio("dimensions", [2, 3], horizontal=True, key="lt_dims"))
-    projected = st.form_submit_button("Project", type="primary")
-if projected:
-    st.session_state["lt_projected"] = True
+    projected = st.form_submit_button("Project", type="primary",
+                                      help="a background job; its embedding is kept in the run store (?proj=)")
 if not lt.umap_ready():
     st.caption("UMAP is still warming up in the background (numba compiles it once per process, 10+ s).")
+
+# The projection shown is a run of the store named in the address (?proj=<run id>): the job this session started
+# (drawn from its result as soon as it is done) or a stored run (its arrays, nothing recomputed).
+manager, store = job_manager(), run_store()
+view_settings = lt.ProjectionSettings(n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, dims=dims)
+proj_source = lt.projection_source(source.run_id or source.key, ds.name, ds.params, int(codes.shape[1]))
+rows_shown = shown_index(len(ds.train) + len(ds.test))
+
+
+def _same_rows(arrays: dict) -> bool:
+    """A projection drawn here must be of exactly the rows shown (the same count, and the same subset if any)."""
+    emb, rows = arrays.get("embedding"), arrays.get("rows")
+    if emb is None or len(emb) != len(codes):
+        return False
+    return (rows is None) == (rows_shown is None) and (rows is None or np.array_equal(rows, rows_shown))
+
+
+if projected:
+    found = lt.find_projection(store.list(kinds=(RunKind.PROJECTION.value,)), proj_source, view_settings, len(codes))
+    same = [j for j in manager.jobs() if isinstance(j.spec, lt.ProjectionTask) and j.spec.source == proj_source
+            and j.spec.view == view_settings and len(j.spec.codes) == len(codes) and j.status in
+            (JobStatus.QUEUED, JobStatus.RUNNING)]
+    if found is not None:   # the same source and settings were projected before: show that run
+        set_url_value("proj", found)
+        st.session_state.pop("lt_proj_pending", None)
+    elif same:             # already being computed (a second press)
+        st.session_state["lt_proj_pending"] = same[-1].id
+    else:
+        job = manager.submit(lt.ProjectionTask(codes, proj_source, view_settings, rows=rows_shown,
+                                               name=f"UMAP of {source.label.split(' (')[0]} on {ds.name}"))
+        st.session_state["lt_proj_pending"] = job.id
+        set_url_value("proj", None)
+
+
+def _of_these_codes(job: object) -> bool:
+    """A projection job of the encoder and rows shown now (not of the encoder shown before a change)."""
+    spec = getattr(job, "spec", None)
+    return isinstance(spec, lt.ProjectionTask) and spec.source == proj_source and len(spec.codes) == len(codes)
+
+
+pending_id = st.session_state.get("lt_proj_pending")
+proj_job = next((j for j in manager.jobs() if j.id == pending_id), None) if pending_id else None
+if proj_job is not None and not _of_these_codes(proj_job):
+    proj_job = None
+    st.session_state.pop("lt_proj_pending", None)
+if proj_job is not None and proj_job.run_id:
+    set_url_value("proj", proj_job.run_id)   # all a reload or a link needs
+proj_id = url_value("proj")
+if proj_job is None and proj_id:
+    proj_job = manager.find_run(proj_id)
+    if proj_job is not None and not _of_these_codes(proj_job):
+        proj_job, proj_id = None, None
+        set_url_value("proj", None)   # a projection of the encoder shown before: not of these codes
+proj: dict | None = None      # the arrays drawn: embedding, pca (2-D), rows
+proj_note = ""
+if proj_job is not None and not proj_job.status.finished:
+    @st.fragment(run_every=1.0)
+    def _projecting() -> None:
+        s = proj_job.snapshot()
+        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
+        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · {phase}")
+        if s.status.finished:
+            st.rerun()   # the whole page: the projection is drawn
+
+    _projecting()
+elif proj_job is not None:
+    snap = proj_job.snapshot()
+    st.session_state.pop("lt_proj_pending", None)
+    if snap.status is JobStatus.DONE and proj_job.result is not None:
+        proj, info = proj_job.result.arrays, proj_job.result.summary
+        how = "from the cache" if info.get("cached") else f"fitted in {float(info.get('seconds', 0.0)):.1f} s"
+        proj_note = f"UMAP: {how} (run {snap.run_id or proj_job.id})"
+    elif snap.status is JobStatus.FAILED:
+        st.error(f"The projection failed: {snap.error}")
+    else:
+        st.warning(f"The projection was {snap.status.value} before UMAP finished: press **Project** again.")
+elif proj_id:
+    record = stored(proj_id, kinds=(RunKind.PROJECTION.value,))
+    if record is None:
+        not_found("projection", proj_id, "proj")
+    elif record.inputs.get("source") != proj_source:
+        set_url_value("proj", None)   # a projection of another encoder (the encoder was changed): not these codes
+    elif record.status == JobStatus.FAILED.value:
+        st.error(f"The projection {record.id} failed: {record.error}")
+    elif record.status != JobStatus.DONE.value:
+        st.warning(f"The projection {record.id} was {record.status} before UMAP finished: press **Project** again.")
+    elif "embedding" not in results(proj_id) or not _same_rows(results(proj_id)):
+        not_found("projection", proj_id, "proj")
+    else:
+        proj = results(proj_id)
+        proj_note = f"UMAP: from the store (run {record.id}, {fmt_time(record.created)})"
+if proj is None and proj_job is None and not url_value("proj"):   # the same source and settings may be stored
+    found = lt.find_projection(store.list(kinds=(RunKind.PROJECTION.value,)), proj_source, view_settings, len(codes))
+    if found is not None and _same_rows(results(found)):
+        proj = results(found)
+        proj_note = f"UMAP: from the store (run {found})"
+        set_url_value("proj", found)
 
 color_options = (["label"] if labels is not None else []) + ["reconstruction error"] + list(ds.columns)[:50]
 color_by = st.selectbox("colour by", color_options, key="lt_color")
@@ -96,21 +209,17 @@ hover = {"image": figures.latent.ascii_images(x, ds.image_shape)} if ds.image_sh
 if labels is not None:
     hover = {"label": labels, **hover}
 
-if st.session_state.get("lt_projected"):
-    try:
-        pca_view = lt.embed(codes, "pca", n_components=dims)
-        res = lt.embed_with_info(codes, "umap", n_components=dims, n_neighbors=n_neighbors, min_dist=min_dist,
-                                 metric=metric)
-    except DataError as exc:
-        st.error(str(exc))
-        st.stop()
-    st.caption(f"UMAP: {'from the cache' if res.cached else f'fitted in {res.seconds:.1f} s'} · "
-               f"{len(codes):,} codes of size {codes.shape[1]}. Select points (lasso or box) to see them decoded.")
-    if dims == 2:
-        fig = figures.latent.embedding_pair(pca_view, res.coords, color=color, color_label=color_by, hover=hover)
+if proj is not None:
+    coords = np.asarray(proj["embedding"])
+    dims_shown = coords.shape[1]
+    st.caption(f"{proj_note} · {len(codes):,} codes of size {codes.shape[1]}. Select points (lasso or box) to see "
+               f"them decoded.")
+    if dims_shown == 2 and "pca" in proj:
+        fig = figures.latent.embedding_pair(np.asarray(proj["pca"]), coords, color=color, color_label=color_by,
+                                            hover=hover)
     else:
-        fig = figures.latent.embedding_scatter(res.coords, color=color, color_label=color_by, hover=hover,
-                                             title="UMAP (3-D, drag to rotate)")
+        title = "UMAP (3-D, drag to rotate)" if dims_shown == 3 else "UMAP"
+        fig = figures.latent.embedding_scatter(coords, color=color, color_label=color_by, hover=hover, title=title)
     fig.update_layout(hoverlabel=dict(font_family="monospace"))  # the digit drawn in shade characters
     event = st.plotly_chart(fig, key="lt_view", on_select="rerun", selection_mode=("points", "box", "lasso"))
     picked = figures.latent.selected_rows(event)
@@ -127,13 +236,14 @@ if st.session_state.get("lt_projected"):
             st.dataframe(pd.DataFrame(np.vstack([x[rows], recon]), columns=ds.columns)
                          .assign(kind=["input"] * len(rows) + ["decoded"] * len(rows)), key="lt_sel_table")
     st.download_button("Codes and embedding (CSV)",
-                       pd.DataFrame(np.column_stack([codes, res.coords]),
+                       pd.DataFrame(np.column_stack([codes, coords]),
                                     columns=[f"z{i}" for i in range(codes.shape[1])]
-                                    + [f"umap{i + 1}" for i in range(dims)])
+                                    + [f"umap{i + 1}" for i in range(dims_shown)])
                        .assign(label=labels if labels is not None else np.nan).to_csv(index=False).encode(),
                        "latent_codes.csv", "text/csv", key="lt_dl")
-else:
-    st.info("Press **Project** to draw the codes (the first UMAP of a session compiles for a few seconds).")
+elif proj_job is None:
+    st.info("Press **Project** to draw the codes: UMAP runs in the background (the first of a process compiles for "
+            "a few seconds) and its embedding is kept, so a reload or a link shows it again.")
 
 # --------------------------------------------------------------------------------------------- arithmetic
 st.subheader("3 · Walking in the latent space")

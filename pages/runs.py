@@ -26,7 +26,7 @@ st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_
 
 KIND_LABEL = {RunKind.TRAIN.value: "training", RunKind.AVO.value: "simulator fit (AVO)",
               RunKind.ANOMALY.value: "anomaly scoring", RunKind.GENERATION.value: "generation",
-              RunKind.SWEEP.value: "sweep"}
+              RunKind.SWEEP.value: "sweep", RunKind.PROJECTION.value: "latent projection (UMAP)"}
 c = st.columns(3)
 kinds = c[0].multiselect("kinds", list(KIND_LABEL), default=[], format_func=KIND_LABEL.get, key="runs_kinds",
                          placeholder="all kinds")

@@ -342,3 +342,82 @@ def test_ascii_images_draw_the_digit_and_selected_rows_read_the_row_index() -> N
     event = {"selection": {"points": [{"customdata": [12, "a"]}, {"customdata": [3]}, {"x": 1.0}]}}
     assert selected_rows(event) == [3, 12]
     assert selected_rows({"selection": {"points": []}}) == [] and selected_rows(None) == []
+
+
+# ----------------------------------------------------------------------------- the projection as a job
+def _projection_store(tmp_path, make_manager):
+    from genlib.store import RunStore
+    store = RunStore(tmp_path / "store")
+    return store, make_manager(store=store)
+
+
+def test_projection_job_stores_the_embedding_the_page_would_compute_and_is_found_again(digits, make_manager,
+                                                                                       tmp_path) -> None:
+    from genlib.latent import ProjectionSettings, ProjectionTask, find_projection, projection_source
+    from genlib.store import JobStatus
+    store, manager = _projection_store(tmp_path, make_manager)
+    codes = latent_codes(fit_pca(digits.train, 10), digits.test[:200])
+    rows = np.arange(200) * 2
+    source = projection_source("pca", "digits", digits.params, code_size=10)
+    view = ProjectionSettings(n_neighbors=10, min_dist=0.2, seed=3)
+    job = manager.submit(ProjectionTask(codes, source, view, rows=rows))
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.DONE and snap.step == snap.total == 3 and snap.kind == "projection"
+    arrays = store.results(snap.run_id)
+    embed_module.clear_embed_cache()   # the in-process result below is computed afresh, not read from the cache
+    expected = embed(codes, "umap", n_neighbors=10, min_dist=0.2, seed=3)
+    np.testing.assert_allclose(arrays["embedding"], expected)
+    np.testing.assert_allclose(arrays["pca"], embed(codes, "pca", seed=3))
+    np.testing.assert_array_equal(arrays["rows"], rows)
+    record = store.get(snap.run_id)
+    assert record.kind == "projection" and record.status == "done" and store.list() == []
+    assert record.inputs["source"] == source and record.inputs["settings"] == view.to_dict()
+    assert record.summary["n_rows"] == 200 and record.summary["code_size"] == 10
+    records = store.list(kinds=("projection",))
+    assert find_projection(records, source, view, n_rows=200) == record.id
+    assert find_projection(records, source, view, n_rows=199) is None
+    assert find_projection(records, source, ProjectionSettings(n_neighbors=11, min_dist=0.2, seed=3)) is None
+    assert find_projection(records, {**source, "encoder": "some-run"}, view) is None
+    # a tuple in the data set's parameters reads back from the row as a list: still the same source
+    assert find_projection(records, projection_source("pca", "digits", dict(digits.params), 10), view) == record.id
+
+
+def test_projection_job_stops_between_phases_and_fails_with_one_line(digits, make_manager, tmp_path,
+                                                                     monkeypatch) -> None:
+    import threading
+    from conftest import SAFETY_TIMEOUT
+    from genlib.latent import ProjectionSettings, ProjectionTask, projection_source
+    from genlib.store import JobStatus
+    task_module = importlib.import_module("genlib.latent.task")
+    store, manager = _projection_store(tmp_path, make_manager)
+    codes = latent_codes(fit_pca(digits.train, 6), digits.test[:100])
+    source = projection_source("pca", "digits", digits.params, 6)
+
+    entered, release, umap_calls = threading.Event(), threading.Event(), []
+    real_embed = task_module.embed
+
+    def slow_pca(*args, **kwargs):   # the PCA phase waits until the test has asked the job to stop
+        entered.set()
+        release.wait(SAFETY_TIMEOUT)
+        return real_embed(*args, **kwargs)
+
+    monkeypatch.setattr(task_module, "embed", slow_pca)
+    monkeypatch.setattr(task_module, "embed_with_info", lambda *a, **k: umap_calls.append(a))
+    job = manager.submit(ProjectionTask(codes, source, ProjectionSettings(n_neighbors=5)))
+    assert entered.wait(SAFETY_TIMEOUT)
+    job.stop()
+    release.set()
+    assert job.wait(SAFETY_TIMEOUT)
+    assert job.snapshot().status is JobStatus.STOPPED and umap_calls == []   # UMAP never started
+    arrays = store.results(job.snapshot().run_id)
+    assert arrays["pca"].shape == (100, 2) and "embedding" not in arrays   # what was complete is kept
+    monkeypatch.undo()
+
+    failed = manager.submit(ProjectionTask(codes[:3], source, ProjectionSettings(n_neighbors=2)))
+    assert failed.wait(SAFETY_TIMEOUT)
+    snap = failed.snapshot()
+    assert snap.status is JobStatus.FAILED and snap.error == "need at least 5 points to embed, got 3"
+    assert "\n" not in snap.error and store.get(snap.run_id).status == "failed"
+    with pytest.raises(DataError, match="unknown embedding method"):
+        ProjectionTask(codes, source, ProjectionSettings(method="tsne"))

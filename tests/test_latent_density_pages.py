@@ -47,13 +47,58 @@ def test_latent_page_pca_baseline_umap_projection_and_purity(tmp_path, monkeypat
     assert 0.5 < purity <= 1.0  # PCA codes separate digits far better than chance (0.1)
     assert len(at.get("plotly_chart")) >= 4  # scree, interpolation, traversal, purity
 
-    at.button(key="FormSubmitter:lt_umap_form-Project").click().run()
+    from pages.common import job_manager
+    assert not any(c.value.startswith("UMAP:") for c in at.caption)
+    at.button(key="FormSubmitter:lt_umap_form-Project").click().run()   # a job: the page does not wait for it
+    _ok(at)
+    jobs = job_manager().jobs()
+    assert [j.kind for j in jobs] == ["projection"]
+    _wait_for_jobs(at)
+    at.run()
     _ok(at)
     caption = next(c.value for c in at.caption if c.value.startswith("UMAP:"))
-    assert "1,797 codes" in caption
-    at.selectbox(key="lt_color").set_value("reconstruction error").run()  # any rerun: the embedding is cached
+    run_id = jobs[0].run_id
+    assert "1,797 codes" in caption and f"run {run_id}" in caption and at.query_params["proj"] == run_id
+    at.selectbox(key="lt_color").set_value("reconstruction error").run()   # any rerun draws the same run again
     _ok(at)
-    assert any(c.value.startswith("UMAP: from the cache") for c in at.caption)
+    assert any(f"run {run_id}" in c.value for c in at.caption if c.value.startswith("UMAP:"))
+    at.button(key="FormSubmitter:lt_umap_form-Project").click().run()   # same encoder, same settings: reused
+    _ok(at)
+    assert len(job_manager().jobs()) == 1 and at.query_params["proj"] == run_id
+
+
+def test_a_link_to_a_stored_projection_draws_it_without_computing_and_a_stale_one_says_so(tmp_path,
+                                                                                        monkeypatch) -> None:
+    """?proj=<id> of a stored projection (made here by the task itself, as the page would): after a "reload" (a new
+    session) the scatter is drawn from the stored arrays, with its settings in the form, and no job is submitted."""
+    monkeypatch.setenv("GENLAB_HOME", str(tmp_path))
+    from genlib import latent as lt
+    from genlib.data import load_dataset
+    from genlib.store import RunStore
+    from genlib.train import JobManager
+    from pages.common import job_manager
+
+    ds = load_dataset("digits")
+    x = np.concatenate([ds.train, ds.test])
+    codes = lt.latent_codes(lt.fit_pca(ds.train, 16), x)          # the page's PCA baseline codes
+    view = lt.ProjectionSettings(n_neighbors=7, min_dist=0.3)
+    manager = JobManager(store=RunStore(tmp_path))
+    job = manager.submit(lt.ProjectionTask(codes, lt.projection_source("pca", ds.name, ds.params, 16), view))
+    assert job.wait(300) and job.snapshot().status.value == "done"
+    manager.shutdown(timeout=30)
+    run_id = job.snapshot().run_id
+
+    at = _open("pages/latent.py", {"proj": run_id})
+    caption = next(c.value for c in at.caption if c.value.startswith("UMAP:"))
+    assert f"from the store (run {run_id}" in caption and "1,797 codes" in caption
+    assert at.slider(key="lt_nn").value == 7 and at.slider(key="lt_md").value == 0.3
+    assert job_manager().jobs() == [], "nothing was computed"
+    assert at.selectbox(key="lt_source").value == "pca"
+
+    at = _open("pages/latent.py", {"proj": "20200101-000000-nosuch"})
+    assert any("proj=20200101-000000-nosuch" in c.value for c in at.caption)
+    assert "proj" not in at.query_params and not any(c.value.startswith("UMAP:") for c in at.caption)
+    assert any("Press **Project**" in i.value for i in at.info) and job_manager().jobs() == []
 
 
 @pytest.mark.slow

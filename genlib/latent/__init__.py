@@ -9,8 +9,9 @@ from .arithmetic import LatentPath, class_means, class_rows, interpolate, traver
 from .clusters import CLUSTER_METHODS, ClusterReport, cluster_codes, cluster_report, overall_purity, purity_table
 from .codes import (Encoder, ModelEncoder, PCAEncoder, as_encoder, decode, fit_pca, has_encoder, latent_codes,
                     reconstruct, reconstruction_error)
-from .embed import (METHODS, METRICS, EmbedResult, clear_embed_cache, embed, embed_cache_info, embed_with_info,
-                    umap_error, umap_ready, warm_up_umap)
+from .embed import (METHODS, METRICS, EmbedResult, check_codes, clear_embed_cache, embed, embed_cache_info,
+                    embed_with_info, umap_error, umap_ready, warm_up_umap)
+from .task import ProjectionSettings, ProjectionTask, find_projection, projection_source
 from .gmm import (COVARIANCE_TYPES, DensityGrid, best_k, bic_aic_curve, density_grid, fit_gmm, fit_view_density,
                   grid_limits, log_likelihood, outlier_threshold, outliers, sample_and_decode, sample_codes)
 
@@ -19,8 +20,9 @@ __all__ = [
     "CLUSTER_METHODS", "ClusterReport", "cluster_codes", "cluster_report", "overall_purity", "purity_table",
     "Encoder", "ModelEncoder", "PCAEncoder", "as_encoder", "decode", "fit_pca", "has_encoder", "latent_codes",
     "reconstruct", "reconstruction_error",
-    "METHODS", "METRICS", "EmbedResult", "clear_embed_cache", "embed", "embed_cache_info", "embed_with_info",
+    "METHODS", "METRICS", "EmbedResult", "check_codes", "clear_embed_cache", "embed", "embed_cache_info", "embed_with_info",
     "umap_error", "umap_ready", "warm_up_umap",
     "COVARIANCE_TYPES", "DensityGrid", "best_k", "bic_aic_curve", "density_grid", "fit_gmm", "fit_view_density",
     "grid_limits", "log_likelihood", "outlier_threshold", "outliers", "sample_and_decode", "sample_codes",
+    "ProjectionSettings", "ProjectionTask", "find_projection", "projection_source",
 ]

@@ -25,7 +25,7 @@ from ..cache import LRUCache, array_digest
 from ..data.base import DataError
 
 __all__ = ["METHODS", "METRICS", "MIN_POINTS", "EmbedResult", "warm_up_umap", "umap_ready", "umap_error",
-           "embed", "embed_with_info", "embed_cache_info", "clear_embed_cache"]
+           "check_codes", "embed", "embed_with_info", "embed_cache_info", "clear_embed_cache"]
 
 METHODS: tuple[str, ...] = ("umap", "pca")
 #: Distances offered for UMAP (a subset of umap-learn's that make sense for real-valued codes).
@@ -140,6 +140,13 @@ def _validate(codes: np.ndarray, method: str, n_components: int, n_neighbors: in
     if not 0.0 <= min_dist <= 1.0:
         raise DataError(f"min_dist must be between 0 and 1, got {min_dist}")
     return arr
+
+
+def check_codes(codes: np.ndarray, method: str = "umap", n_components: int = 2, n_neighbors: int = 15,
+                min_dist: float = 0.1, metric: str = "euclidean") -> np.ndarray:
+    """The checks :func:`embed` makes, without embedding: the codes as float64, or a :class:`DataError` saying in
+    one line what is wrong (a job checks first, so it fails before any work)."""
+    return _validate(codes, method, n_components, n_neighbors, min_dist, metric)
 
 
 def _fit(arr: np.ndarray, method: str, n_components: int, n_neighbors: int, min_dist: float, metric: str,
