@@ -91,6 +91,11 @@ def _adopt(run_id: str) -> None:
         st.session_state["an_kind"] = scenario
         for name, value in (inputs.get("scenario_params") or {}).items():
             st.session_state[f"an_{scenario}_{name}"] = value
+    # …and the scoring settings it was computed with, so the widgets describe the scores shown
+    for name in ("method", "iters", "encoder_steps", "vae"):
+        if inputs.get(name) is not None and (name != "iters" or inputs.get("method") == "optimise") and \
+                (name != "encoder_steps" or inputs.get("method") == "encoder"):
+            st.session_state[f"an_{name}"] = inputs[name]
 
 
 def _open_stored() -> None:
@@ -308,8 +313,17 @@ def _stored_scores(run_id: str) -> an.AnomalyResult | None:
     if not result.complete:
         st.warning(f"Scoring run {run_id} was {record.status} before every row was scored: press **Score** again.")
         return None
+    used = {k: v for k, v in record.config.items() if k in ("method", "iters", "encoder_steps", "vae")}
+    how = (f"{used.get('iters')} Adam iterations per row" if used.get("method") == "optimise"
+           else f"an encoder trained {used.get('encoder_steps')} steps")
     st.caption(f"Scores of run {run_id} ({record.status}, {fmt_time(record.created)}): {result.description} "
-               f"z* by {result.method}.")
+               f"z* by {result.method}, {how}" + (", with the VAE baseline." if used.get("vae") else "."))
+    now = {"method": method, "vae": bool(vae),
+           **({"iters": int(iters or 0)} if method == "optimise" else {"encoder_steps": int(encoder_steps or 0)})}
+    changed = [f"{k} = {used.get(k)} here, {v} above" for k, v in now.items() if used.get(k) != v]
+    if changed:
+        st.info("These stored scores were computed with other settings (" + "; ".join(changed) + "): press "
+                "**Score** to compute them with the settings above.")
     return result
 
 

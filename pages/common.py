@@ -233,7 +233,8 @@ def device_options() -> list[str]:
 #: The page that shows a run of each kind, and the address parameter that names the run there.
 PAGE_OF_KIND = {RunKind.TRAIN.value: ("pages/train.py", "run"), RunKind.AVO.value: ("pages/simulator.py", "run"),
                 RunKind.ANOMALY.value: ("pages/anomaly.py", "run"),
-                RunKind.GENERATION.value: ("pages/lorenz.py", "gen"), RunKind.SWEEP.value: ("pages/compare.py", "sweep")}
+                RunKind.GENERATION.value: ("pages/lorenz.py", "gen"), RunKind.SWEEP.value: ("pages/compare.py", "sweep"),
+                RunKind.PROJECTION.value: ("pages/latent.py", "proj")}
 
 
 def fmt_duration(seconds: float) -> str:

@@ -118,6 +118,8 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert len(at.dataframe[0].value) == 5
     assert job_manager().jobs() == []                                # nothing was trained or scored
     assert at.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    # the address carries no scoring settings: the widgets (100 iterations) are not what the scores used (5)
+    assert any("other settings (iters = 5 here, 100 above)" in i.value for i in at.info)
 
     # another scenario in the widgets: the stored scores stay, the GAN is said not to fit it and cannot score
     at.selectbox(key="an_digits_k").set_value(0).run()
@@ -133,7 +135,9 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert not [m for m in fresh.metric if m.label == "AUROC"]
     fresh.selectbox(key="an_open").set_value(run_id).run()
     _ok(fresh)
-    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_iters": "5"}
+    assert fresh.number_input(key="an_iters").value == 5                 # the settings the scores were made with
+    assert not any("other settings" in i.value for i in fresh.info)
     assert float(_metric(fresh, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
     assert _metric(fresh, "anomalies among them") == str(int((load_digits_labels() == 3).sum()))
     assert not fresh.button(key="an_score").disabled and job_manager().jobs() == []
@@ -145,7 +149,7 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     linked.query_params["run"] = run_id
     linked.run()
     _ok(linked)
-    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
+    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_iters": "5"}
     assert float(_metric(linked, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
     assert not linked.button(key="an_score").disabled
 
