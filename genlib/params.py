@@ -64,7 +64,7 @@ def param(default: Any, help: str, range: tuple[float, float] | None = None, cho
         kind: the type when the default does not show it (``None`` defaults, tuples).
         item: for ``kind=tuple``, the type of each item (float or str).
         widget: a hint for the app when the default widget is not the best one: "slider" (a bounded number
-            moved often, like λ) or "radio" (a few choices side by side).
+            moved often, like λ), "radio" (a few choices side by side) or "toggle" (a switch for a yes/no setting).
         step: the increment of the app's +/− buttons (default: a hundredth of the range).
         labels: how the app shows each choice (e.g. {"loo": "leave-one-out mean"}); values stay the choices.
         advanced: a setting most users leave alone (seeds, sizes): a page may keep it out of its main controls.

@@ -31,6 +31,11 @@ ensure_app_shell()
 #: The WGAN-GP's code size, as a setting (few sizes: a select slider).
 LATENT = Param("latent", 16, "size of the generator's code z", choices=(4, 8, 16, 32), widget="slider",
                label="latent size")
+#: Score with a VAE's reconstruction error too (a stored result opened here sets it to what made the scores).
+WITH_VAE = Param("vae", False, "", widget="toggle",
+                 label="add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)")
+#: How many of the top anomalies the gallery shows.
+TOP = Param("top", 8, "", range=(4, 16), widget="slider", label="how many")
 
 st.title("Anomaly scoring")
 page_state("anomaly")
@@ -278,7 +283,7 @@ with c[1]:
         iters, encoder_steps = 0, param_widget(SCORE["encoder_steps"], "an")
 with c[2]:
     lam = param_widget(SCORE["lam"], "an")
-vae = st.toggle("add a VAE's reconstruction error (trains a VAE on the normal rows, ~20 s)", key="an_vae")
+vae = param_widget(WITH_VAE, "an")
 
 task = None
 if gan_ready and sc is not None:
@@ -382,7 +387,7 @@ if result.auroc(lam) is not None:
 
 # --------------------------------------------------------------------------------------------- gallery
 st.subheader("5 · The top anomalies")
-n_top = int(st.slider("how many", 4, 16, 8, key="an_top"))
+n_top = int(param_widget(TOP, "an"))
 top = np.argsort(-scores)[:n_top]
 captions = [f"#{r} AS={scores[r]:.2f}" + ("" if test_y is None else (" ✓" if test_y[r] else " ✗"))
             for r in top]

@@ -158,7 +158,8 @@ def param_widget(p: Param, key: str, where: Any = None) -> Any:
 
 def _param_widget(p: Param, wkey: str, where: Any) -> Any:
     if p.kind is bool:
-        return where.checkbox(p.title, help=p.help, key=wkey)
+        widget = where.toggle if p.widget == "toggle" else where.checkbox
+        return widget(p.title, help=p.help, key=wkey)
     if p.kind is tuple and p.choices is not None:  # several of the choices
         return tuple(where.multiselect(p.title, list(p.choices), format_func=p.show, help=p.help, key=wkey))
     if p.choices:

@@ -16,12 +16,14 @@ from genlib.data import Dataset
 from genlib.metrics.likelihood import is_discrete
 from genlib.metrics.suite import DEFAULT_EVAL_ROWS, SUITE, floor, per_column, reference_for, score_model
 from genlib.models import REGISTRY, ModelError, compatible_models
+from genlib.params import Param
 from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
 from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
 from pages.common import (config_widgets, dataset_picker, ensure_app_shell, fmt_time, job_manager, param_widget,
                           run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
+from pages import urlstate
 from pages.urlstate import choice_param
 
 ensure_app_shell()
@@ -29,6 +31,15 @@ ensure_app_shell()
 DEFAULT_MODELS = ("copula", "vae", "nsf")
 #: Shorter than each model's own default so a comparison finishes in minutes on a laptop CPU.
 COMPARE_STEPS = 3000
+
+# The page's own settings; each widget's value lives in the address under its key ("cmp_" + the name: ``?cmp_n=500``).
+SHOW_HISTORY = Param("show_hist", False, "", widget="toggle",
+                     label="Show metrics over time and the loss curves of all runs")
+N_PLOT = Param("n", 1000, "", range=(100, 20_000), step=500, label="samples per run")  # default: the test rows
+CORRELATION = Param("corr", "pearson", "", choices=("pearson", "kendall"), widget="radio", label="correlation")
+SWEEP_STEPS = Param("sweep_steps", 1500, "", range=(10, 200_000), step=500, label="steps per grid point")
+SWEEP_METRIC = Param("sweep_metric", next(iter(SUITE)), "", choices=tuple(SUITE), label="Heatmap metric",
+                     labels={k: info.title for k, info in SUITE.items()})
 
 st.title("Compare models")
 page_state("compare")
@@ -243,7 +254,7 @@ def live_table() -> None:
                        file_name=f"genlab_compare_{ds.name}.csv", mime="text/csv", key="cmp_dl_table")
     # A toggle, not an expander: a collapsed expander still builds its figures on every refresh, and that
     # Python work holds the GIL the training threads need (measured: it slowed two jobs several-fold).
-    if st.toggle("Show metrics over time and the loss curves of all runs", key="cmp_show_hist"):
+    if param_widget(SHOW_HISTORY, "cmp"):
         pick = st.multiselect("metrics", keys, default=[k for k in ("anderson_darling", "c2st_auc", "coverage")
                                                         if k in keys], key="cmp_hist_keys",
                               format_func=lambda k: SUITE[k].title)
@@ -281,7 +292,7 @@ else:
     show = st.multiselect("Runs to plot", list(usable), default=list(usable)[:4],
                           format_func=lambda k: usable[k].label,
                           key=f"cmp_plot_runs_{abs(hash(tuple(usable))) % 10**8}")
-    n_plot = int(st.number_input("samples per run", 100, 20_000, max(len(ds.test), 1000), step=500, key="cmp_n"))
+    n_plot = int(param_widget(replace(N_PLOT, default=min(max(len(ds.test), 1000), 20_000)), "cmp"))
     samples: dict[str, np.ndarray] = {}
     for key in show:
         label = usable[key].label
@@ -307,7 +318,7 @@ else:
         which = st.selectbox("run", list(samples) or ["—"], key="cmp_pair_run")
         st.plotly_chart(figures.samples.pair_scatter(real, ds.columns, samples.get(which), log=log), key="cmp_fig_pairs")
     with tabs[4]:
-        method = st.radio("correlation", ["pearson", "kendall"], horizontal=True, key="cmp_corr")
+        method = param_widget(CORRELATION, "cmp")
         st.latex(r"\tau = \frac{2}{n(n-1)}\sum_{i<j}\operatorname{sign}(x_i - x_j)\operatorname{sign}(y_i - y_j)"
                  if method == "kendall" else r"\rho = \frac{\operatorname{cov}(x, y)}{\sigma_x \sigma_y}")
         st.plotly_chart(figures.samples.correlation_grid(real, samples, ds.columns, method=method), key="cmp_fig_corr")
@@ -341,23 +352,27 @@ st.markdown("Train one model over a grid of one or two settings and read the met
             "the list below (its address is `?sweep=…`).")
 iterative = [n for n in names if REGISTRY[n].iterative]
 s1, s2, s3 = st.columns(3)
-sweep_model = s1.selectbox("Model", iterative, index=iterative.index("vae") if "vae" in iterative else 0,
-                           key="cmp_sweep_model")
+# The sweep form is in the address too: the model and settings by name, the values under a key per (model, setting)
+# (``?cmp_sweep_x=beta&cmp_sweep_xv_vae_beta=0.5,2``); the settings offered depend on the model, so a setting that
+# the model shown now does not have gives way to its default.
+sweep_model = urlstate.choice("Model", iterative, "cmp_sweep_model", default="vae", where=s1)
 fields = compare.sweepable_fields(sweep_model)
-x_field = s2.selectbox("Setting x", fields, index=fields.index("sigma") if "sigma" in fields else 0,
-                       key="cmp_sweep_x", help=None)
-x_text = s2.text_input("x values (comma separated)", "0.01, 0.05, 0.2" if x_field == "sigma" else "",
-                       key=f"cmp_sweep_xv_{sweep_model}_{x_field}",
-                       help=compare.config_field_help(sweep_model, x_field))
+urlstate.keep_valid(choice_param("cmp_sweep_x", fields, "sigma"), "cmp_sweep_x")
+x_field = urlstate.choice("Setting x", fields, "cmp_sweep_x", default="sigma", where=s2)
+x_text = param_widget(Param(f"xv_{sweep_model}_{x_field}", "0.01, 0.05, 0.2" if x_field == "sigma" else "",
+                            compare.config_field_help(sweep_model, x_field), label="x values (comma separated)"),
+                      "cmp_sweep", where=s2)
 y_options = ["(none)"] + [f for f in fields if f != x_field]
-y_field = s3.selectbox("Setting y", y_options,
-                       index=y_options.index("enc_width") if "enc_width" in y_options else 0, key="cmp_sweep_y")
-y_text = s3.text_input("y values", "32, 128" if y_field == "enc_width" else "",
-                       key=f"cmp_sweep_yv_{sweep_model}_{y_field}", disabled=y_field == "(none)",
-                       help=compare.config_field_help(sweep_model, y_field) if y_field != "(none)" else None)
+urlstate.keep_valid(choice_param("cmp_sweep_y", y_options, "enc_width"), "cmp_sweep_y")
+y_field = urlstate.choice("Setting y", y_options, "cmp_sweep_y", default="enc_width", where=s3)
+y_key = f"cmp_sweep_yv_{sweep_model}_{y_field}"
+y_text = urlstate.bind(Param(y_key, "32, 128" if y_field == "enc_width" else ""), y_key,
+                       lambda: s3.text_input("y values", key=y_key, disabled=y_field == "(none)",
+                                             help=compare.config_field_help(sweep_model, y_field)
+                                             if y_field != "(none)" else None))
 if sweep_model == "vae":
     st.latex(r"\mathcal{L}(x) = \frac{\lVert x - D(z)\rVert^2}{2\sigma^2} + \beta\,\mathrm{KL}\big(q(z|x)\,\|\,N(0, I)\big)")
-sweep_steps = int(st.number_input("steps per grid point", 10, 200_000, 1500, step=500, key="cmp_sweep_steps"))
+sweep_steps = int(param_widget(SWEEP_STEPS, "cmp"))
 plan = None
 if x_text.strip():
     try:
@@ -379,7 +394,7 @@ if sweeps or url_value("sweep"):
                               format_func=lambda i: f"{sweeps[i].name} · {fmt_time(sweeps[i].created)} · {i}",
                               help="every sweep queued on these data, kept in the run store; the address names "
                                    "the one shown (?sweep=…)")
-    metric = c2.selectbox("Heatmap metric", list(SUITE), key="cmp_sweep_metric", format_func=lambda k: SUITE[k].title)
+    metric = param_widget(SWEEP_METRIC, "cmp", where=c2)
     if sweep_id is not None:
         record = sweeps[sweep_id]
         p = compare.SweepPlan.from_dict(record.inputs["plan"])

@@ -38,6 +38,8 @@ EPS = Param("eps", 0.01, "the share of rows with the lowest p(z) flagged as outl
             choices=(0.001, 0.005, 0.01, 0.02, 0.05, 0.1), widget="slider",
             label="outlier threshold ε: lowest share flagged", labels={q: f"{100 * q:g} %" for q in
                                                                   (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)})
+N_SAMPLES = Param("ns", 32, "", choices=(8, 16, 32, 64), widget="slider", label="samples")
+SAMPLE_SEED = Param("seed", 0, "", range=(0, 10_000))
 
 
 @st.cache_data(show_spinner="Fitting mixtures for k = 1…15…", max_entries=16)
@@ -110,8 +112,8 @@ def latent_gmm_section() -> None:
 
     st.markdown("**Sample new rows**: z ~ p(z), decoded by the encoder's decoder (or PCA's inverse).")
     c = st.columns([1, 3])
-    n_samples = int(c[0].select_slider("samples", [8, 16, 32, 64], 32, key="dn_ns"))
-    seed = int(c[0].number_input("seed", 0, 10_000, 0, key="dn_seed"))
+    n_samples = int(param_widget(N_SAMPLES, "dn", where=c[0]))
+    seed = int(param_widget(SAMPLE_SEED, "dn", where=c[0]))
     clip = pixel_range(ds)
     _, rows = lt.sample_and_decode(gmm, source.encoder, n_samples, seed=seed, clip=clip)
     if ds.image_shape:

@@ -3,6 +3,8 @@ autoencoder-type model (or PCA, the linear baseline), look at the codes with UMA
 how well they separate the classes. Thin: genlib.latent does the work, genlib.figures.latent draws."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -11,14 +13,34 @@ from genlib import latent as lt
 from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
+from genlib.params import Param
 from genlib.store import JobStatus, RunKind
+from pages import urlstate
 from pages.addressing import not_found, results, set_url_value, stored, url_value
-from pages.common import ensure_app_shell, fmt_time, job_manager, run_store
+from pages.common import ensure_app_shell, fmt_time, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_index,
                                  shown_rows, train_controls)
 
 ensure_app_shell()
+
+# The page's settings; each widget's value lives in the address under its key ("lt_" + the name: ``?lt_nn=30``).
+# The projection form (a ``?proj=`` link to a stored projection sets these four from its settings instead).
+_UMAP = lt.ProjectionSettings()
+NEIGHBORS = Param("nn", _UMAP.n_neighbors, "", range=(2, 100), widget="slider", label="n_neighbors")
+MIN_DIST = Param("md", _UMAP.min_dist, "", range=(0.0, 0.99), widget="slider", step=0.01, label="min_dist")
+METRIC = Param("metric", lt.METRICS[0], "", choices=tuple(lt.METRICS))
+DIMS = Param("dims", 2, "", choices=(2, 3), widget="radio", label="dimensions")
+# Walking in the latent space (the rows' range, row B's default and the code dimensions depend on the data)
+ROW_A = Param("row_a", 0, "", range=(0, 0), label="row A")
+ROW_B = Param("row_b", 0, "", range=(0, 0), label="row B")
+PATH = Param("mode", "linear", "", choices=("linear", "slerp"), widget="radio", label="path")
+STEPS = Param("interp_steps", 10, "", range=(3, 16), widget="slider", label="steps")
+CODE_DIM = Param("dim", 0, "", range=(0, 0), widget="slider", label="traverse code dimension")
+# Clusters (K's default: the data's number of classes)
+CLUSTERS = Param("k", 10, "", range=(2, 30), widget="slider", label="clusters")
+CLUSTERING = Param("cluster_method", lt.CLUSTER_METHODS[0], "", choices=tuple(lt.CLUSTER_METHODS), widget="radio",
+                   label="clustering")
 lt.warm_up_umap()  # no-op after the first call; app.py starts it too
 
 st.title("Latent-space explorer")
@@ -37,7 +59,6 @@ c[2].latex(r"\text{VAE: } \mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\
 ds = data_picker("lt")
 if ds is None:
     st.stop()
-UMAP_DEFAULTS = {"lt_nn": 15, "lt_md": 0.1}   # the projection form's sliders (their value lives in the session)
 _linked = stored(url_value("proj"), kinds=(RunKind.PROJECTION.value,))
 if _linked is not None and "lt_source" not in st.session_state:
     # a link to a projection (?proj=, e.g. from Runs) opens on its encoder and with its settings
@@ -50,8 +71,6 @@ if _linked is not None and "lt_source" not in st.session_state:
     st.session_state.update({"lt_nn": _view.n_neighbors, "lt_md": _view.min_dist, "lt_dims": _view.dims})
     if _view.metric in lt.METRICS:
         st.session_state["lt_metric"] = _view.metric
-for _k, _v in UMAP_DEFAULTS.items():
-    st.session_state.setdefault(_k, _v)
 st.subheader("1 · The encoder")
 train_controls(ds, "lt")
 source = pick_source(ds, "lt_source")
@@ -90,10 +109,10 @@ st.latex(r"\min_{Y}\ \sum_{i,j} \Big[ v_{ij}\log\frac{v_{ij}}{w_{ij}} + (1-v_{ij
          r"\Big],\quad w_{ij} = \big(1 + a\lVert y_i-y_j\rVert^{2b}\big)^{-1}")
 with st.form("lt_umap_form"):
     c = st.columns(4)
-    n_neighbors = int(c[0].slider("n_neighbors", 2, 100, key="lt_nn"))
-    min_dist = float(c[1].slider("min_dist", 0.0, 0.99, step=0.01, key="lt_md"))
-    metric = c[2].selectbox("metric", lt.METRICS, key="lt_metric")
-    dims = int(c[3].radio("dimensions", [2, 3], horizontal=True, key="lt_dims"))
+    n_neighbors = int(param_widget(NEIGHBORS, "lt", where=c[0]))
+    min_dist = float(param_widget(MIN_DIST, "lt", where=c[1]))
+    metric = param_widget(METRIC, "lt", where=c[2])
+    dims = int(param_widget(DIMS, "lt", where=c[3]))
     projected = st.form_submit_button("Project", type="primary",
                                       help="a background job; its embedding is kept in the run store (?proj=)")
 if not lt.umap_ready():
@@ -197,7 +216,7 @@ if proj is None and proj_job is None and not url_value("proj"):   # the same sou
         set_url_value("proj", found)
 
 color_options = (["label"] if labels is not None else []) + ["reconstruction error"] + list(ds.columns)[:50]
-color_by = st.selectbox("colour by", color_options, key="lt_color")
+color_by = urlstate.choice("colour by", color_options, "lt_color")
 if color_by == "label":
     color = labels
 elif color_by == "reconstruction error":
@@ -256,12 +275,16 @@ st.latex(r"z_t = (1-t)\,z_a + t\,z_b \qquad \text{slerp: } z_t = \frac{\sin((1-t
          r"\frac{\sin(t\Omega)}{\sin\Omega}z_b")
 c = st.columns(4)
 n = len(x)
-row_a = int(c[0].number_input("row A", 0, n - 1, 0, key="lt_row_a"))
+row_a_p = replace(ROW_A, range=(0, n - 1))
+urlstate.keep_valid(row_a_p, "lt_row_a")   # fewer rows than before (other data): back to the default
+row_a = int(param_widget(row_a_p, "lt", where=c[0]))
 default_b = int(np.flatnonzero(labels != labels[row_a])[0]) if labels is not None and \
     np.any(labels != labels[row_a]) else min(1, n - 1)
-row_b = int(c[1].number_input("row B", 0, n - 1, default_b, key="lt_row_b"))
-mode = c[2].radio("path", ["linear", "slerp"], horizontal=True, key="lt_mode")
-steps = int(c[3].slider("steps", 3, 16, 10, key="lt_interp_steps"))
+row_b_p = replace(ROW_B, default=default_b, range=(0, n - 1))
+urlstate.keep_valid(row_b_p, "lt_row_b")
+row_b = int(param_widget(row_b_p, "lt", where=c[1]))
+mode = param_widget(PATH, "lt", where=c[2])
+steps = int(param_widget(STEPS, "lt", where=c[3]))
 clip = pixel_range(ds)
 lab_a = None if cond_labels is None else int(cond_labels[row_a])
 path = lt.interpolate(codes[row_a], codes[row_b], steps, mode, label=lab_a)
@@ -273,7 +296,9 @@ else:
     st.dataframe(pd.DataFrame(decoded, columns=ds.columns).assign(t=path.captions), key="lt_interp_table")
 
 c = st.columns(2)
-dim = int(c[0].slider("traverse code dimension", 0, codes.shape[1] - 1, 0, key="lt_dim"))
+dim_p = replace(CODE_DIM, range=(0, codes.shape[1] - 1))
+urlstate.keep_valid(dim_p, "lt_dim")   # a smaller code than before (another encoder): back to z0
+dim = int(param_widget(dim_p, "lt", where=c[0]))
 spread = float(np.std(codes[:, dim])) or 1.0
 values = np.linspace(-3, 3, 9) * spread + float(np.mean(codes[:, dim]))
 trav = lt.traverse(codes[row_a], dim, values, label=lab_a)
@@ -304,8 +329,8 @@ st.markdown(
     "adjusted Rand index is 0 for a random clustering and 1 for a perfect one.")
 st.latex(r"\text{purity} = \frac{1}{n}\sum_{c}\max_{\ell}\,\#\{i \in c : y_i = \ell\}")
 c = st.columns(2)
-k = int(c[0].slider("clusters", 2, 30, int(ds.n_classes or 10), key="lt_k"))
-method = c[1].radio("clustering", lt.CLUSTER_METHODS, horizontal=True, key="lt_cluster_method")
+k = int(param_widget(replace(CLUSTERS, default=min(max(int(ds.n_classes or 10), 2), 30)), "lt", where=c[0]))
+method = param_widget(CLUSTERING, "lt", where=c[1])
 report = lt.cluster_report(codes, labels, k=k, method=method)
 c = st.columns(4)
 c[0].metric("purity", f"{report.purity:.3f}")

@@ -14,7 +14,7 @@ from genlib.dynamics import lorenz as lz
 from genlib.dynamics import lyapunov as ly
 from genlib.data.lorenz import LorenzSystemParams
 from genlib.dynamics import sindy
-from genlib.params import params_of
+from genlib.params import Param, params_of
 from genlib.systems import lorenz as system
 from pages import urlstate
 from pages.addressing import url_value
@@ -23,6 +23,29 @@ from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
 
 ensure_app_shell()
+
+# The lab's own settings (σ, ρ, β come from LorenzSystemParams): each widget's value lives in the address, under the
+# widget key (``lz_`` + the prefix given to param_widget + the name), e.g. ``?lz_method=euler&lz_dt=0.05``.
+METHOD = Param("method", lz.METHODS[1], "explicit Euler, classical Runge–Kutta 4, or scipy's DOP853 as the accurate "
+               "reference", choices=tuple(lz.METHODS), label="integrator")
+DT = Param("dt", 0.01, "", choices=(0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1), widget="slider")
+T_MAX = Param("T", 40.0, "", range=(5.0, 100.0), widget="slider", step=5.0)
+X0 = Param("x0", 1.0, "", range=(-30.0, 30.0), step=0.01, label="x₀")
+_EPS = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+EPS = Param("eps", 1e-8, "", choices=_EPS, widget="slider", label="nudge ε of the second start",
+            labels={v: f"{v:.0e}" for v in _EPS})
+BEN_T = Param("T", 200.0, "", choices=(50.0, 100.0, 200.0, 400.0), widget="slider", label="integration time T")
+BEN_DT = Param("dt", 0.01, "", choices=(0.005, 0.01, 0.02), widget="slider", label="dt ")
+ROS_DT = Param("dt", 0.01, "seed 001's data use 0.1: fewer points per orbit make the estimate harder",
+               choices=(0.01, 0.02, 0.05, 0.1), widget="slider", label="sampling step")
+ROS_T = Param("T", 100.0, "", choices=(50.0, 100.0, 200.0), widget="slider", label="length T")
+FIT_NOISE = Param("noise", 0.0, "", choices=(0.0, 0.5, 1.0, 2.0, 5.0), widget="slider",
+                  label="observation noise (% of std)")
+FIT_T = Param("T", 50.0, "", choices=(20.0, 50.0, 100.0), widget="slider", label="trajectory length T")
+FIT_THR = Param("thr", 0.1, "", choices=(0.02, 0.05, 0.1, 0.2, 0.5), widget="slider", label="STLSQ threshold")
+FIT_SEED = Param("seed", 0, "", range=(0, 10_000))
+EQ_DT = Param("dt", 0.01, "", choices=(0.01, 0.1), widget="radio", label="equations at dt")
+EQ_IDX = Param("idx", "ẋ", "", choices=("ẋ", "ẏ", "ż"), widget="radio", label="equation")
 
 st.title("Lorenz attractor lab")
 page_state("lorenz")
@@ -82,15 +105,12 @@ def simulator() -> None:
         with col:
             values[p.name] = param_widget(p, "lz")
     sigma, rho, beta = values["sigma"], values["rho"], values["beta"]
-    method = c[3].selectbox("integrator", lz.METHODS, index=1, key="lz_method",
-                            help="explicit Euler, classical Runge–Kutta 4, or scipy's DOP853 as the accurate "
-                                 "reference")
+    method = param_widget(METHOD, "lz", where=c[3])
     c = st.columns(4)
-    dt = c[0].select_slider("dt", [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1], 0.01, key="lz_dt")
-    t_max = c[1].slider("T", 5.0, 100.0, 40.0, step=5.0, key="lz_T")
-    x0 = (c[2].number_input("x₀", -30.0, 30.0, 1.0, key="lz_x0"), 1.0, 1.0)
-    eps = c[3].select_slider("nudge ε of the second start", [1e-10, 1e-8, 1e-6, 1e-4, 1e-2], 1e-8, key="lz_eps",
-                             format_func=lambda v: f"{v:.0e}")
+    dt = param_widget(DT, "lz", where=c[0])
+    t_max = param_widget(T_MAX, "lz", where=c[1])
+    x0 = (param_widget(X0, "lz", where=c[2]), 1.0, 1.0)
+    eps = param_widget(EPS, "lz", where=c[3])
     if method == "euler":
         st.latex(r"x_{n+1} = x_n + \Delta t\, f(x_n)\quad\text{(error} \propto \Delta t\text{; unstable when }"
                  r"\Delta t \text{ is large)}")
@@ -130,8 +150,8 @@ def lyapunov() -> None:
                 "rate is the largest exponent.")
     st.latex(r"\lambda_1 = \lim_{N\to\infty} \frac{1}{N\,\Delta t}\sum_{k=1}^{N} \ln\frac{d_k}{d_0}")
     c = st.columns(2)
-    t_max = c[0].select_slider("integration time T", [50.0, 100.0, 200.0, 400.0], 200.0, key="lz_ben_T")
-    dt = c[1].select_slider("dt ", [0.005, 0.01, 0.02], 0.01, key="lz_ben_dt")
+    t_max = param_widget(BEN_T, "lz_ben", where=c[0])
+    dt = param_widget(BEN_DT, "lz_ben", where=c[1])
     res = _benettin(system.SIGMA, system.RHO, system.BETA, dt, t_max)
     err = 100 * (res.exponent / system.LYAPUNOV_REFERENCE - 1)
     m = st.columns(3)
@@ -148,9 +168,8 @@ def lyapunov() -> None:
     st.latex(r"d_j(i) \approx C_j\, e^{\lambda\, i\,\Delta t}\ \Rightarrow\ "
              r"\langle \ln d_j(i) \rangle_j \approx \ln C + \lambda\, i\,\Delta t")
     c = st.columns(2)
-    rdt = c[0].select_slider("sampling step", [0.01, 0.02, 0.05, 0.1], 0.01, key="lz_ros_dt",
-                             help="seed 001's data use 0.1: fewer points per orbit make the estimate harder")
-    rT = c[1].select_slider("length T", [50.0, 100.0, 200.0], 100.0, key="lz_ros_T")
+    rdt = param_widget(ROS_DT, "lz_ros", where=c[0])
+    rT = param_widget(ROS_T, "lz_ros", where=c[1])
     table = _rosenstein_table(system.SIGMA, system.RHO, system.BETA, rdt, rT)
     st.dataframe(pd.DataFrame([{"series": k, "λ (Rosenstein)": r.exponent,
                                 "error vs 0.9056": f"{100 * (r.exponent / system.LYAPUNOV_REFERENCE - 1):+.0f} %",
@@ -175,10 +194,10 @@ def fits() -> None:
     st.latex(r"\min_{\sigma,\rho,\beta}\ \sum_i \big\lVert \Phi^{\mathrm{RK4}}_{\Delta t}(x_i;\sigma,\rho,\beta)"
              r" - x_{i+1} \big\rVert^2")
     c = st.columns(4)
-    noise = c[0].select_slider("observation noise (% of std)", [0.0, 0.5, 1.0, 2.0, 5.0], 0.0, key="lz_fit_noise")
-    t_max = c[1].select_slider("trajectory length T", [20.0, 50.0, 100.0], 50.0, key="lz_fit_T")
-    threshold = c[2].select_slider("STLSQ threshold", [0.02, 0.05, 0.1, 0.2, 0.5], 0.1, key="lz_fit_thr")
-    seed = int(c[3].number_input("seed", 0, 10_000, 0, key="lz_fit_seed"))
+    noise = param_widget(FIT_NOISE, "lz_fit", where=c[0])
+    t_max = param_widget(FIT_T, "lz_fit", where=c[1])
+    threshold = param_widget(FIT_THR, "lz_fit", where=c[2])
+    seed = int(param_widget(FIT_SEED, "lz_fit", where=c[3]))
     rows, by_dt = [], {}
     for dt in (0.01, 0.1):
         results = _fits(dt, noise / 100, t_max, threshold, seed)
@@ -197,12 +216,12 @@ def fits() -> None:
     st.download_button("Download the table (CSV)", table.to_csv(index=False).encode(), "lorenz_fits.csv",
                        "text/csv", key="lz_fit_dl")
     c = st.columns([1, 1, 2])
-    dt_pick = c[0].radio("equations at dt", (0.01, 0.1), horizontal=True, key="lz_eq_dt")
-    pick = c[1].selectbox("method", [f.method for f in by_dt[dt_pick]], key="lz_eq_method")
+    dt_pick = param_widget(EQ_DT, "lz_eq", where=c[0])
+    pick = urlstate.choice("method", [f.method for f in by_dt[dt_pick]], "lz_eq_method", where=c[1])
     fit = next(f for f in by_dt[dt_pick] if f.method == pick)
     for eq in fit.equations_latex():
         st.latex(eq)
-    eq_idx = c[2].radio("equation", ("ẋ", "ẏ", "ż"), horizontal=True, key="lz_eq_idx")
+    eq_idx = param_widget(EQ_IDX, "lz_eq", where=c[2])
     st.plotly_chart(figures.lorenz.coefficient_bars(sindy.TERMS, {f.method: f.coef for f in by_dt[dt_pick]},
                                                   sindy.true_coefficients(), ("ẋ", "ẏ", "ż").index(eq_idx)),
                     key="lz_coef_fig")

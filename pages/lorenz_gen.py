@@ -29,6 +29,8 @@ KINDS = {
 }
 #: Short defaults so a class sees results in a minute or two on a laptop CPU (more steps help).
 DEFAULT_STEPS = {"lorenz_images": 1500, "lorenz_windows": 3000}
+#: How many trajectories "Generate and measure" draws (one address key, ``lz_chaos_n``, whichever run is shown).
+CHAOS_N = Param("n", 32, "", choices=(16, 32, 64), widget="slider", label="trajectories to compare")
 
 
 def _dataset(name: str, n_traj: int) -> Dataset:
@@ -262,7 +264,7 @@ def chaos_check(run_id: str, ds: Dataset, fitted: FittedModel, model: str) -> No
                 "the real one means *jittery*, not *more chaotic* — seed 001's \"positive, hence chaotic\" is not "
                 "enough. The **mean state change per step** shows the jitter directly.")
     c = st.columns([2, 1])
-    n = int(c[0].select_slider("trajectories to compare", [16, 32, 64], 32, key=f"lz_chaos_n_{run_id}"))
+    n = int(param_widget(CHAOS_N, "lz_chaos", where=c[0]))
     c[1].button("Generate and measure", type="primary", key=f"lz_chaos_go_{run_id}", on_click=_submit_generation,
                 args=(run_id, ds, fitted, model, n),
                 help="a background job; its trajectories and table are kept in the run store")

@@ -7,11 +7,12 @@ import streamlit as st
 
 from genlib import figures
 from genlib.metrics import METRICS
+from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
-from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager, run_store,
-                          samples_csv, steps_to_continue)
+from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager,
+                          param_widget, run_store, samples_csv, steps_to_continue)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -27,11 +28,18 @@ st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_
 KIND_LABEL = {RunKind.TRAIN.value: "training", RunKind.AVO.value: "simulator fit (AVO)",
               RunKind.ANOMALY.value: "anomaly scoring", RunKind.GENERATION.value: "generation",
               RunKind.SWEEP.value: "sweep", RunKind.PROJECTION.value: "latent projection (UMAP)"}
+# The filters and the sampling settings live in the address too (``?runs_kinds=train,avo&runs_status=done``).
+KINDS = Param("kinds", (), "", choices=tuple(KIND_LABEL), kind=tuple, item=str)
+STATUSES = Param("status", (), "", choices=tuple(s.value for s in JobStatus if s is not JobStatus.QUEUED), kind=tuple,
+                 item=str)
+SAMPLE_ROWS = Param("n", 1000, "", range=(1, 100_000), label="rows to sample")
+SAMPLE_SEED = Param("seed", 0, "", range=(0, 2**31 - 1))
 c = st.columns(3)
-kinds = c[0].multiselect("kinds", list(KIND_LABEL), default=[], format_func=KIND_LABEL.get, key="runs_kinds",
-                         placeholder="all kinds")
-statuses = c[1].multiselect("status", [s.value for s in JobStatus if s is not JobStatus.QUEUED], default=[],
-                            key="runs_status", placeholder="any status")
+# bound as param_widget binds (seeded from the address, no default here), with a placeholder of their own
+kinds = urlstate.bind(KINDS, "runs_kinds", lambda: c[0].multiselect(
+    "kinds", list(KIND_LABEL), format_func=KIND_LABEL.get, key="runs_kinds", placeholder="all kinds"))
+statuses = urlstate.bind(STATUSES, "runs_status", lambda: c[1].multiselect(
+    "status", list(STATUSES.choices), key="runs_status", placeholder="any status"))
 records = [r for r in store.list(kinds=tuple(kinds) or None) if not statuses or r.status in statuses]
 if not records:
     st.info("No runs yet. Train a model on the **Train** page; it appears here as soon as it starts."
@@ -101,8 +109,8 @@ if continuable(record):
 
 if record.kind == RunKind.TRAIN.value and record.status not in (JobStatus.FAILED.value, JobStatus.RUNNING.value) \
         and record.checkpoint is not None:
-    n = st.number_input("rows to sample", 1, 100_000, 1000, key="runs_n")
-    seed = st.number_input("seed", 0, 2**31 - 1, 0, key="runs_seed")
+    n = param_widget(SAMPLE_ROWS, "runs")
+    seed = param_widget(SAMPLE_SEED, "runs")
     try:
         fitted = store.load(record.id)
         fake = fitted.sample(int(n), seed=int(seed))

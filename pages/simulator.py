@@ -16,7 +16,7 @@ from genlib import figures
 from genlib.avo import (OBSERVED_KEPT, SIMULATORS, AVOConfig, AVOHistory, AVOResult, AVOTask, Simulator,
                         SimulatorError, avo_result_from_run, get_simulator, make_observed, marginal_samples,
                         run_simulator, weinberg_afb)
-from genlib.params import make_config, params_of
+from genlib.params import Param, make_config, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job
 from pages import urlstate
@@ -58,11 +58,12 @@ with left:
                      icon=":material/cyclone:")
 with right:
     cols = st.columns(base.n_params)
-    truth_in = [cols[i].number_input(f"true {p}", value=float(base.true_theta[i]), format="%.4g",
-                                     key=f"avo_true_{name}_{i}",
-                                     help=f"within the simulator's box [{lo:g}, {hi:g}]")
+    # θ*, the fixed parameters and the start of the proposal are in the address too, under keys per simulator
+    # (``?avo_true_poisson_0=7&avo_fixed_weinberg=E_beam``); no range here: section 2 explains a value off the box
+    truth_in = [param_widget(Param(str(i), float(base.true_theta[i]), f"within the simulator's box [{lo:g}, {hi:g}]",
+                                   label=f"true {p}"), f"avo_true_{name}", where=cols[i])
                 for i, (p, (lo, hi)) in enumerate(zip(base.param_names, base.bounds))]
-    fixed = st.multiselect(P["fixed"].title, list(base.param_names), key=f"avo_fixed_{name}", help=P["fixed"].help)
+    fixed = param_widget(replace(P["fixed"], name=name, choices=tuple(base.param_names)), "avo_fixed")
     c = st.columns(2)
     with c[0]:
         # The Lorenz observer integrates every row: 5,000 rows (at most 50,000) keep its draw to seconds.
@@ -130,10 +131,10 @@ with right:
     mu0, sd0 = list(base.init_mu), list(base.init_sigma)
     for k, p in enumerate(free_names):
         i = base.param_names.index(p)
-        mu0[i] = float(cols[k].number_input(f"start μ of {p}", value=float(base.init_mu[i]), format="%.4g",
-                                            key=f"avo_mu0_{name}_{i}"))
-        sd0[i] = float(cols[k].number_input(f"start σ of {p}", value=float(base.init_sigma[i]), format="%.4g",
-                                            key=f"avo_sd0_{name}_{i}"))
+        mu0[i] = float(param_widget(Param(str(i), float(base.init_mu[i]), label=f"start μ of {p}"),
+                                    f"avo_mu0_{name}", where=cols[k]))
+        sd0[i] = float(param_widget(Param(str(i), float(base.init_sigma[i]), label=f"start σ of {p}"),
+                                    f"avo_sd0_{name}", where=cols[k]))
     proposal = {}
     # 300 steps, not the library's 600: half the wait in front of a class; the estimate is already within a few %.
     shown = {"steps": replace(P["steps"], default=300), **{k: P[k] for k in ("batch", "lr_proposal", "gamma")}}

@@ -115,6 +115,17 @@ def seed(p: Param, wkey: str) -> None:
     st.session_state[wkey] = value
 
 
+def keep_valid(p: Param, wkey: str) -> None:
+    """Before a widget whose range or choices depend on the data (a row index, a code dimension): drop a session
+    value that today's ``p`` rejects, so the widget starts again from the default instead of failing."""
+    if wkey not in st.session_state:
+        return
+    try:
+        p.validate(st.session_state[wkey])
+    except ParamError:
+        st.session_state[wkey] = _widget_value(p, p.default)
+
+
 def _reason(exc: ParamError, p: Param) -> str:
     msg = str(exc)
     if p.choices is not None and len(p.choices) > 6 and "must be one of" in msg:

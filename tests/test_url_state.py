@@ -107,3 +107,49 @@ def test_an_uploaded_csv_reopens_from_its_address_in_a_fresh_session() -> None:
     stale.run()
     assert stale.selectbox(key="home_dataset").value == "finance"
     assert any("upload:0123456789ab" in n for n in _notes(stale))
+
+
+def _ignored(at: AppTest, *parts: str) -> None:
+    """One "Ignored from the address" line, naming each of ``parts``."""
+    notes = _notes(at)
+    assert len(notes) == 1, notes
+    for part in parts:
+        assert part in notes[0], notes
+
+
+def test_lorenz_lab_settings_from_the_address() -> None:
+    at = _open("pages/lorenz.py", {"lz_method": "euler", "lz_eps": "1e-06", "lz_x0": "2.5", "lz_T": "300"})
+    assert at.selectbox(key="lz_method").value == "euler"
+    assert at.select_slider(key="lz_eps").value == 1e-6
+    assert at.number_input(key="lz_x0").value == 2.5
+    assert at.slider(key="lz_T").value == 40.0, "out of range: the default"
+    _ignored(at, "lz_T=300")
+    assert "lz_T" not in at.query_params and at.query_params["lz_method"] == "euler"
+    # section 3's settings, among them a choice among today's fitted methods
+    at = _open("pages/lorenz.py", {"lz_section": "3 · Fit the equations", "lz_fit_thr": "0.2", "lz_eq_idx": "ż",
+                                   "lz_eq_method": "nosuch"})
+    assert at.select_slider(key="lz_fit_thr").value == 0.2 and at.radio(key="lz_eq_idx").value == "ż"
+    assert at.selectbox(key="lz_eq_method").value == at.selectbox(key="lz_eq_method").options[0]
+    _ignored(at, "lz_eq_method=nosuch")
+
+
+def test_latent_explorer_settings_from_the_address() -> None:
+    at = _open("pages/latent.py", {"lt_nn": "30", "lt_metric": "cosine", "lt_mode": "slerp", "lt_k": "4",
+                                   "lt_dim": "99"})
+    assert at.slider(key="lt_nn").value == 30 and at.selectbox(key="lt_metric").value == "cosine"
+    assert at.radio(key="lt_mode").value == "slerp" and at.slider(key="lt_k").value == 4
+    assert at.slider(key="lt_dim").value == 0, "beyond the code size: the default"
+    _ignored(at, "lt_dim=99")
+    assert at.query_params["lt_nn"] == "30" and "lt_dim" not in at.query_params
+
+
+def test_compare_sweep_settings_from_the_address() -> None:
+    at = _open("pages/compare.py", {"cmp_sweep_x": "beta", "cmp_sweep_xv_vae_beta": "0.5, 2",
+                                    "cmp_sweep_steps": "600", "cmp_sweep_y": "nosuch"})
+    assert at.selectbox(key="cmp_sweep_model").value == "vae"
+    assert at.selectbox(key="cmp_sweep_x").value == "beta"
+    assert at.text_input(key="cmp_sweep_xv_vae_beta").value == "0.5, 2"
+    assert at.number_input(key="cmp_sweep_steps").value == 600
+    assert at.selectbox(key="cmp_sweep_y").value == "enc_width", "not a setting: the default"
+    _ignored(at, "cmp_sweep_y=nosuch")
+    assert any("4 runs of 600 steps" in c.value for c in at.caption), [c.value for c in at.caption]
