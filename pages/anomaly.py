@@ -22,7 +22,7 @@ from genlib.params import Param, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobStatus, Task, TrainSpec
 from pages import urlstate
-from pages.common import (MAX_UPLOAD_MB, ensure_app_shell, fmt_time, job_manager, param_widget, run_store,
+from pages.common import (MAX_UPLOAD_MB, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store,
                           train_setting)
 from pages.presets_ui import page_state
 
@@ -338,15 +338,8 @@ run_id = st.query_params.get("run")
 if run_job is None and run_id:
     run_job = manager.find_run(run_id)
 if run_job is not None and not run_job.status.finished:
-    @st.fragment(run_every=1.0)
-    def _scoring() -> None:
-        s = run_job.snapshot()
-        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · {phase} · step {s.step:,}/{s.total:,}")
-        if s.status.finished or (run_pending and s.run_id):
-            st.rerun()  # the whole page: the stored result is drawn (and the run id goes into the URL)
-
-    _scoring()
+    # the whole page reruns when it ends (the stored result is drawn) or gets its run id (it goes into the URL)
+    follow_job(run_job, rerun_also=lambda s: run_pending and s.run_id is not None)
     st.stop()
 if run_job is not None:
     run_job.wait(30)   # its run is committed to the store a moment after its status says finished

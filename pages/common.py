@@ -5,7 +5,7 @@ import runpy
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -233,9 +233,8 @@ def device_options() -> list[str]:
 # --- job monitor -------------------------------------------------------------------------------------------
 #: The page that shows a run of each kind, and the address parameter that names the run there.
 PAGE_OF_KIND = {RunKind.TRAIN.value: ("pages/train.py", "run"), RunKind.AVO.value: ("pages/simulator.py", "run"),
-                RunKind.ANOMALY.value: ("pages/anomaly.py", "run"),
-                RunKind.GENERATION.value: ("pages/lorenz.py", "gen"), RunKind.SWEEP.value: ("pages/compare.py", "sweep"),
-                RunKind.PROJECTION.value: ("pages/latent.py", "proj")}
+                RunKind.ANOMALY.value: ("pages/anomaly.py", "run"), RunKind.GENERATION.value: ("pages/lorenz.py", "gen"),
+                RunKind.SWEEP.value: ("pages/compare.py", "sweep"), RunKind.PROJECTION.value: ("pages/latent.py", "proj")}
 
 
 def fmt_duration(seconds: float) -> str:
@@ -254,6 +253,23 @@ def _status_line(s: JobSnapshot) -> str:
         extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
             (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
     return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{extra}"
+
+
+def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True) -> None:
+    """A page's live progress line for one job (its phase, steps and time left), refreshed every second; the whole
+    page reruns when the job ends (or when ``rerun_also`` says so), so it can draw the result."""
+    @st.fragment(run_every=1.0)
+    def body() -> None:
+        s = job.snapshot()
+        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "") \
+            if isinstance(s.live, dict) or s.live is None else ""
+        parts = [f"{s.name} — {s.status.value}", phase, f"step {s.step:,}/{s.total:,}" if with_steps else "",
+                 f"{fmt_duration(s.eta_s)} left" if s.eta_s is not None else ""]
+        st.progress(s.fraction, text=" · ".join(p for p in parts if p))
+        if s.status.finished or (rerun_also is not None and rerun_also(s)):
+            st.rerun()
+
+    body()
 
 
 def continue_run(run_id: str, steps: int) -> None:

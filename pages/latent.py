@@ -17,7 +17,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind
 from pages import urlstate
 from pages.addressing import not_found, results, set_url_value, stored, url_value
-from pages.common import ensure_app_shell, fmt_time, job_manager, param_widget, run_store
+from pages.common import ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_index,
                                  shown_rows, train_controls)
@@ -173,15 +173,7 @@ if proj_job is None and proj_id:
 proj: dict | None = None      # the arrays drawn: embedding, pca (2-D), rows
 proj_note = ""
 if proj_job is not None and not proj_job.status.finished:
-    @st.fragment(run_every=1.0)
-    def _projecting() -> None:
-        s = proj_job.snapshot()
-        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · {phase}")
-        if s.status.finished:
-            st.rerun()   # the whole page: the projection is drawn
-
-    _projecting()
+    follow_job(proj_job, with_steps=False)   # the whole page reruns when it ends: the projection is drawn
 elif proj_job is not None:
     snap = proj_job.snapshot()
     st.session_state.pop("lt_proj_pending", None)
