@@ -20,6 +20,7 @@ ensure_app_shell()
 st.title("Runs")
 page_state("runs")
 store = run_store()
+store.reconcile()   # a command-line training killed since the app started shows as interrupted, not as running
 st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_HOME` to move it) from the moment "
             "it starts: a restart of the app, or a crash, does not lose it. A run whose process died is "
             "**interrupted**; it keeps its last checkpoint and can be continued. Select a run to reopen it on its "
