@@ -84,3 +84,20 @@ def test_a_run_opens_from_its_address_and_a_stale_id_says_so(genlab_home, financ
     assert stale.subheader[0].value == f"Run {second}"
     assert any("Ignored from the address" in c.value and "gone00" in c.value for c in stale.caption)
     assert stale.query_params["run"] in (second, [second])
+
+
+def test_a_run_whose_process_died_while_the_app_runs_shows_as_interrupted(genlab_home) -> None:
+    """The app's store was opened (and reconciled) before the command-line process died: Runs repairs it again."""
+    at = _app()
+    at.switch_page("pages/runs.py").run()
+    assert any("No runs yet" in i.value for i in at.info)
+    store = RunStore(genlab_home)
+    dead_pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                                  capture_output=True, text=True).stdout)
+    store.add(RunRecord(id="cli-run", created=time.time(), name="vae on finance", model="vae", dataset="finance",
+                        status="running", device="cpu", seed=0, steps=10, elapsed=1.0, run_dir=None,
+                        owner_process=f"{socket.gethostname()}:{dead_pid}:1"))
+    at.run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.loc[table["id"] == "cli-run", "status"].item() == "interrupted"
