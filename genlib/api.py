@@ -52,7 +52,7 @@ def list_models() -> list[dict[str, Any]]:
 
 def load_dataset(name: str, **params: Any) -> Dataset:
     """A built-in dataset by name with its generator parameters, or a CSV file by path (checked: numeric columns,
-    no missing values, at least 10 rows). Returns a train/test split in the data's own units.
+    no missing values, at least 28 rows at the default 20% test split). Returns a train/test split in the data's own units.
 
     Example:
         >>> data = load_dataset("finance")

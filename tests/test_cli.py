@@ -55,7 +55,7 @@ def user_table(n: int = 200, seed: int = 0) -> pd.DataFrame:
 def files(tmp_path) -> Path:
     write_csv(tmp_path / "user.csv", user_table())
     write_csv(tmp_path / "two.csv", user_table()[["height", "weight"]])
-    write_csv(tmp_path / "text.csv", pd.DataFrame({"a": np.arange(20.0), "b": [f"x{i}" for i in range(20)]}))
+    write_csv(tmp_path / "text.csv", pd.DataFrame({"a": np.arange(40.0), "b": [f"x{i}" for i in range(40)]}))
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
     return tmp_path

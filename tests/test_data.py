@@ -235,7 +235,7 @@ def test_csv_from_uploaded_file_object(tmp_path: Path) -> None:
         (_table(header="a,city,b", row=lambda i: f"{i},town{i},{i % 3}"), ["non-numeric", "'city'"]),
         (_table(row=lambda i: f"{i},{'' if i == 4 else i},{i % 5}"), ["NaN", "'b'", "1 NaN"]),
         (_table(row=lambda i: f"{i},{i % 4},{'inf' if i in (2, 9) else i}"), ["inf", "'c'", "2 inf"]),
-        (_table(n=3), ["3", "rows", "10"]),
+        (_table(n=3), ["3", "rows", "28"]),
         (_table(row=lambda i: f"{i},7,{i % 3}"), ["constant", "'b'"]),
         ("", ["empty"]),
         ("a,b\n", ["0", "rows"]),

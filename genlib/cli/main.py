@@ -128,6 +128,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_config(args.model, overrides)  # fail fast on bad settings
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
+    if args.batch_size < 1:
+        raise CliError("--batch-size must be at least 1")
     _check_every(args.checkpoint_every)
     resolve_device(args.device)  # fail fast: a missing GPU must not leave a failed run in --out
     data_ref = None if Path(args.data).name == args.data and not Path(args.data).is_file() \
@@ -224,20 +226,33 @@ def _load_run(ref: str):
 
 def cmd_sample(args: argparse.Namespace) -> int:
     import pandas as pd
+
+    from genlib.data import csv_safe
     if args.n < 1:
         raise CliError("-n must be at least 1")
-    fitted = _load_run(args.run)
-    rows = fitted.sample(args.n, seed=args.seed)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=fitted.columns).to_csv(out, index=False)
+    if out.is_dir():  # checked before sampling: a long draw must not end in "Is a directory"
+        raise CliError(f"--out {out} is a folder; give a file name, e.g. {out / 'samples.csv'}")
+    fitted = _load_run(args.run)
+    try:
+        rows = fitted.sample(args.n, seed=args.seed)
+    except FloatingPointError as exc:  # the model diverged: its samples are NaN/inf, nothing worth writing
+        raise CliError(f"cannot sample: {exc}") from None
+    table = csv_safe(pd.DataFrame(rows, columns=fitted.columns))  # column names from a user's CSV
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    except OSError as exc:
+        raise CliError(f"cannot write --out {out}: {exc.strerror or exc}") from None
     print(f"wrote {args.n} rows × {len(fitted.columns)} columns to {out}", file=sys.stderr)
     return 0
 
 
 def _read_table(path: str) -> tuple[list[str], np.ndarray]:
     from genlib.data import load_csv
-    ds = load_csv(path)
+    from genlib.data.csv_loader import MIN_TEST_ROWS
+    # Whole tables are compared here (no split): a short fake file is fine down to what the metrics need.
+    ds = load_csv(path, min_rows=MIN_TEST_ROWS)
     return ds.columns, np.vstack([ds.train, ds.test])
 
 

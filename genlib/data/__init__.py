@@ -13,7 +13,7 @@ from typing import Any
 
 _WHERE = {
     "DataError": "base", "Dataset": "base", "DatasetInfo": "base",
-    "load_csv": "csv_loader",
+    "load_csv": "csv_loader", "csv_safe": "export",
     "DATASETS": "registry", "list_datasets": "registry", "load_any": "registry", "load_dataset": "registry",
 }
 

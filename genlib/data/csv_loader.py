@@ -21,7 +21,12 @@ from genlib.params import param
 
 MB = 1024 * 1024
 DEFAULT_MAX_BYTES = 50 * MB
-MIN_ROWS = 10
+#: The metric suite's PRDC metrics need more than ``genlib.metrics.suite.PRDC_K`` (5) held-out test rows, and its
+#: Reference at least 2 training rows: a CSV must be long enough that its split has both (see `min_rows`).
+MIN_TEST_ROWS = 6
+MIN_TRAIN_ROWS = 2
+#: Largest integer float64 holds exactly; larger integers are rounded (precision lost).
+EXACT_INT = 2**53
 
 CsvSource = Union[str, Path, BinaryIO, Any]
 
@@ -45,12 +50,30 @@ def split_rows(
     Returns (train, test, labels_train, labels_test); labels are None when not given.
     """
     n = len(x)
-    n_test = min(max(1, int(round(n * test_fraction))), n - 1)
+    n_test = _n_test(n, test_fraction)
     perm = rng.permutation(n)
     tr, te = perm[: n - n_test], perm[n - n_test:]
     if labels is None:
         return x[tr], x[te], None, None
     return x[tr], x[te], labels[tr], labels[te]
+
+
+def _n_test(n: int, test_fraction: float) -> int:
+    """Rows `split_rows` holds out for the test split of n rows."""
+    return min(max(1, int(round(n * test_fraction))), n - 1)
+
+
+def min_rows(test_fraction: float = 0.2) -> int:
+    """Fewest rows whose `split_rows` split still has the MIN_TEST_ROWS test rows and MIN_TRAIN_ROWS training rows the
+    metric suite needs (28 at the default test_fraction 0.2)."""
+    n = MIN_TEST_ROWS + MIN_TRAIN_ROWS
+    while _n_test(n, test_fraction) < MIN_TEST_ROWS or n - _n_test(n, test_fraction) < MIN_TRAIN_ROWS:
+        n += 1
+    return n
+
+
+#: The minimum at the default test_fraction (0.2).
+MIN_ROWS = min_rows(0.2)
 
 
 def _fmt_mb(n_bytes: int) -> str:
@@ -107,7 +130,19 @@ def _read_bytes(source: CsvSource, max_bytes: int) -> tuple[bytes, str]:
 
 
 def _decode(data: bytes, label: str) -> str:
-    """Bytes -> text; binary files (NUL bytes, control characters, undecodable) are rejected here."""
+    """Bytes -> text; binary files (NUL bytes, control characters, undecodable) are rejected here.
+
+    UTF-32 and UTF-16 (either byte order) are read when the file starts with their byte-order mark, as Excel's
+    "Unicode text" and PowerShell write them; UTF-8 with or without a BOM, then Windows-1252, otherwise."""
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                          (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                raise DataError(f"{label} starts like {encoding.upper()} text but is not valid "
+                                f"{encoding.upper()}; save it as a UTF-8 CSV.") from None
+            return _check_controls(text.lstrip("\ufeff"), label)
     if b"\x00" in data:
         raise DataError(f"{label} looks like a binary file, not a text CSV.")
     for encoding in ("utf-8-sig", "cp1252"):
@@ -118,22 +153,60 @@ def _decode(data: bytes, label: str) -> str:
             continue
     else:
         raise DataError(f"{label} is not readable text; save it as a UTF-8 CSV.")
+    return _check_controls(text, label)
+
+
+def _check_controls(text: str, label: str) -> str:
+    if "\x00" in text:
+        raise DataError(f"{label} looks like a binary file, not a text CSV.")
     if re.search(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
         raise DataError(f"{label} contains control characters, so it looks like a binary file, not a text CSV.")
     return text
 
 
 def _parse(text: str, label: str) -> pd.DataFrame:
-    """Text -> DataFrame with a header row; falls back to ';' or tab when ',' finds a single column."""
+    """Text -> DataFrame with a header row; falls back to ';' or tab when ',' finds a single column.
+
+    Duplicate and blank column names are refused here, from the header as written: pandas would silently rename
+    them ('a' twice becomes 'a' and 'a.1', a blank one 'Unnamed: 1')."""
     if not text.strip():
         raise DataError(f"{label} is empty.")
-    df = _read_with_sep(text, ",", label)
+    sep = ","
+    df = _read_with_sep(text, sep, label)
     if df.shape[1] == 1:
         header = text.lstrip().splitlines()[0]
-        for sep in (";", "\t"):
-            if sep in header:
-                return _read_with_sep(text, sep, label)
+        for other in (";", "\t"):
+            if other in header:
+                sep = other
+                df = _read_with_sep(text, sep, label)
+                break
+    _check_header(_raw_header(text, sep), label)
     return df
+
+
+def _raw_header(text: str, sep: str) -> list[str]:
+    try:
+        first = pd.read_csv(io.StringIO(text), sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False,
+                            skipinitialspace=True)
+    except Exception:  # the full read above succeeded; a header it cannot re-read is left to _validate
+        return []
+    return [str(c).strip() for c in first.iloc[0].tolist()] if len(first) else []
+
+
+def _check_header(names: list[str], label: str) -> None:
+    if all(_is_number(c) for c in names if c):  # a first line of numbers: _validate says "no header row"
+        return
+    blank = [i + 1 for i, c in enumerate(names) if not c]
+    if blank:
+        where = ", ".join(str(i) for i in blank[:5]) + (f" and {len(blank) - 5} more" if len(blank) > 5 else "")
+        raise DataError(
+            f"{label} has {'a column' if len(blank) == 1 else f'{len(blank)} columns'} without a name "
+            f"({_plural(len(blank), 'column')} {where} of the header); "
+            "give every column a name."
+        )
+    dupes = [c for c in dict.fromkeys(names) if names.count(c) > 1]
+    if dupes:
+        raise DataError(f"{label} has duplicate column names: {_names(dupes)}; give every column its own name.")
 
 
 def _read_with_sep(text: str, sep: str, label: str) -> pd.DataFrame:
@@ -153,8 +226,9 @@ def _read_with_sep(text: str, sep: str, label: str) -> pd.DataFrame:
         raise DataError(f"{label} could not be parsed as CSV.") from None
 
 
-def _validate(df: pd.DataFrame, label: str) -> tuple[list[str], np.ndarray]:
-    """Check the table is a clean numeric matrix; return (column names, float64 values)."""
+def _validate(df: pd.DataFrame, label: str, need_rows: int = MIN_ROWS, need_why: str = ""
+              ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Check the table is a clean numeric matrix; return (column names, float64 values, notes for the user)."""
     columns = [str(c).strip() for c in df.columns]
     if len(columns) < 1:
         raise DataError(f"{label} has no columns; it needs a header row and at least 1 numeric column.")
@@ -168,17 +242,23 @@ def _validate(df: pd.DataFrame, label: str) -> tuple[list[str], np.ndarray]:
     df = df.copy()
     df.columns = columns
 
-    if len(df) < MIN_ROWS:
-        raise DataError(f"{label} has only {len(df)} data rows; at least {MIN_ROWS} rows are needed.")
-    text_cols = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if len(df) < need_rows:
+        raise DataError(f"{label} has only {len(df)} data rows; at least {need_rows} rows are needed{need_why}.")
+    huge = _huge_integers(df, columns)
+    text_cols = [c for c in columns if not pd.api.types.is_numeric_dtype(df[c]) and c not in huge]
     if text_cols:
         raise DataError(
             f"{label} has non-numeric (text) columns: {_names(text_cols)}; every column must hold numbers."
         )
     try:
-        values = df.to_numpy(dtype=np.float64)
+        values = np.column_stack([huge[c][0] if c in huge else df[c].to_numpy(dtype=np.float64) for c in columns])
     except (TypeError, ValueError):
         raise DataError(f"{label} has values that are not numbers.") from None
+    notes = []
+    rounded = [c for c in columns if c in huge and huge[c][1]]
+    if rounded:
+        notes.append(f"{_names(rounded)} {'holds' if len(rounded) == 1 else 'hold'} integers beyond ±2^53, read as "
+                     "floating-point numbers: precision lost (about 16 significant digits kept).")
 
     bad = ~np.isfinite(values)
     if bad.any():
@@ -192,10 +272,50 @@ def _validate(df: pd.DataFrame, label: str) -> tuple[list[str], np.ndarray]:
             f"{label} has {kinds} {_plural(int(bad.sum()), 'cell')} in {_plural(len(cols), 'column')} "
             f"{_names(cols)}; fill or drop them first."
         )
-    constant = [c for c, span in zip(columns, np.ptp(values, axis=0)) if span == 0]
+    spans = np.ptp(values, axis=0)
+    blurred = [c for c, span in zip(columns, spans) if span == 0 and c in huge and huge[c][2]]
+    if blurred:
+        raise DataError(
+            f"{label} has integer columns whose values differ only beyond float64's ~16 significant digits: "
+            f"{_names(blurred)}; as numbers they all round to one value. Subtract a common offset first."
+        )
+    constant = [c for c, span in zip(columns, spans) if span == 0]
     if constant:
         raise DataError(f"{label} has constant columns (one value in every row): {_names(constant)}; drop them.")
-    return columns, values
+    return columns, values, notes
+
+
+def _huge_integers(df: pd.DataFrame, columns: list[str]) -> dict[str, tuple[np.ndarray, bool, bool]]:
+    """Columns of integers too large for float64 to hold exactly: pandas reads those near the int64 limit as int64
+    or uint64 and those beyond it as text. Returns {column: (float64 values, precision lost, exact values differ)}."""
+    out: dict[str, tuple[np.ndarray, bool, bool]] = {}
+    for c in columns:
+        col = df[c]
+        if pd.api.types.is_integer_dtype(col.dtype):
+            if len(col) == 0 or (int(col.max()) <= EXACT_INT and int(col.min()) >= -EXACT_INT):
+                continue
+            ints = [int(v) for v in col.to_numpy()]
+        elif col.dtype == object and len(col):
+            ints = []
+            for v in col.to_numpy():
+                text = str(v).strip()
+                if not re.fullmatch(r"[+-]?\d+", text):
+                    ints = []
+                    break
+                ints.append(int(text))
+            if not ints:
+                continue
+        else:
+            continue
+        if not any(abs(v) > EXACT_INT for v in ints):
+            continue
+        try:
+            values = np.array([float(v) for v in ints], dtype=np.float64)
+        except OverflowError:  # beyond float64 (~1.8e308): left to the text check
+            continue
+        lost = any(int(f) != v for f, v in zip(values, ints))
+        out[c] = (values, lost, len(set(ints)) > 1)
+    return out
 
 
 def _is_number(text: str) -> bool:
@@ -215,6 +335,14 @@ def _names(cols: list[str], limit: int = 5) -> str:
     return shown + (f" and {len(cols) - limit} more" if len(cols) > limit else "")
 
 
+def min_rows_for(test_fraction: float) -> tuple[int, str]:
+    """(minimum rows, the reason as a clause for the message) at this test_fraction."""
+    return min_rows(test_fraction), (
+        f" (models are scored on a held-out {test_fraction:.0%} test split, and the metrics need at least "
+        f"{MIN_TEST_ROWS} test rows)"
+    )
+
+
 def load_csv(
     source: CsvSource,
     *,
@@ -222,10 +350,14 @@ def load_csv(
     max_bytes: int = DEFAULT_MAX_BYTES,
     test_fraction: float = 0.2,
     seed: int = 0,
+    min_rows: int | None = None,
 ) -> Dataset:
     """Read a numeric CSV (header row required) from a path or an uploaded file into a shuffled train/test split.
 
     All columns are features (no label column is special-cased). Every problem raises `DataError`.
+    ``min_rows`` defaults to what training and the metric suite need at this ``test_fraction`` (`min_rows()`);
+    a caller that only compares whole tables (``genlib evaluate``) may ask for fewer.
+    Notes that do not stop the load (integers rounded to float64) are added to the description.
     """
     try:
         ok = 0.0 < float(test_fraction) < 1.0
@@ -236,7 +368,11 @@ def load_csv(
     data, label = _read_bytes(source, int(max_bytes))
     text = _decode(data, label)
     df = _parse(text, label)
-    columns, values = _validate(df, label)
+    if min_rows is None:
+        need, why = min_rows_for(float(test_fraction))
+    else:
+        need, why = int(min_rows), ""
+    columns, values, notes = _validate(df, label, need, why)
 
     if isinstance(source, (str, Path)):
         src_name = Path(source).name
@@ -248,7 +384,8 @@ def load_csv(
     return Dataset(
         name=ds_name,
         description=f"Uploaded CSV: {n} rows × {d} {_plural(d, 'column')}"
-        + (f" from '{src_name}'." if src_name else "."),
+        + (f" from '{src_name}'." if src_name else ".")
+        + "".join(f" Note: {note}" for note in notes),
         columns=columns,
         train=np.ascontiguousarray(train),
         test=np.ascontiguousarray(test),

@@ -75,6 +75,12 @@ class TrainSpec(Task):
 
     kind = RunKind.TRAIN
 
+    def __post_init__(self) -> None:
+        # A batch of 0 rows (or fewer) trains on nothing: torch then reports a NaN loss, which read as divergence.
+        b = self.batch_size
+        if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
+            raise ModelError(f"batch size must be a whole number of at least 1 row; got {b!r}")
+
     def label(self) -> str:
         return self.name or f"{self.model} on {self.dataset.name}"
 
