@@ -22,8 +22,8 @@ from genlib.params import Param, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobStatus, Task, TrainSpec
 from pages import urlstate
-from pages.common import (MAX_UPLOAD_MB, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store,
-                          train_setting)
+from pages.common import (MAX_UPLOAD_MB, csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget,
+                          run_store, train_setting)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -370,7 +370,7 @@ if result.auroc(lam) is not None:
     left, right = st.columns([2, 3])
     left.dataframe(table.style.format({c: "{:.3f}" for c in table.columns if c != "detector"}), hide_index=True,
                    key="an_table")
-    left.download_button("Comparison (CSV)", table.to_csv(index=False).encode(), "anomaly_comparison.csv",
+    left.download_button("Comparison (CSV)", table.pipe(csv_bytes), "anomaly_comparison.csv",
                          "text/csv", key="an_table_dl")
     curves = {}
     for name, s in result.detectors(lam).items():
@@ -412,5 +412,5 @@ out = pd.DataFrame({"row": np.arange(len(scores)), "score": scores, "G": result.
                     "C": result.scores.test.C})
 if test_y is not None:
     out["anomaly"] = test_y
-st.download_button("Scores (CSV)", out.to_csv(index=False).encode(), "anomaly_scores.csv", "text/csv",
+st.download_button("Scores (CSV)", out.pipe(csv_bytes), "anomaly_scores.csv", "text/csv",
                    key="an_scores_dl")

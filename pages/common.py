@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from genlib.data import DataError, Dataset, list_datasets, load_dataset
+from genlib.data import DataError, Dataset, csv_safe, list_datasets, load_dataset
+from genlib.data.csv_loader import min_rows
 from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
@@ -123,7 +124,8 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         file = st.file_uploader("CSV file with a header row, numeric columns only", type=["csv"],
                                 key=f"{key}_upload", max_upload_size=MAX_UPLOAD_MB)
         if file is None:
-            st.info("Upload a CSV to continue: numeric columns, a header row, at least 10 rows, no missing values.")
+            st.info(f"Upload a CSV to continue: numeric columns, a header row, at least {min_rows()} rows, no missing "
+                    "values.")
             return None
         try:
             uid = _keep_upload(file.getvalue(), file.name)
@@ -232,9 +234,14 @@ def device_options() -> list[str]:
 
 # --- job monitor -------------------------------------------------------------------------------------------
 #: The page that shows a run of each kind, and the address parameter that names the run there.
-PAGE_OF_KIND = {RunKind.TRAIN.value: ("pages/train.py", "run"), RunKind.AVO.value: ("pages/simulator.py", "run"),
-                RunKind.ANOMALY.value: ("pages/anomaly.py", "run"), RunKind.GENERATION.value: ("pages/lorenz.py", "gen"),
-                RunKind.SWEEP.value: ("pages/compare.py", "sweep"), RunKind.PROJECTION.value: ("pages/latent.py", "proj")}
+PAGE_OF_KIND = {
+    RunKind.TRAIN.value: ("pages/train.py", "run"),
+    RunKind.AVO.value: ("pages/simulator.py", "run"),
+    RunKind.ANOMALY.value: ("pages/anomaly.py", "run"),
+    RunKind.GENERATION.value: ("pages/lorenz.py", "gen"),
+    RunKind.SWEEP.value: ("pages/compare.py", "sweep"),
+    RunKind.PROJECTION.value: ("pages/latent.py", "proj"),
+}
 
 
 def fmt_duration(seconds: float) -> str:
@@ -376,8 +383,14 @@ def failure_details(s: JobSnapshot, key: str) -> None:
 
 
 # --- downloads and tables ------------------------------------------------------------------------------------
+def csv_bytes(frame: pd.DataFrame, index: bool = False) -> bytes:
+    """A table as a CSV download, with headers and text cells a spreadsheet would run as formulas neutralised
+    (genlib.data.csv_safe): column names come from users' files."""
+    return csv_safe(frame).to_csv(index=index).encode()
+
+
 def samples_csv(rows: np.ndarray, columns: list[str]) -> bytes:
-    return pd.DataFrame(rows, columns=columns).to_csv(index=False).encode()
+    return csv_bytes(pd.DataFrame(rows, columns=columns))
 
 
 def describe(ds: Dataset) -> pd.DataFrame:

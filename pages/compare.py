@@ -20,8 +20,8 @@ from genlib.params import Param
 from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
 from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
-from pages.common import (config_widgets, dataset_picker, ensure_app_shell, fmt_time, job_manager, param_widget,
-                          run_store, samples_csv, train_setting)
+from pages.common import (config_widgets, csv_bytes, dataset_picker, ensure_app_shell, fmt_time, job_manager,
+                          param_widget, run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
 from pages import urlstate
 from pages.urlstate import choice_param
@@ -250,7 +250,7 @@ def live_table() -> None:
         if r.error:
             st.error(f"{r.label}: {r.error}")
     d1, d2 = st.columns(2)
-    d1.download_button("Download table (CSV)", table.drop(columns=["history"]).to_csv(index=False).encode(),
+    d1.download_button("Download table (CSV)", table.drop(columns=["history"]).pipe(csv_bytes),
                        file_name=f"genlab_compare_{ds.name}.csv", mime="text/csv", key="cmp_dl_table")
     # A toggle, not an expander: a collapsed expander still builds its figures on every refresh, and that
     # Python work holds the GIL the training threads need (measured: it slowed two jobs several-fold).

@@ -14,7 +14,7 @@ from genlib.cache import array_digest
 from genlib.params import Param
 from pages import urlstate
 from pages.addressing import url_value
-from pages.common import ensure_app_shell, param_widget
+from pages.common import csv_bytes, ensure_app_shell, param_widget
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
 from pages.presets_ui import page_state
@@ -126,11 +126,11 @@ def latent_gmm_section() -> None:
                                                  vmax=clip[1] if clip else None), key="dn_worst")
     else:
         c[1].dataframe(pd.DataFrame(rows, columns=ds.columns), key="dn_samples_table")
-    st.download_button("Samples (CSV)", pd.DataFrame(rows, columns=ds.columns).to_csv(index=False).encode(),
+    st.download_button("Samples (CSV)", pd.DataFrame(rows, columns=ds.columns).pipe(csv_bytes),
                        "gmm_samples.csv", "text/csv", key="dn_samples_dl")
     st.download_button("Log-likelihood per row (CSV)",
                        pd.DataFrame({"row": np.arange(len(ll)), "log_p": ll, "outlier": flagged})
-                       .to_csv(index=False).encode(), "latent_loglik.csv", "text/csv", key="dn_ll_dl")
+                       .pipe(csv_bytes), "latent_loglik.csv", "text/csv", key="dn_ll_dl")
 
 
 if section.startswith("1"):

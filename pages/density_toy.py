@@ -22,7 +22,7 @@ from genlib.store import StoreError
 from genlib.train import Job, TrainSpec
 from pages import urlstate
 from pages.addressing import load_model, not_found, set_url_value, url_value
-from pages.common import _builtin, job_manager, page_jobs, param_widget, run_store, start_page_job
+from pages.common import _builtin, csv_bytes, job_manager, page_jobs, param_widget, run_store, start_page_job
 
 FLOWS = ("maf", "realnvp", "nsf")
 GANS = ("gan", "wgan_gp")
@@ -153,7 +153,7 @@ def toy_section() -> None:
         st.dataframe(table.style.format({"heldout_ll": "{:.3f}", "heldout_ll_per_dim": "{:.3f}",
                                          "grid_integral": "{:.3f}"}).highlight_max("heldout_ll", color="#d3f9d8"),
                      hide_index=True, key="dn_table")
-        st.download_button("Held-out table (CSV)", table.to_csv(index=False).encode(), "density_heldout.csv",
+        st.download_button("Held-out table (CSV)", table.pipe(csv_bytes), "density_heldout.csv",
                            "text/csv", key="dn_table_dl")
         running = [j for j in _jobs("flow") if not j.status.finished]
         steps = int(param_widget(FLOW_STEPS, "dn"))

@@ -6,7 +6,7 @@ import streamlit as st
 
 from genlib import figures
 from genlib.models import capability_table
-from pages.common import dataset_picker, describe, ensure_app_shell
+from pages.common import csv_bytes, dataset_picker, describe, ensure_app_shell
 from pages.presets_ui import page_state, presets_list
 
 ensure_app_shell()
@@ -40,7 +40,7 @@ if ds is not None:
         if ds.image_shape is None:
             st.dataframe(describe(ds).style.format("{:.4g}"), width="stretch")
         st.download_button("Download training split (CSV)",  # built only when clicked: image data are MBs
-                           lambda: pd.DataFrame(ds.train, columns=ds.columns).to_csv(index=False).encode(),
+                           lambda: pd.DataFrame(ds.train, columns=ds.columns).pipe(csv_bytes),
                            file_name=f"{ds.name}_train.csv", mime="text/csv")
     with right:
         if ds.image_shape is not None:

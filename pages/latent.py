@@ -17,7 +17,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind
 from pages import urlstate
 from pages.addressing import not_found, results, set_url_value, stored, url_value
-from pages.common import ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store
+from pages.common import csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_index,
                                  shown_rows, train_controls)
@@ -250,7 +250,7 @@ if proj is not None:
                        pd.DataFrame(np.column_stack([codes, coords]),
                                     columns=[f"z{i}" for i in range(codes.shape[1])]
                                     + [f"umap{i + 1}" for i in range(dims_shown)])
-                       .assign(label=labels if labels is not None else np.nan).to_csv(index=False).encode(),
+                       .assign(label=labels if labels is not None else np.nan).pipe(csv_bytes),
                        "latent_codes.csv", "text/csv", key="lt_dl")
 elif proj_job is None:
     st.info("Press **Project** to draw the codes: UMAP runs in the background (the first of a process compiles for "
@@ -333,5 +333,5 @@ if baseline is not None:
 c[1].metric("adjusted Rand index", f"{report.ari:.3f}")
 c[2].metric("normalised mutual information", f"{report.nmi:.3f}")
 st.plotly_chart(figures.latent.purity_heatmap(report.table), key="lt_purity")
-st.download_button("Cluster × label table (CSV)", report.table.to_csv().encode(), "cluster_purity.csv",
+st.download_button("Cluster × label table (CSV)", report.table.pipe(csv_bytes, index=True), "cluster_purity.csv",
                    "text/csv", key="lt_purity_dl")

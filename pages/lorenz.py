@@ -18,7 +18,7 @@ from genlib.params import Param, params_of
 from genlib.systems import lorenz as system
 from pages import urlstate
 from pages.addressing import url_value
-from pages.common import ensure_app_shell, param_widget
+from pages.common import csv_bytes, ensure_app_shell, param_widget
 from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
 
@@ -213,7 +213,7 @@ def fits() -> None:
                  hide_index=True, key="lz_fit_table")
     st.caption("True values σ = 10, ρ = 28, β = 8/3 ≈ 2.6667; RMSE over all 30 library coefficients. The seed's "
                "methods reach RMSE 5.9–8.3 at dt = 0.1.")
-    st.download_button("Download the table (CSV)", table.to_csv(index=False).encode(), "lorenz_fits.csv",
+    st.download_button("Download the table (CSV)", table.pipe(csv_bytes), "lorenz_fits.csv",
                        "text/csv", key="lz_fit_dl")
     c = st.columns([1, 1, 2])
     dt_pick = param_widget(EQ_DT, "lz_eq", where=c[0])

@@ -20,7 +20,8 @@ from genlib.train import Job, TrainSpec
 from pages import urlstate
 from pages.addressing import (dataset_of, load_model, results, set_url_value, snapshot_of, stored, url_select,
                               url_value)
-from pages.common import _builtin, config_widgets, job_manager, param_widget, run_store, start_page_job, train_setting
+from pages.common import (_builtin, config_widgets, csv_bytes, job_manager,
+                          param_widget, run_store, start_page_job, train_setting)
 
 KINDS = {
     "DCGAN on trajectory images (seed 001)": ("lorenz_images", ["dcgan"]),
@@ -312,5 +313,5 @@ def chaos_check(run_id: str, ds: Dataset, fitted: FittedModel, model: str) -> No
                        pd.DataFrame({"trajectory": np.repeat(np.arange(len(fake)), fake.shape[1]),
                                      "step": np.tile(np.arange(fake.shape[1]), len(fake)),
                                      "x": fake[..., 0].ravel(), "y": fake[..., 1].ravel(),
-                                     "z": fake[..., 2].ravel()}).to_csv(index=False).encode(),
+                                     "z": fake[..., 2].ravel()}).pipe(csv_bytes),
                        f"{model}_lorenz_trajectories.csv", "text/csv", key=f"lz_chaos_dl_{key}")

@@ -11,7 +11,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
-from pages.common import (PAGE_OF_KIND, continuable, continue_run, ensure_app_shell, fmt_time, job_manager,
+from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, ensure_app_shell, fmt_time, job_manager,
                           param_widget, run_store, samples_csv, steps_to_continue)
 from pages.presets_ui import page_state
 
@@ -57,7 +57,7 @@ event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun",
                      key="runs_table", column_config={
                          "AD": st.column_config.NumberColumn(format="%.3f", help=METRICS["anderson_darling"].description),
                          "Kendall": st.column_config.NumberColumn(format="%.3f", help=METRICS["kendall_error"].description)})
-st.download_button("Download this table (CSV)", table.to_csv(index=False).encode(), file_name="genlab_runs.csv",
+st.download_button("Download this table (CSV)", table.pipe(csv_bytes), file_name="genlab_runs.csv",
                    mime="text/csv")
 
 rows = event.selection.rows if event is not None else []

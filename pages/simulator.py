@@ -20,7 +20,7 @@ from genlib.params import Param, make_config, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job
 from pages import urlstate
-from pages.common import ensure_app_shell, fmt_time, job_manager, param_widget, run_store
+from pages.common import csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -388,7 +388,7 @@ if shown is not None:
             table[f"sigma_{p}"] = [s[j] for s in h.sigma]
         table["critic_loss"], table["wasserstein"] = h.critic_loss, h.wasserstein
         table["simulations"], table["seconds"] = h.simulations, h.elapsed
-        st.download_button("History (CSV)", table.to_csv(index=False).encode(), f"avo_{rsim.name}_history.csv",
+        st.download_button("History (CSV)", table.pipe(csv_bytes), f"avo_{rsim.name}_history.csv",
                            "text/csv", key="avo_history_dl")
 
 
@@ -474,7 +474,7 @@ st.dataframe(table.style.format({**num, "simulations": "{:,.0f}", "seconds": "{:
              hide_index=True, key="avo_table",
              column_config={"method": st.column_config.TextColumn(width="medium"),
                             "note": st.column_config.TextColumn(width="large")})
-st.download_button("Comparison (CSV)", table.to_csv(index=False).encode(), f"avo_{name}_comparison.csv", "text/csv",
+st.download_button("Comparison (CSV)", table.pipe(csv_bytes), f"avo_{name}_comparison.csv", "text/csv",
                    key="avo_table_dl")
 
 if name == "weinberg":
