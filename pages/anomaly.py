@@ -22,6 +22,7 @@ from genlib.params import Param, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobStatus, Task, TrainSpec
 from pages import urlstate
+from pages.text import md
 from pages.common import (MAX_UPLOAD_MB, csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget,
                           run_store, train_setting)
 from pages.presets_ui import page_state
@@ -62,7 +63,7 @@ def _submit(task: Task | None, param: str, clear: tuple[str, ...] = ()) -> None:
     for name in (param, *clear):
         st.query_params.pop(name, None)
     st.session_state[f"an_pending_{param}"] = job.id
-    st.toast(f"Started {task.label()} ({job.id})")
+    st.toast(f"Started {md(task.label())} ({job.id})")
 
 
 def _pending(param: str) -> Job | None:
@@ -178,7 +179,7 @@ try:
     elif "files" in params:
         sc = _uploaded(normal_file.getvalue(), test_file.getvalue(), (normal_file.name, test_file.name))
 except DataError as exc:
-    st.error(f"Cannot use these data: {exc}")
+    st.error(f"Cannot use these data: {md(exc)}")
 if sc is not None:
     st.caption(sc.description)
     c = st.columns(3)
@@ -234,9 +235,9 @@ if gan_job is not None:
     @st.fragment(run_every=1.0 if was_running else None)
     def _progress() -> None:
         s = gan_job.snapshot()
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+        st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total}")
         if s.error:
-            st.error(s.error)
+            st.error(md(s.error))
         if s.losses:
             st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"an_loss_{gan_job.id}")
         if (was_running and s.status.finished) or (gan_pending and s.run_id):
@@ -246,7 +247,7 @@ if gan_job is not None:
     gan_data = (gan_job.spec.dataset.name, dict(gan_job.spec.dataset.params), list(gan_job.spec.dataset.columns))
     gan_trained = gan_job.status in (JobStatus.DONE, JobStatus.STOPPED) and gan_job.fitted is not None
 elif gan_record is not None:
-    st.caption(f"Trained GAN: {gan_record.name} · {gan_record.steps:,} steps · {gan_record.status} · "
+    st.caption(f"Trained GAN: {md(gan_record.name)} · {gan_record.steps:,} steps · {gan_record.status} · "
                f"{fmt_time(gan_record.created)} · run {gan_record.id}")
     history = gan_record.history or {}
     if history.get("losses"):
@@ -260,8 +261,8 @@ else:
 
 gan_fits = ds is not None and gan_data == (ds.name, dict(ds.params), list(ds.columns))
 if gan_data is not None and ds is not None and not gan_fits:
-    st.info(f"This GAN learned '{gan_data[0]}' {gan_data[1] or ''}, not the scenario above ('{ds.name}' "
-            f"{dict(ds.params) or ''}): choose its scenario, or press **Train**.")
+    st.info(f"This GAN learned '{md(gan_data[0])}' {md(gan_data[1] or '')}, not the scenario above ('{md(ds.name)}' "
+            f"{md(dict(ds.params) or '')}): choose its scenario, or press **Train**.")
 gan_ready = gan_trained and gan_fits
 
 # --------------------------------------------------------------------------------------------- scoring
@@ -308,12 +309,12 @@ def _stored_scores(run_id: str) -> an.AnomalyResult | None:
         st.warning(f"No scoring run {run_id} in the store (deleted, or another GENLAB_HOME).")
         return None
     if record.status == JobStatus.FAILED.value:
-        st.error(f"Scoring run {run_id} failed: {record.error}")
+        st.error(f"Scoring run {run_id} failed: {md(record.error)}")
         return None
     try:
         result = an.stored_result(store, run_id)
     except StoreError as exc:
-        st.warning(f"No scores to show: {exc}.")
+        st.warning(f"No scores to show: {md(exc)}.")
         return None
     if not result.complete:
         st.warning(f"Scoring run {run_id} was {record.status} before every row was scored: press **Score** again.")

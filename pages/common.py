@@ -22,6 +22,7 @@ from genlib.store import RunKind, RunRecord, RunStore, default_root
 from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSettings, TrainSpec, continue_spec
 from genlib.uploads import list_uploads, load_upload, save_upload
 from pages import urlstate
+from pages.text import md
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
 UPLOAD = "upload a CSV…"
@@ -74,7 +75,7 @@ def start_page_job(spec: TrainSpec, session_key: str, note: str = "") -> Job:
     the page can show its own jobs (:func:`page_jobs`) among every job of the process."""
     job = job_manager().submit(spec)
     st.session_state.setdefault(session_key, []).append(job.id)
-    st.toast(f"Started {spec.label()} ({job.id}){note}")
+    st.toast(f"Started {md(spec.label())} ({job.id}){note}")
     return job
 
 
@@ -118,7 +119,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
         try:
             return stored_upload(uploads[choice].id)
         except DataError as exc:
-            st.error(f"Cannot use {uploads[choice].name}: {exc}")
+            st.error(f"Cannot use {md(uploads[choice].name)}: {md(exc)}")
             return None
     if choice == UPLOAD:
         file = st.file_uploader("CSV file with a header row, numeric columns only", type=["csv"],
@@ -131,7 +132,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
             uid = _keep_upload(file.getvalue(), file.name)
             ds = stored_upload(uid)
         except DataError as exc:
-            st.error(f"Cannot use {file.name}: {exc}")
+            st.error(f"Cannot use {md(file.name)}: {md(exc)}")
             return None
         urlstate.set_url(wkey, f"upload:{uid}")  # the address names the kept file, not the upload box
         return ds
@@ -145,7 +146,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
     try:
         return _builtin(choice, tuple(sorted(values.items())))
     except DataError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
 
 
@@ -259,7 +260,7 @@ def _status_line(s: JobSnapshot) -> str:
         rate = s.steps_per_s
         extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
             (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
-    return f"{STATUS_ICON[s.status]} **{s.name}** — {s.status.value} · {s.step}/{s.total}{extra}"
+    return f"{STATUS_ICON[s.status]} **{md(s.name)}** — {s.status.value} · {s.step}/{s.total}{extra}"
 
 
 def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True) -> None:
@@ -270,7 +271,7 @@ def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None
         s = job.snapshot()
         phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "") \
             if isinstance(s.live, dict) or s.live is None else ""
-        parts = [f"{s.name} — {s.status.value}", phase, f"step {s.step:,}/{s.total:,}" if with_steps else "",
+        parts = [f"{md(s.name)} — {s.status.value}", phase, f"step {s.step:,}/{s.total:,}" if with_steps else "",
                  f"{fmt_duration(s.eta_s)} left" if s.eta_s is not None else ""]
         st.progress(s.fraction, text=" · ".join(p for p in parts if p))
         if s.status.finished or (rerun_also is not None and rerun_also(s)):
@@ -286,7 +287,7 @@ def continue_run(run_id: str, steps: int) -> None:
     try:
         spec = continue_spec(run_store(), run_id, int(steps))
     except UserError as exc:
-        st.session_state["_notice"] = (f"Cannot continue {run_id}: {exc}", ":material/error:")
+        st.session_state["_notice"] = (f"Cannot continue {run_id}: {md(exc)}", ":material/error:")
     else:
         job = job_manager().submit(spec)
         st.session_state["train_pending"] = job.id   # the Train page shows it, as one it started itself
@@ -342,7 +343,7 @@ def _monitor_body() -> None:
     for s in reversed(snaps[-8:]):
         st.progress(s.fraction, text=_status_line(s))
         if s.status is JobStatus.FAILED and s.error:
-            st.caption(f":material/error: {s.error}")
+            st.caption(f":material/error: {md(s.error)}")
             failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
@@ -353,7 +354,7 @@ def _monitor_body() -> None:
                       args=(s.run_id, s.total - s.step), help="Train on from where it stopped, to its planned steps")
     for r in interrupted:
         st.progress(min(1.0, (r.steps or 0) / max(r.total or 1, 1)),
-                    text=f"{STATUS_ICON[JobStatus.INTERRUPTED]} **{r.name}** — interrupted at step {r.steps}")
+                    text=f"{STATUS_ICON[JobStatus.INTERRUPTED]} **{md(r.name)}** — interrupted at step {r.steps}")
         if continuable(r):
             st.button(f"Continue ({steps_to_continue(r)} steps)", key=f"sidebar_cont_{r.id}", on_click=continue_run,
                       args=(r.id, steps_to_continue(r)),

@@ -24,6 +24,7 @@ from pages.common import (config_widgets, csv_bytes, dataset_picker, ensure_app_
                           param_widget, run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
 from pages import urlstate
+from pages.text import md
 from pages.urlstate import choice_param
 
 ensure_app_shell()
@@ -72,7 +73,7 @@ def _start_all(specs: list[TrainSpec]) -> None:
     """Button callback: runs before the next script run, so the table already shows the new jobs."""
     for spec in specs:
         manager.submit(spec)
-    st.toast(f"Started {len(specs)} run(s): " + ", ".join(s.label() for s in specs))
+    st.toast(f"Started {len(specs)} run(s): " + ", ".join(md(s.label()) for s in specs))
 
 
 def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str, Any], ds: Dataset) -> None:
@@ -133,7 +134,7 @@ def _rows(ds: Dataset, stored_ids: list[str]) -> list[compare.RunRow]:
             record = store.get(run_id)
             rows.append(compare.row_from_record(record, _stored_metrics(run_id, _ds_key(ds), ds)))
         except (StoreError, ValueError, FloatingPointError) as exc:
-            st.warning(f"Stored run {run_id} cannot be scored: {exc}")
+            st.warning(f"Stored run {run_id} cannot be scored: {md(exc)}")
     return rows
 
 
@@ -203,7 +204,7 @@ if links:
         not_found("run", run_id, "runs")
     chosen_before = list(st.session_state.get("cmp_stored", url_list("cmp_stored")))
     st.session_state["cmp_stored"] = [r for r in dict.fromkeys(chosen_before + links) if r in stored_ids_now]
-with st.expander(f"Add stored runs on {ds.name} ({len(stored)} in the run store)",
+with st.expander(f"Add stored runs on {md(ds.name)} ({len(stored)} in the run store)",
                  expanded=bool(st.session_state.get("cmp_stored"))):
     st.caption("Runs from earlier sessions are rescored with today's metrics on the same test rows, so a comparison "
                "survives a restart of the app.")
@@ -237,7 +238,7 @@ def live_table() -> None:
     for r in rows:
         if r.source == "live" and r.status in ("running", "queued"):
             st.progress(r.step / r.total if r.total else 0.0,
-                        text=f"{r.label} — {r.status} · step {r.step}/{r.total} · {r.steps_per_s:.0f} steps/s")
+                        text=f"{md(r.label)} — {r.status} · step {r.step}/{r.total} · {r.steps_per_s:.0f} steps/s")
     st.dataframe(_styled(table, keys), hide_index=True, width="stretch", column_config=_column_config(keys),
                  key="cmp_table")
     st.caption(f"Every metric uses {n_eval} held-out test rows and as many fresh samples per run"
@@ -248,7 +249,7 @@ def live_table() -> None:
                   "a set of spikes; it would need dequantization." if discrete_data else ""))
     for r in rows:
         if r.error:
-            st.error(f"{r.label}: {r.error}")
+            st.error(f"{md(r.label)}: {md(r.error)}")
     d1, d2 = st.columns(2)
     d1.download_button("Download table (CSV)", table.drop(columns=["history"]).pipe(csv_bytes),
                        file_name=f"genlab_compare_{ds.name}.csv", mime="text/csv", key="cmp_dl_table")
@@ -299,7 +300,7 @@ else:
         try:
             samples[label] = _samples(usable[key], n_plot, ds)
         except (FloatingPointError, RuntimeError, ValueError) as exc:
-            st.error(f"Cannot sample from {label}: {exc}")
+            st.error(f"Cannot sample from {md(label)}: {md(exc)}")
     real = ds.test
     log = figures.style.prefers_log_axes(ds)
     tabs = st.tabs(["Histograms", "ECDF", "QQ (tails)", "Pairs", "Correlations", "Per column"])
@@ -378,7 +379,7 @@ if x_text.strip():
     try:
         plan = compare.make_sweep(sweep_model, x_field, x_text, None if y_field == "(none)" else y_field, y_text)
     except ModelError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
 if plan is not None:
     st.caption(f"{len(plan.points())} runs of {sweep_steps} steps; two train at a time.")
 st.button("Queue sweep", disabled=plan is None, key="cmp_sweep_go", on_click=_queue_sweep,

@@ -13,6 +13,7 @@ from genlib.data import DataError
 from genlib.cache import array_digest
 from genlib.params import Param
 from pages import urlstate
+from pages.text import md
 from pages.addressing import url_value
 from pages.common import csv_bytes, ensure_app_shell, param_widget
 from pages.density_toy import toy_section
@@ -73,7 +74,7 @@ def latent_gmm_section() -> None:
     try:
         codes = codes_of(source.cache_key, array_digest(x), source.encoder, x, cond)
     except (DataError, ValueError) as exc:
-        st.error(f"Cannot encode these rows with {source.label}: {exc}")
+        st.error(f"Cannot encode these rows with {md(source.label)}: {md(exc)}")
         return
     fp = source.cache_key + array_digest(codes)
     c = st.columns(3)
@@ -101,7 +102,7 @@ def latent_gmm_section() -> None:
     try:
         view = codes[:, :2] if codes.shape[1] == 2 else lt.embed(codes, view_method, n_components=2)
     except DataError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return
     view_gmm = lt.fit_view_density(view, n_components=min(k, 15))
     (xl, yl) = lt.grid_limits(view)

@@ -21,6 +21,7 @@ from genlib.params import Param
 from genlib.store import StoreError
 from genlib.train import Job, TrainSpec
 from pages import urlstate
+from pages.text import md
 from pages.addressing import load_model, not_found, set_url_value, url_value
 from pages.common import _builtin, csv_bytes, job_manager, page_jobs, param_widget, run_store, start_page_job
 
@@ -139,7 +140,7 @@ def toy_section() -> None:
         try:
             models[f"flow ({flow.model})"] = flow.job.fitted if flow.job is not None else load_model(flow.run_id)
         except StoreError as exc:
-            st.error(f"Cannot load flow run {flow.run_id}: {exc}")
+            st.error(f"Cannot load flow run {flow.run_id}: {md(exc)}")
             flow = None
     grid = dn.Grid.around(ds.train, ds.test, n=GRID_N, margin=0.5, square=True)
     key = (shape, n, noise, k, h, flow.run_id or flow.key if flow is not None else None)
@@ -181,7 +182,7 @@ def _flow_progress(job: Job) -> None:
     @st.fragment(run_every=1.0)
     def body() -> None:
         s = job.snapshot()
-        st.progress(s.fraction, text=f"{s.name}: step {s.step}/{s.total}")
+        st.progress(s.fraction, text=f"{md(s.name)}: step {s.step}/{s.total}")
         if s.status.finished:
             st.rerun()  # the whole section, so the finished flow joins the row
 
@@ -228,17 +229,17 @@ def gan_section(ds: Dataset, shape: str) -> None:
     def live() -> None:
         if job is not None:
             s = job.snapshot()
-            st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+            st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total}")
             if s.error:
-                st.error(s.error)
+                st.error(md(s.error))
                 return
             fitted = job.fitted
         else:
-            st.caption(f"Stored run {entry.run_id}: {entry.label} ({entry.status}).")
+            st.caption(f"Stored run {entry.run_id}: {md(entry.label)} ({entry.status}).")
             try:
                 fitted = load_model(entry.run_id)
             except StoreError as exc:
-                st.error(f"Cannot load GAN run {entry.run_id}: {exc}")
+                st.error(f"Cannot load GAN run {entry.run_id}: {md(exc)}")
                 return
         if fitted is None:
             st.caption("Building the model…")

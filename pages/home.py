@@ -8,6 +8,7 @@ from genlib import figures
 from genlib.models import capability_table
 from pages.common import csv_bytes, dataset_picker, describe, ensure_app_shell
 from pages.presets_ui import page_state, presets_list
+from pages.text import md
 
 ensure_app_shell()
 
@@ -35,7 +36,7 @@ ds = dataset_picker("home")
 if ds is not None:
     left, right = st.columns([2, 3])
     with left:
-        st.markdown(f"**{ds.name}** — {len(ds.train)} training rows, {len(ds.test)} held-out test rows, "
+        st.markdown(f"**{md(ds.name)}** — {len(ds.train)} training rows, {len(ds.test)} held-out test rows, "
                     f"{ds.n_features} columns" + (f", {ds.n_classes} classes" if ds.n_classes else ""))
         if ds.image_shape is None:
             st.dataframe(describe(ds).style.format("{:.4g}"), width="stretch")

@@ -16,6 +16,7 @@ from genlib.cache import array_digest
 from genlib.params import Param
 from genlib.store import JobStatus, RunKind
 from pages import urlstate
+from pages.text import md
 from pages.addressing import not_found, results, set_url_value, stored, url_value
 from pages.common import csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
@@ -80,7 +81,7 @@ cond_labels = labels if getattr(enc, "conditional", False) else None
 try:
     codes = codes_of(source.cache_key, array_digest(x), enc, x, cond_labels)
 except (DataError, ValueError) as exc:
-    st.error(f"Cannot encode these rows with {source.label}: {exc}")
+    st.error(f"Cannot encode these rows with {md(source.label)}: {md(exc)}")
     st.stop()
 std = ds.train.std(axis=0)
 err = lt.reconstruction_error(enc, x, cond_labels, scale=np.where(std > 0, std, 1.0))  # digits: blank pixels
@@ -182,7 +183,7 @@ elif proj_job is not None:
         how = "from the cache" if info.get("cached") else f"fitted in {float(info.get('seconds', 0.0)):.1f} s"
         proj_note = f"UMAP: {how} (run {snap.run_id or proj_job.id})"
     elif snap.status is JobStatus.FAILED:
-        st.error(f"The projection failed: {snap.error}")
+        st.error(f"The projection failed: {md(snap.error)}")
     else:
         st.warning(f"The projection was {snap.status.value} before UMAP finished: press **Project** again.")
 elif proj_id:
@@ -192,7 +193,7 @@ elif proj_id:
     elif record.inputs.get("source") != proj_source:
         set_url_value("proj", None)   # a projection of another encoder (the encoder was changed): not these codes
     elif record.status == JobStatus.FAILED.value:
-        st.error(f"The projection {record.id} failed: {record.error}")
+        st.error(f"The projection {record.id} failed: {md(record.error)}")
     elif record.status != JobStatus.DONE.value:
         st.warning(f"The projection {record.id} was {record.status} before UMAP finished: press **Project** again.")
     elif "embedding" not in results(proj_id) or not _same_rows(results(proj_id)):

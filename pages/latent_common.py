@@ -18,6 +18,7 @@ from genlib.models import REGISTRY, Capability, models_with
 from genlib.models.fitted import FittedModel
 from genlib.train import Job, TrainSpec
 from pages import addressing, urlstate
+from pages.text import md
 from pages.addressing import load_model, url_select
 from pages.common import (config_widgets, dataset_picker, job_manager, page_jobs, run_store, start_page_job,
                           train_setting)
@@ -70,7 +71,7 @@ def sources(ds: Dataset) -> dict[str, Source]:
         try:
             fitted = entry.job.fitted if entry.job is not None else load_model(entry.record.id)
         except Exception as exc:  # a corrupt or foreign checkpoint must not break the page
-            st.caption(f"Stored run {entry.run_id} could not be loaded: {exc}")
+            st.caption(f"Stored run {entry.run_id} could not be loaded: {md(exc)}")
             continue
         where = "this session" if entry.source == "live" else "stored run"
         out[entry.key] = Source(entry.key, f"{entry.label} ({where})", lt.ModelEncoder(fitted), fitted,
@@ -125,10 +126,10 @@ def _progress(job: Job) -> None:
     @st.fragment(run_every=1.0)
     def body() -> None:
         s = job.snapshot()
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+        st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total}")
         if s.status.finished:
             if s.error:
-                st.error(s.error)
+                st.error(md(s.error))
             else:
                 st.rerun()  # the whole page, so the new encoder joins the list
 

@@ -18,6 +18,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, RunRecord, StoreError
 from genlib.train import Job, TrainSpec
 from pages import urlstate
+from pages.text import md
 from pages.addressing import (dataset_of, load_model, results, set_url_value, snapshot_of, stored, url_select,
                               url_value)
 from pages.common import (_builtin, config_widgets, csv_bytes, job_manager,
@@ -150,7 +151,7 @@ def generative_section() -> None:
         try:
             fitted = load_model(record.id)
         except StoreError as exc:
-            st.error(f"Cannot load the model of run {record.id}: {exc}")
+            st.error(f"Cannot load the model of run {record.id}: {md(exc)}")
     stored_preview(record, ds, fitted)
     if fitted is not None:
         chaos_check(record.id, ds, fitted, record.model)
@@ -159,9 +160,9 @@ def generative_section() -> None:
 def stored_preview(record: RunRecord, ds: Dataset, fitted: FittedModel | None) -> None:
     """A stored run: its status line and loss curves, and samples of its model beside real trajectories."""
     s = snapshot_of(record)
-    st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total} · stored run {record.id}")
+    st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total} · stored run {record.id}")
     if s.error:
-        st.error(s.error)
+        st.error(md(s.error))
     if s.losses:
         st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{record.id}")
     if fitted is not None:
@@ -174,10 +175,10 @@ def live_preview(job: Job) -> None:
     def body() -> None:
         s = job.snapshot()
         ds = job.spec.dataset
-        st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total} · "
+        st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total} · "
                                      f"{s.steps_per_s:.0f} steps/s")
         if s.error:
-            st.error(s.error)
+            st.error(md(s.error))
         if s.losses:
             st.plotly_chart(figures.curves.loss_curves(s.loss_steps, s.losses), key=f"lz_gen_loss_{job.id}")
         if job.preview is None:
@@ -240,14 +241,14 @@ def _generated(gens: dict[str, Shown], key: str) -> GenerationResult | None:
         @st.fragment(run_every=1.0)
         def wait() -> None:
             s = job.snapshot()
-            st.progress(s.fraction, text=f"{s.name} — {s.status.value} · step {s.step}/{s.total}")
+            st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total}")
             if s.status.finished:
                 st.rerun()
 
         wait()
         return None
     if job.result is None or job.snapshot().status is JobStatus.FAILED:
-        st.error(job.snapshot().error or "the generation ended without a result")
+        st.error(md(job.snapshot().error or "the generation ended without a result"))
         return None
     return job.result.value
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from genlib.presets import PresetError, delete_preset, export_json, get_preset, import_json, list_presets, save_preset
 from pages import urlstate
+from pages.text import md
 
 #: Page file stem → the title the navigation shows (the Home list names the page of each preset).
 TITLES = {"home": "Home", "train": "Train", "compare": "Compare", "lorenz": "Lorenz lab", "latent": "Latent explorer",
@@ -29,10 +30,10 @@ def _save(page: str) -> None:
     try:
         preset = save_preset(page, name, st.query_params.to_dict())
     except PresetError as exc:
-        _flash("error", str(exc))
+        _flash("error", md(exc))
         return
     st.session_state[f"{page}_preset_pick"] = preset.name
-    _flash("success", f"Saved “{preset.name}” ({len(preset.params) or 'no'} changed settings).")
+    _flash("success", f"Saved “{md(preset.name)}” ({len(preset.params) or 'no'} changed settings).")
 
 
 def open_preset(page: str, name: str) -> None:
@@ -41,20 +42,20 @@ def open_preset(page: str, name: str) -> None:
     try:
         preset = get_preset(page, name)
     except PresetError as exc:
-        _flash("error", str(exc))
+        _flash("error", md(exc))
         return
     urlstate.forget_page_keys(page)
     st.query_params.from_dict(preset.params)
-    _flash("success", f"Opened “{preset.name}”.")
+    _flash("success", f"Opened “{md(preset.name)}”.")
 
 
 def _delete(page: str, name: str) -> None:
     try:
         delete_preset(page, name)
     except PresetError as exc:
-        _flash("error", str(exc))
+        _flash("error", md(exc))
         return
-    _flash("success", f"Deleted “{name}”.")
+    _flash("success", f"Deleted “{md(name)}”.")
 
 
 def _import(page: str) -> None:
@@ -65,9 +66,9 @@ def _import(page: str) -> None:
     try:
         names = import_json(file.getvalue())
     except PresetError as exc:
-        _flash("error", f"Cannot import {file.name}: {exc}")
+        _flash("error", f"Cannot import {md(file.name)}: {md(exc)}")
         return
-    _flash("success", f"Imported {len(names)} preset(s): {', '.join(names) or 'none in the file'}.")
+    _flash("success", f"Imported {len(names)} preset(s): {md(', '.join(names)) or 'none in the file'}.")
 
 
 def presets_box(page: str) -> None:
@@ -104,7 +105,7 @@ def presets_list() -> None:
         st.caption("No presets yet: each page has a **Presets** box to save its settings under a name.")
         return
     for p in presets:
-        st.page_link(f"pages/{p.page}.py", label=f"{TITLES.get(p.page, p.page)} — {p.name}",
+        st.page_link(f"pages/{p.page}.py", label=f"{TITLES.get(p.page, p.page)} — {md(p.name)}",
                      query_params=p.params, icon=":material/bookmark:")
     st.download_button("Download all presets (JSON)", export_json(), file_name="genlab_presets.json",
                        mime="application/json", key="home_presets_all")

@@ -14,6 +14,7 @@ from pages.addressing import dataset_of
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, ensure_app_shell, fmt_time, job_manager,
                           param_widget, run_store, samples_csv, steps_to_continue)
 from pages.presets_ui import page_state
+from pages.text import md
 
 ensure_app_shell()
 
@@ -70,16 +71,16 @@ record = store.get(run_id)
 st.subheader(f"Run {record.id}")
 c1, c2 = st.columns([2, 3])
 with c1:
-    st.markdown(f"**{record.name}** ({KIND_LABEL.get(record.kind, record.kind)}) — **{record.status}**, "
+    st.markdown(f"**{md(record.name)}** ({KIND_LABEL.get(record.kind, record.kind)}) — **{record.status}**, "
                 f"{record.steps} of {record.total or record.steps} steps in {record.elapsed:.1f}s on "
-                f"{record.device or '—'}, seed {record.seed}")
+                f"{md(record.device or '—')}, seed {record.seed}")
     if record.parent:
         st.caption(f"Continues run {record.parent}.")
     children = [r.id for r in store.list(kinds=None) if r.parent == record.id]
     if children:
         st.caption(f"Continued by run {', '.join(children)}.")
     if record.error:
-        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(record.error)
+        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(record.error))
     if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
         page, param = PAGE_OF_KIND[record.kind]
         st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",
@@ -116,7 +117,7 @@ if record.kind == RunKind.TRAIN.value and record.status not in (JobStatus.FAILED
         fitted = store.load(record.id)
         fake = fitted.sample(int(n), seed=int(seed))
     except (StoreError, FloatingPointError) as exc:
-        st.error(f"Cannot sample from this run: {exc}")
+        st.error(f"Cannot sample from this run: {md(exc)}")
     else:
         shape = fitted.info.get("image_shape")
         if shape:

@@ -20,6 +20,7 @@ from genlib.params import Param, make_config, params_of
 from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job
 from pages import urlstate
+from pages.text import md
 from pages.common import csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store
 from pages.presets_ui import page_state
 
@@ -215,7 +216,7 @@ def _shown_run(run_id: str) -> ShownFit | None:
         stored = avo_result_from_run(record, run_store().results(run_id))
         config = stored.config if stored is not None else make_config(AVOConfig, record.inputs, error=SimulatorError)
     except (StoreError, SimulatorError) as exc:
-        st.warning(f"Cannot show the fit {run_id!r} of the link: {exc}", icon=":material/link_off:")
+        st.warning(f"Cannot show the fit {md(repr(run_id))} of the link: {md(exc)}", icon=":material/link_off:")
         return None
     return ShownFit(config, run_simulator(config), run_id, record=record, stored=stored)
 

@@ -11,6 +11,7 @@ from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job, JobSnapshot, JobStatus, TrainSpec
 from genlib.transforms import TRANSFORMS, auto_kind
 from pages import urlstate
+from pages.text import md
 from pages.addressing import dataset_of, load_model, snapshot_of, stored, url_select, url_value
 from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, fmt_time, job_manager,
                           samples_csv, train_setting)
@@ -37,7 +38,7 @@ def _start(spec: TrainSpec) -> None:
     goes into the URL as soon as the job has one (when it starts)."""
     job = manager.submit(spec)
     st.session_state["train_pending"] = job.id
-    st.toast(f"Started {spec.label()} ({job.id})")
+    st.toast(f"Started {md(spec.label())} ({job.id})")
 
 
 def _options() -> dict[str, tuple[Job | None, RunRecord | None]]:
@@ -112,7 +113,7 @@ with right:
                                      + (f" · {s.steps_per_s:.0f} steps/s" if s.steps_per_s else "")
                                      + (f" · {s.device}" if s.device else ""))
         if s.status in (JobStatus.FAILED, JobStatus.INTERRUPTED) and s.error:
-            st.error(f"Training {s.status.value}: {s.error}")
+            st.error(f"Training {s.status.value}: {md(s.error)}")
             failure_details(s, key=f"train_{s.id}")
         if job is not None:
             b1, b2, _ = st.columns([1, 1, 3])
@@ -165,7 +166,7 @@ with right:
         assert record is not None
         s = snapshot_of(record)
         data = dataset_of(record)
-        st.caption(f"Stored run **{record.id}**: {record.model} on {record.dataset}, seed {record.seed}, created "
+        st.caption(f"Stored run **{record.id}**: {record.model} on {md(record.dataset)}, seed {record.seed}, created "
                    f"{fmt_time(record.created)}.")
         overview(s, data)
         fitted = None
@@ -173,7 +174,7 @@ with right:
             try:
                 fitted = load_model(record.id)
             except StoreError as exc:
-                st.error(f"Cannot load the model of run {record.id}: {exc}")
+                st.error(f"Cannot load the model of run {record.id}: {md(exc)}")
 
     if fitted is not None:
         st.subheader("Samples vs real data")

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 import streamlit as st
 
 from genlib.params import Param, ParamError
+from pages.text import md
 
 _RUN = "_urlstate_run"     # {"page": str, "notes": [str], "slot": DeltaGenerator | None}: this script run
 _KEYS = "_urlstate_keys"   # {page: {widget keys bound on it}}: what opening a preset forgets
@@ -86,7 +87,8 @@ def _widget_value(p: Param, value: Any) -> Any:
 
 
 def note(text: str) -> None:
-    """Add to the one line that says what the address asked for and did not get."""
+    """Add to the one line that says what the address asked for and did not get (it quotes the address: user text)."""
+    text = md(text)
     run = st.session_state.get(_RUN)
     if run is None:
         st.caption(f":material/link_off: Ignored from the address: {text}")

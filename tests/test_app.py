@@ -7,6 +7,8 @@ import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from pages.text import md
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 60
 
@@ -46,7 +48,7 @@ def test_home_renders_every_builtin_dataset() -> None:
         at.selectbox(key="home_dataset").set_value(name).run()
         _no_exception(at)
         assert not at.error, [e.value for e in at.error]
-        assert any(name in m.value for m in at.markdown), f"summary line for {name}"
+        assert any(md(name) in m.value for m in at.markdown), f"summary line for {name}"  # escaped: user text
 
 
 def test_home_upload_good_and_bad_csv() -> None:
@@ -56,12 +58,12 @@ def test_home_upload_good_and_bad_csv() -> None:
     at.file_uploader(key="home_upload").upload("good.csv", good.encode(), "text/csv").run()
     _no_exception(at)
     assert not at.error
-    assert any("good.csv" in m.value for m in at.markdown)
+    assert any(md("good.csv") in m.value for m in at.markdown)
 
     bad = "a,name\n" + "\n".join(f"{i},row{i}" for i in range(30))
     at.file_uploader(key="home_upload").upload("bad.csv", bad.encode(), "text/csv").run()
     _no_exception(at)
-    assert at.error and "bad.csv" in at.error[0].value and "name" in at.error[0].value
+    assert at.error and md("bad.csv") in at.error[0].value and "name" in at.error[0].value
 
 
 def test_train_page_runs_a_job_to_done_and_shows_samples() -> None:
@@ -172,7 +174,7 @@ def test_compare_page_adds_a_stored_run_and_rejects_a_bad_csv() -> None:
     bad = "a,b\n1,2\n"
     fresh.file_uploader(key="cmp_upload").upload("tiny.csv", bad.encode(), "text/csv").run()
     _no_exception(fresh)
-    assert fresh.error and "tiny.csv" in fresh.error[0].value
+    assert fresh.error and md("tiny.csv") in fresh.error[0].value
 
 
 def test_compare_page_sweep_queues_a_grid_and_draws_its_heatmap() -> None:

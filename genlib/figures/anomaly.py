@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from genlib.figures import samples
-from genlib.figures.style import PALETTE, layout
+from genlib.figures.style import PALETTE, layout, plain
 
 NORMAL_COLOR, ANOMALY_COLOR = PALETTE[0], PALETTE[1]
 
@@ -40,7 +40,7 @@ def roc_figure(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]]) -> go
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (0.5)",
                              line=dict(color="#adb5bd", dash="dot")))
     for i, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
-        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name} (AUROC {auc:.3f})",
+        fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=plain(f"{name} (AUROC {auc:.3f})"),
                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2)))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1.02])
@@ -62,7 +62,7 @@ def residual_bars(inputs: np.ndarray, recons: np.ndarray, columns: Sequence[str]
     fig = go.Figure()
     r = (np.asarray(inputs, dtype=float) - np.asarray(recons, dtype=float)) / np.maximum(scale, 1e-12)
     for i, (row, cap) in enumerate(zip(r, captions)):
-        fig.add_trace(go.Bar(x=list(columns), y=row, name=cap, marker_color=PALETTE[i % len(PALETTE)]))
+        fig.add_trace(go.Bar(x=[plain(c) for c in columns], y=row, name=plain(cap), marker_color=PALETTE[i % len(PALETTE)]))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="residual (normal std units)")
     return layout(fig, height=360)

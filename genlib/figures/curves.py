@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from genlib.figures.style import PALETTE, REAL_DARK, finite_values, grid_shape, layout, run_colors
+from genlib.figures.style import PALETTE, REAL_DARK, finite_values, grid_shape, layout, plain, run_colors
 
 
 def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title: str | None = None,
@@ -50,7 +50,7 @@ def loss_curves_multi(runs: dict[str, tuple[Sequence[int], dict[str, Sequence[fl
         values = np.asarray(losses[name], dtype=float)
         all_values.append(finite_values(values))
         fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=values, mode="lines",
-                                 name=label if name == key else f"{label} ({name})",
+                                 name=plain(label if name == key else f"{label} ({name})"),
                                  line=dict(color=colors[label])))
     if log_y is None:
         values = np.concatenate(all_values) if all_values else np.empty(0)
@@ -77,7 +77,7 @@ def metric_histories(histories: dict[str, list[dict[str, float]]], keys: Sequenc
             if not points:
                 continue
             xs, ys = zip(*points)
-            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=label, legendgroup=label,
+            fig.add_trace(go.Scatter(x=list(xs), y=list(ys), mode="lines+markers", name=plain(label), legendgroup=label,
                                      showlegend=label not in in_legend, line=dict(color=colors[label]),
                                      marker=dict(size=4)), row=r + 1, col=c + 1)
             in_legend.add(label)

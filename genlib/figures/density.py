@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genlib.density.grid import Grid
-from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_DARK, layout
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_DARK, layout, plain
 
 __all__ = ["bandwidth_sweep_curve", "critic_heatmap", "density_heatmap", "density_row"]
 
@@ -69,10 +69,10 @@ def _points_traces(train: np.ndarray | None, test: np.ndarray | None, max_points
 def _equal_axes(fig: go.Figure, grid: Grid, columns: Sequence[str], n_panels: int = 1) -> None:
     for i in range(1, n_panels + 1):
         suffix = "" if i == 1 else str(i)
-        fig.update_layout({f"xaxis{suffix}": dict(range=list(grid.xlim), title=columns[0], constrain="domain"),
+        fig.update_layout({f"xaxis{suffix}": dict(range=list(grid.xlim), title=plain(columns[0]), constrain="domain"),
                            f"yaxis{suffix}": dict(range=list(grid.ylim), scaleanchor=f"x{suffix}", scaleratio=1,
                                                   constrain="domain",
-                                                  title=columns[1] if i == 1 else None)})
+                                                  title=plain(columns[1]) if i == 1 else None)})
 
 
 def density_heatmap(density: np.ndarray, grid: Grid, train: np.ndarray | None = None,
@@ -116,7 +116,7 @@ def density_row(densities: Mapping[str, np.ndarray], grid: Grid, train: np.ndarr
         lo, hi = _log_range(values, decades)
     else:
         lo, hi = 0.0, max(float(np.nanmax(v)) for v in values)
-    titles = [f"{label}<br><sub>{subtitles[label]}</sub>" if subtitles and label in subtitles else label
+    titles = [f"{plain(label)}<br><sub>{plain(subtitles[label])}</sub>" if subtitles and label in subtitles else plain(label)
               for label in labels]
     if height is None:
         aspect = (grid.ylim[1] - grid.ylim[0]) / (grid.xlim[1] - grid.xlim[0])
@@ -124,7 +124,7 @@ def density_row(densities: Mapping[str, np.ndarray], grid: Grid, train: np.ndarr
     fig = make_subplots(rows=1, cols=len(labels), subplot_titles=titles, horizontal_spacing=0.03)
     for j, v in enumerate(values, start=1):
         fig.add_trace(go.Heatmap(x=grid.xs, y=grid.ys, z=_colour_values(v, log, lo), coloraxis="coloraxis",
-                                 name=labels[j - 1],
+                                 name=plain(labels[j - 1]),
                                  hovertemplate="x=%{x:.2f}<br>y=%{y:.2f}<br>"
                                                + ("log₁₀ p=%{z:.2f}" if log else "p=%{z:.3g}") + "<extra></extra>"),
                       row=1, col=j)

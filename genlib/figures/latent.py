@@ -15,7 +15,7 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from genlib.figures import samples
-from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, layout
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, layout, plain
 from genlib.latent.gmm import DensityGrid, best_k
 
 __all__ = ["CATEGORY_COLORS", "embedding_scatter", "embedding_pair", "density_contour", "bic_aic_figure",
@@ -41,13 +41,14 @@ def _customdata(idx: np.ndarray, hover: Mapping[str, np.ndarray] | None) -> tupl
         vals = np.asarray(values)[idx]
         cols.append(vals.astype(object))
         fmt = ":.4g" if vals.dtype.kind == "f" else ""
-        lines.append(f"{name}: %{{customdata[{j}]{fmt}}}")
+        lines.append(f"{plain(name)}: %{{customdata[{j}]{fmt}}}")
     return np.column_stack(cols), "<br>".join(lines)
 
 
 def _points_trace(coords: np.ndarray, idx: np.ndarray, name: str, marker: dict, hover: Mapping | None,
                   showlegend: bool = True, legendgroup: str | None = None) -> go.BaseTraceType:
     data, template = _customdata(idx, hover)
+    name = plain(name)   # a column header or run name: text, never markup
     common = dict(mode="markers", name=name, marker=marker, customdata=data, showlegend=showlegend,
                   legendgroup=legendgroup, hovertemplate=template + f"<extra>{name}</extra>")
     if coords.shape[1] == 3:
@@ -70,7 +71,7 @@ def _point_traces(coords: np.ndarray, color: np.ndarray | None, color_label: str
                                              opacity=0.75), hover, showlegend, legendgroup=f"{color_label}={cat}"))
         return traces
     marker = dict(size=size, color=color[idx].astype(float), colorscale="Viridis", opacity=0.8,
-                  colorbar=dict(title=color_label) if showlegend else None, showscale=showlegend)
+                  colorbar=dict(title=plain(color_label)) if showlegend else None, showscale=showlegend)
     return [_points_trace(coords, idx, color_label, marker, {color_label: color, **(hover or {})}, showlegend=False)]
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genlib.figures import samples
-from genlib.figures.style import PALETTE, REAL_DARK, layout
+from genlib.figures.style import PALETTE, REAL_DARK, layout, plain
 
 AXES = ("x", "y", "z")
 
@@ -28,7 +28,7 @@ def butterfly(trajectories: Mapping[str, np.ndarray], max_points: int = 6000, mo
         x = x[::step]
         style = dict(line=dict(width=2, color=PALETTE[i % len(PALETTE)])) if mode == "lines" else \
             dict(marker=dict(size=1.8, color=PALETTE[i % len(PALETTE)], opacity=0.6))
-        fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode=mode, name=label, **style))
+        fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode=mode, name=plain(label), **style))
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="z", aspectmode="cube"))
     return layout(fig, height=520)
 
@@ -42,7 +42,7 @@ def time_series(t: np.ndarray, trajectories: Mapping[str, np.ndarray], max_point
         n = min(len(t), len(x))
         step = max(1, n // max_points)
         for k in range(3):
-            fig.add_trace(go.Scatter(x=t[:n:step], y=x[:n:step, k], mode="lines", name=label, legendgroup=label,
+            fig.add_trace(go.Scatter(x=t[:n:step], y=x[:n:step, k], mode="lines", name=plain(label), legendgroup=label,
                                      showlegend=k == 0, line=dict(width=1.2, color=PALETTE[i % len(PALETTE)])),
                           row=k + 1, col=1)
             fig.update_yaxes(title=AXES[k], row=k + 1, col=1)
@@ -86,7 +86,7 @@ def rosenstein_fits(results: Mapping[str, Any]) -> go.Figure:
             continue
         color = PALETTE[i % len(PALETTE)]
         times, curve = np.asarray(r.times, dtype=float), np.asarray(r.mean_log_divergence, dtype=float)
-        fig.add_trace(go.Scatter(x=times, y=curve, mode="lines", name=f"{label}: λ = {r.exponent:.3f}",
+        fig.add_trace(go.Scatter(x=times, y=curve, mode="lines", name=plain(f"{label}: λ = {r.exponent:.3f}"),
                                  legendgroup=label, line=dict(color=color)))
         a, b = int(r.fit_start), int(min(r.fit_stop, len(times) - 1))
         if b > a:
@@ -109,7 +109,7 @@ def return_map(maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     """Successive maxima z_{n+1} against z_n — Lorenz's own map, a sharp cusp for the real system."""
     fig = go.Figure()
     for i, (label, (zn, zn1)) in enumerate(maps.items()):
-        fig.add_trace(go.Scatter(x=np.asarray(zn), y=np.asarray(zn1), mode="markers", name=label,
+        fig.add_trace(go.Scatter(x=np.asarray(zn), y=np.asarray(zn1), mode="markers", name=plain(label),
                                  marker=dict(size=4, opacity=0.6, color=REAL_DARK if i == 0 else PALETTE[i % 8])))
     fig.update_xaxes(title="z maximum n")
     fig.update_yaxes(title="z maximum n+1")

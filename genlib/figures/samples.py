@@ -7,14 +7,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, finite_values, grid_shape, layout, run_colors
+from genlib.figures.style import (FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, finite_values, grid_shape, layout, plain,
+                                  run_colors)
 
 
 def marginal_histograms(real: np.ndarray | None, columns: Sequence[str], fake: np.ndarray | None = None,
                         max_columns: int = 8, log_x: bool = False, bins: int = 40) -> go.Figure:
     """Per-column histograms (density-normalised), real vs generated overlaid (``real=None``: generated only, e.g. a
     stored run whose data cannot be rebuilt — never labelled "real")."""
-    cols = list(columns)[:max_columns]
+    cols = [plain(c) for c in list(columns)[:max_columns]]   # user text (column headers): shown, never markup
     rows, ncols = grid_shape(len(cols))
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=cols)
     for j, name in enumerate(cols):
@@ -46,7 +47,7 @@ def marginal_histograms(real: np.ndarray | None, columns: Sequence[str], fake: n
 def pair_scatter(real: np.ndarray, columns: Sequence[str], fake: np.ndarray | None = None,
                  max_points: int = 1500, max_dims: int = 4, log: bool = False) -> go.Figure:
     """Scatter-matrix of the first ``max_dims`` columns, real and generated overlaid."""
-    dims = list(columns)[:max_dims]
+    dims = [plain(c) for c in list(columns)[:max_dims]]
     rng = np.random.default_rng(0)
 
     def pick(x: np.ndarray) -> np.ndarray:
@@ -79,8 +80,8 @@ def scatter_2d(real: np.ndarray | None, fake: np.ndarray | None = None, labels: 
         fake = fake[:max_points]
         fig.add_trace(go.Scattergl(x=fake[:, 0], y=fake[:, 1], mode="markers", name="generated",
                                    marker=dict(size=4, color=FAKE_COLOR, opacity=0.6)))
-    fig.update_xaxes(title=columns[0])
-    fig.update_yaxes(title=columns[1], scaleanchor="x", scaleratio=1)
+    fig.update_xaxes(title=plain(columns[0]))
+    fig.update_yaxes(title=plain(columns[1]), scaleanchor="x", scaleratio=1)
     return layout(fig, height=420)
 
 
@@ -92,7 +93,7 @@ def trajectory_3d(points: np.ndarray, other: np.ndarray | None = None, names: tu
         if x is None:
             continue
         x = x[:max_points]
-        fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode="markers", name=label,
+        fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode="markers", name=plain(label),
                                    marker=dict(size=1.5, color=PALETTE[i], opacity=0.6)))
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="z", aspectmode="cube"))
     return layout(fig, height=480)
@@ -154,7 +155,7 @@ def correlation_heatmap(x: np.ndarray, columns: Sequence[str], title: str | None
                         method: str = "kendall") -> go.Figure:
     """Pairwise dependence matrix (Kendall τ by default: rank-based, fair to heavy tails; on 500 rows)."""
     m = _correlations(x, method)
-    fig = go.Figure(go.Heatmap(z=m, x=list(columns), y=list(columns), zmin=-1, zmax=1, colorscale="RdBu_r",
+    fig = go.Figure(go.Heatmap(z=m, x=[plain(c) for c in columns], y=[plain(c) for c in columns], zmin=-1, zmax=1, colorscale="RdBu_r",
                                text=np.round(m, 2), texttemplate="%{text}"))
     fig.update_yaxes(autorange="reversed")
     return layout(fig, title, height=320)
@@ -164,18 +165,18 @@ _ECDF_POINTS = 1000  # an ECDF of 100k rows drawn point by point would make the 
 
 
 def _series(real: np.ndarray, samples: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray, str]]:
-    """(label, 2-D rows, colour): real first, then every run that has rows."""
+    """(label, 2-D rows, colour): real first, then every run that has rows; labels (run names) escaped for Plotly."""
     colors = run_colors(list(samples))
     out = [("real", np.atleast_2d(np.asarray(real, dtype=float)), REAL_DARK)]
     for label, x in samples.items():
         x = np.asarray(x, dtype=float)
         if x.size and len(x):
-            out.append((label, x.reshape(len(x), -1), colors[label]))
+            out.append((plain(label), x.reshape(len(x), -1), colors[label]))
     return out
 
 
 def _shown_columns(real: np.ndarray, columns: Sequence[str], max_columns: int) -> list[str]:
-    return list(columns)[: max(0, min(max_columns, np.atleast_2d(real).shape[1]))]
+    return [plain(c) for c in list(columns)[: max(0, min(max_columns, np.atleast_2d(real).shape[1]))]]
 
 
 def _column_subplots(cols: list[str]) -> tuple[go.Figure, int, int]:

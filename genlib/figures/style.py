@@ -50,3 +50,11 @@ def finite_values(v: np.ndarray) -> np.ndarray:
     """The finite entries of ``v``, flattened (axis ranges must ignore NaN and inf)."""
     v = np.asarray(v, dtype=float).ravel()
     return v[np.isfinite(v)]
+
+
+def plain(text: object) -> str:
+    """``text`` (a column header, a run or file name) as text in a Plotly title, legend, axis title, annotation or
+    hover: Plotly renders a subset of HTML there (``<b>``, ``<a href>``, ``<br>``, entities), so ``& < >`` are escaped
+    and user text never becomes a link or markup."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
