@@ -12,7 +12,8 @@ torch.classes.__path__ = []
 
 st.set_page_config(page_title="GenLab", page_icon=":material/science:", layout="wide")
 
-from pages.common import sidebar_job_monitor  # noqa: E402  (after set_page_config)
+from genlib.store import StoreError  # noqa: E402
+from pages.common import job_manager, run_store, sidebar_job_monitor  # noqa: E402  (after set_page_config)
 
 PAGES = {
     "GenLab": [
@@ -32,5 +33,11 @@ from genlib.latent import warm_up_umap  # noqa: E402
 
 warm_up_umap()  # umap's first import compiles with numba (10+ s): do it in a background thread at app start
 page = st.navigation(PAGES)
+try:  # every page and the job monitor need the run store: an unusable GENLAB_HOME is one line, on every page
+    run_store()
+    job_manager()
+except StoreError as exc:
+    st.error(f"The run store cannot be used: {exc}", icon=":material/error:")
+    st.stop()
 sidebar_job_monitor()  # pages start jobs in button callbacks, which run before this line
 page.run()

@@ -52,9 +52,11 @@ def configure_logging(home: str | Path | None = None, level: int = logging.INFO)
             return path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8"):   # writable now, or no handler: a later write must not fail
+                pass
             handler = logging.handlers.RotatingFileHandler(path, maxBytes=2 * 2**20, backupCount=3,
                                                            encoding="utf-8", delay=True)
-        except OSError:
+        except (OSError, ValueError):   # ValueError: a path the OS cannot take (an embedded NUL)
             return None
         handler.setFormatter(logging.Formatter(_FORMAT))
         logger = logging.getLogger("genlib")

@@ -26,9 +26,11 @@ connection, so any thread or process may use the store.
 from __future__ import annotations
 
 import enum
+import errno
 import io
 import json
 import logging
+import math
 import os
 import shutil
 import socket
@@ -37,7 +39,7 @@ import time
 import uuid
 import zipfile
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -79,6 +81,10 @@ _COLUMNS = ("id", "created", "name", "model", "dataset", "status", "device", "se
 
 class StoreError(UserError):
     """A user-facing problem with the run store (unknown run, missing checkpoint, a folder that cannot be written)."""
+
+
+class DamagedRecord(ValueError):
+    """A stored record that cannot be read back: its JSON does not parse or a field has the wrong type."""
 
 
 class JobStatus(str, enum.Enum):
@@ -156,10 +162,72 @@ class RunRecord:
         return json.dumps(asdict(self), default=_jsonable, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunRecord":
-        data = json.loads(text)
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_json(cls, text: str | bytes | None) -> "RunRecord":
+        """Parse and check a stored record; :class:`DamagedRecord` (a ``ValueError``) names what is wrong."""
+        if not isinstance(text, (str, bytes)):
+            raise DamagedRecord("its record is missing")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DamagedRecord(f"its record is not valid JSON ({exc})") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RunRecord":
+        """The one place that checks the types of a stored record's fields (coercing only what is lossless: an int
+        for a float, an integral float for an int, a missing metric for NaN); unknown keys are ignored."""
+        if not isinstance(data, dict):
+            raise DamagedRecord(f"its record is {type(data).__name__}, not an object")
+        values: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            if name not in data:
+                if f.default is MISSING and f.default_factory is MISSING:  # type: ignore[misc]
+                    raise DamagedRecord(f"its record has no {name!r}")
+                continue
+            values[name] = _checked(name, data[name])
+        return cls(**values)
+
+
+_NONE = type(None)
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "created": (float,), "name": (str,), "model": (str,), "dataset": (str,), "status": (str,),
+    "device": (str, _NONE), "seed": (int, _NONE), "steps": (int,), "elapsed": (float,), "run_dir": (str, _NONE),
+    "error": (str, _NONE), "config": (dict,), "dataset_params": (dict,), "transform": (str,), "columns": (list,),
+    "metrics": (dict,), "history": (dict,), "kind": (str,), "total": (int,), "inputs": (dict,), "summary": (dict,),
+    "parent": (str, _NONE), "checkpoint_step": (int, _NONE), "owner_process": (str, _NONE),
+    "staging": (str, _NONE), "target": (str, _NONE)}
+
+
+def _checked(name: str, value: Any) -> Any:
+    """``value`` of field ``name`` with the type the record needs, or :class:`DamagedRecord`."""
+    allowed = _FIELD_TYPES.get(name)
+    if allowed is None:
+        return value
+    if value is None and _NONE in allowed:
+        return None
+    if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value)
+        if name == "created" and not math.isfinite(value):
+            raise DamagedRecord(f"its {name!r} is {value}, not a time")
+        return value
+    if int in allowed and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if int in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, tuple(t for t in allowed if t not in (int, float, _NONE))):
+        if name == "metrics":
+            bad = [k for k, v in value.items() if v is not None and (isinstance(v, bool) or
+                                                                    not isinstance(v, (int, float)))]
+            if bad:
+                raise DamagedRecord(f"its metric {bad[0]!r} is not a number")
+            return {k: float("nan") if v is None else float(v) for k, v in value.items()}
+        return value
+    wanted = " or ".join("null" if t is _NONE else {"str": "text", "float": "a number", "int": "an integer",
+                                                     "dict": "an object", "list": "a list"}[t.__name__]
+                         for t in allowed)
+    shown = json.dumps(value, default=str)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    raise DamagedRecord(f"its {name!r} is {shown}, not {wanted}")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -284,17 +352,43 @@ class RunStore:
     def __init__(self, root: str | Path | None = None, reconcile: bool = True):
         # Absolute: a relative GENLAB_HOME must not point elsewhere once the working directory changes.
         self.root = (Path(root) if root is not None else default_root()).expanduser().resolve()
+        self.db_path = self.root / "runs.sqlite"
+        self.runs_dir = self.root / "runs"
+        self._damaged: dict[str, str] = {}   # row id → why it cannot be read (each one is logged once)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"GENLAB_HOME {self.root} is a file, not a folder: set GENLAB_HOME to a folder")
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"cannot create the run store at {self.root}: {exc.strerror or exc}") from None
-        self.db_path = self.root / "runs.sqlite"
-        self.runs_dir = self.root / "runs"
-        with closing(self._connect()) as con, con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute(_SCHEMA)
-            self._migrate(con)
-        self.last_reconcile = self.reconcile() if reconcile else Reconciled()
+            hint = {errno.EROFS: ": set GENLAB_HOME to a writable folder", errno.EACCES: ": set GENLAB_HOME to a "
+                    "writable folder", errno.ENOSPC: ": the disk is full"}.get(exc.errno or 0, "")
+            raise StoreError(f"cannot create the run store at {self.root}: {exc.strerror or exc}{hint}") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StoreError(self._read_only())
+        try:
+            with closing(self._connect()) as con, con:
+                con.execute("PRAGMA journal_mode=WAL")
+                con.execute(_SCHEMA)
+                self._migrate(con)
+            self.last_reconcile = self.reconcile() if reconcile else Reconciled()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(self._unusable(exc, f"cannot open the run store {self.db_path}")) from None
+
+    def _read_only(self) -> str:
+        return f"GENLAB_HOME {self.root} is read-only: set GENLAB_HOME to a writable folder"
+
+    def _unusable(self, exc: BaseException, what: str) -> str:
+        """One sentence for a store that cannot be opened (read-only, a full disk, a damaged database)."""
+        text = str(exc).lower()
+        code = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+        if code == errno.ENOSPC or "disk is full" in text or "disk i/o" in text and _disk_full(self.root):
+            return f"the disk holding GENLAB_HOME {self.root} is full: free some space or set GENLAB_HOME elsewhere"
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "readonly" in text or "read-only" in text or \
+                (isinstance(exc, sqlite3.OperationalError) and not os.access(self.root, os.W_OK)):
+            return self._read_only()
+        if isinstance(exc, OSError):
+            return f"{what}: {_os_reason(exc)}"
+        return f"{what}: {exc}"
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.db_path, timeout=30)
@@ -422,6 +516,10 @@ class RunStore:
 
     def delete(self, run_id: str) -> None:
         """Remove the row and, when the folder is inside the store, the checkpoint with it."""
+        if run_id in self.damaged():  # a damaged row can still be removed (its folder, if any, stays)
+            self._execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            self._damaged.pop(run_id, None)
+            return
         record = self.get(run_id)
         self._execute("DELETE FROM runs WHERE id = ?", (run_id,))
         if record.run_dir and Path(record.run_dir).resolve().is_relative_to(self.runs_dir.resolve()):
@@ -503,8 +601,10 @@ class RunStore:
         """Problems found, empty when the store is sound: SQLite's integrity check, then every row against its
         folder (a row pointing at a missing or incomplete folder; a folder in the store without a row)."""
         problems = [f"database: {row[0]}" for row in self._execute("PRAGMA integrity_check") if row[0] != "ok"]
+        damaged = self.damaged()
+        problems += [f"run {run_id}: its row is damaged ({why})" for run_id, why in sorted(damaged.items())]
         records = self.list(kinds=None)
-        ids = {r.id for r in records}
+        ids = {r.id for r in records} | set(damaged)
         for r in records:
             if r.run_dir is None:
                 continue
@@ -536,19 +636,56 @@ class RunStore:
             wanted = [str(k) for k in ((kinds,) if isinstance(kinds, str) else kinds)]
             where.append(f"kind IN ({', '.join('?' * len(wanted))})")
             args.extend(wanted)
-        sql = "SELECT record, kind FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = "SELECT id, record, kind FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
         records = []
-        for text, kind in self._execute(sql + " ORDER BY created DESC", tuple(args)):
-            record = RunRecord.from_json(text)
-            record.kind = kind
-            records.append(record)
+        for run_id, text, kind in self._execute(sql + " ORDER BY created DESC", tuple(args)):
+            record = self._from_row(run_id, text, kind)
+            if record is not None:
+                records.append(record)
         return records
+
+    def _from_row(self, run_id: Any, text: Any, kind: Any) -> RunRecord | None:
+        """A row's record, or None for a damaged row (logged once per row id, remembered for :meth:`damaged`)."""
+        try:
+            record = RunRecord.from_json(text)
+            if not isinstance(kind, str):
+                raise DamagedRecord(f"its kind is {kind!r}, not text")
+        except DamagedRecord as exc:
+            key = str(run_id)
+            if key not in self._damaged:
+                log.warning("run store %s: skipping damaged row %s: %s", self.db_path, key, exc)
+            self._damaged[key] = str(exc)
+            return None
+        self._damaged.pop(str(run_id), None)
+        record.kind = kind
+        return record
+
+    def damaged(self) -> dict[str, str]:
+        """Every row that cannot be read back (id → why), what :meth:`list` skips; each is logged once."""
+        found = {}
+        for run_id, text, kind in self._execute("SELECT id, record, kind FROM runs"):
+            if self._from_row(run_id, text, kind) is None:
+                found[str(run_id)] = self._damaged[str(run_id)]
+        return found
+
+    def damaged_ids(self) -> list[str]:
+        """The ids of the damaged rows (see :meth:`damaged`)."""
+        return sorted(self.damaged())
 
     def continued(self) -> set[str]:
         """Ids of the runs another run continues (what the sidebar no longer offers to continue)."""
-        rows = self._execute("SELECT DISTINCT json_extract(record, '$.parent') FROM runs "
-                             "WHERE json_extract(record, '$.parent') IS NOT NULL")
-        return {r[0] for r in rows}
+        # Parsed in Python, not with SQLite's json_extract: records may hold NaN metrics, which Python's json writes
+        # and reads but SQLite's JSON functions reject (one such row made the whole query fail).
+        rows = self._execute("SELECT record FROM runs WHERE record LIKE '%\"parent\": \"%'")
+        out: set[str] = set()
+        for (text,) in rows:
+            try:
+                parent = json.loads(text).get("parent")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(parent, str):
+                out.add(parent)
+        return out
 
     def __iter__(self) -> Iterator[RunRecord]:
         return iter(self.list(kinds=None))
@@ -557,11 +694,13 @@ class RunStore:
         return int(self._execute("SELECT COUNT(*) FROM runs")[0][0])
 
     def get(self, run_id: str) -> RunRecord:
-        rows = self._execute("SELECT record, kind FROM runs WHERE id = ?", (run_id,))
+        rows = self._execute("SELECT id, record, kind FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise StoreError(f"no run with id {run_id!r} in {self.db_path}")
-        record = RunRecord.from_json(rows[0][0])
-        record.kind = rows[0][1]
+        record = self._from_row(*rows[0])
+        if record is None:
+            raise StoreError(f"run {run_id} is damaged in {self.db_path} ({self._damaged[str(run_id)]}); "
+                             "'genlib runs --check' lists the damaged rows")
         return record
 
     def load(self, run_id: str, device: str = "cpu") -> FittedModel:
@@ -592,6 +731,13 @@ def record_from_job(snapshot: Any, spec: Any, run_id: str, run_dir: Path | None)
         error=snapshot.error, config=dict(snapshot.config), metrics=dict(snapshot.metrics), total=snapshot.total,
         history={"loss_steps": snapshot.loss_steps, "losses": snapshot.losses,
                  "metric_history": snapshot.metric_history}, **extra)
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _os_reason(exc: OSError) -> str:

@@ -70,6 +70,15 @@ def job_manager() -> JobManager:
     return _manager(str(default_root()))
 
 
+def damaged_rows_warning(store: RunStore) -> None:
+    """One warning when rows of the store could not be read back (they are skipped by every list)."""
+    damaged = store.damaged_ids()
+    if damaged:
+        st.warning(f"{len(damaged)} damaged row(s) of the run store were skipped ({', '.join(damaged[:3])}"
+                   f"{', …' if len(damaged) > 3 else ''}); `genlib runs --check` says what is wrong.",
+                   icon=":material/warning:")
+
+
 def start_page_job(spec: TrainSpec, session_key: str, note: str = "") -> Job:
     """Submit a job from a page's button callback and remember its id under ``session_key`` in this session, so
     the page can show its own jobs (:func:`page_jobs`) among every job of the process."""

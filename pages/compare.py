@@ -20,8 +20,8 @@ from genlib.params import Param
 from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
 from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
-from pages.common import (config_widgets, csv_bytes, dataset_picker, ensure_app_shell, fmt_time, job_manager,
-                          param_widget, run_store, samples_csv, train_setting)
+from pages.common import (config_widgets, csv_bytes, damaged_rows_warning, dataset_picker, ensure_app_shell, fmt_time,
+                          job_manager, param_widget, run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
 from pages import urlstate
 from pages.text import md
@@ -192,6 +192,7 @@ with st.container(border=True):
 
 # --- 2. stored runs ----------------------------------------------------------------------------------------------
 stored = [e.record for e in catalog.runs_on(ds, manager.jobs(), store) if e.record is not None]
+damaged_rows_warning(store)
 # A link names runs to compare (?run=a or ?runs=a,b, e.g. from the Runs page or a sweep): the stored ones join the
 # selection below (kept in the address as cmp_stored), the live ones are in the table anyway.
 links = url_list("runs") + url_list("run")

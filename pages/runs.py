@@ -11,7 +11,8 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
-from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, ensure_app_shell, fmt_time, job_manager,
+from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, damaged_rows_warning, ensure_app_shell,
+                          fmt_time, job_manager,
                           param_widget, run_store, samples_csv, steps_to_continue)
 from pages.presets_ui import page_state
 from pages.text import md
@@ -43,6 +44,7 @@ kinds = urlstate.bind(KINDS, "runs_kinds", lambda: c[0].multiselect(
 statuses = urlstate.bind(STATUSES, "runs_status", lambda: c[1].multiselect(
     "status", list(STATUSES.choices), key="runs_status", placeholder="any status"))
 records = [r for r in store.list(kinds=tuple(kinds) or None) if not statuses or r.status in statuses]
+damaged_rows_warning(store)
 if not records:
     st.info("No runs yet. Train a model on the **Train** page; it appears here as soon as it starts."
             if not kinds and not statuses else "No run matches these filters.")

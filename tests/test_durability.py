@@ -48,7 +48,7 @@ def running_row(home: Path) -> RunRecord | None:
         return None
     try:
         rows = RunStore(home, reconcile=False).list(status="running")
-    except sqlite3.OperationalError:  # the writer is creating the database right now
+    except (sqlite3.OperationalError, StoreError):  # the writer is creating the database right now
         return None
     return rows[0] if rows else None
 
@@ -403,7 +403,7 @@ def running_row_of(home: Path, kind: str) -> RunRecord | None:
         return None
     try:
         rows = RunStore(home, reconcile=False).list(kinds=kind, status="running")
-    except sqlite3.OperationalError:
+    except (sqlite3.OperationalError, StoreError):
         return None
     return rows[0] if rows else None
 

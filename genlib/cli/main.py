@@ -303,7 +303,9 @@ def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from genlib.logs import configure_logging
     from genlib.store import RunKind, RunStore
+    configure_logging()  # the store's warnings (damaged rows, repairs) go to the log; stderr gets one line
     store = RunStore()   # opening it reconciles: runs whose process died are listed as interrupted
     if args.check:
         problems = store.verify()
@@ -315,6 +317,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.kind is not None and args.kind not in kinds:
         raise CliError(f"--kind must be one of {', '.join(sorted(kinds))}")
     records = store.list(kinds=args.kind)
+    damaged = store.damaged_ids()
+    if damaged:
+        shown = ", ".join(damaged[:3]) + (", …" if len(damaged) > 3 else "")
+        print(f"genlib: warning: skipped {len(damaged)} damaged row(s) of {store.db_path} ({shown}); "
+              "'genlib runs --check' says what is wrong", file=sys.stderr)
     if args.json:
         print(json.dumps([_nan_to_none(json.loads(r.to_json())) for r in records]))
         return 0
