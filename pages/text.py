@@ -26,3 +26,9 @@ def md(text: object) -> str:
     s = " ".join(str(text).splitlines())
     s = _SHORTCODE.sub(":\u200b", s)
     return _PUNCT.sub(r"\\\1", s)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of text that went through :func:`md` (the escapes and zero-width spaces removed): tests
+    compare page text with this."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u200b", "")

@@ -8,6 +8,8 @@ import numpy as np
 from conftest import SAFETY_TIMEOUT, settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from pages.text import shown
+
 APP = "../app.py"
 
 
@@ -214,7 +216,7 @@ def test_a_stored_fit_opens_from_its_link_with_its_figures_and_table_row(make_ma
 
 def test_an_unknown_run_in_the_link_says_so_and_shows_the_default_view() -> None:
     at = _page("20990101-000000-nope00")
-    assert len(at.warning) == 1 and "20990101-000000-nope00" in at.warning[0].value
+    assert len(at.warning) == 1 and "20990101-000000-nope00" in shown(at.warning[0].value)
     assert any("Press **Start**" in i.value for i in at.info) and not at.get("progress")
 
 

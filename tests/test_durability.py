@@ -437,3 +437,13 @@ def test_a_training_run_stores_the_codes_of_every_row(tmp_path) -> None:
     rows = np.concatenate([digits.train, digits.test])
     assert stored.shape == (len(rows), 3)
     np.testing.assert_allclose(stored, latent_codes(ModelEncoder(store.load(job.run_id)), rows), rtol=1e-5, atol=1e-6)
+
+
+def test_continued_runs_are_found_when_a_record_holds_nan(tmp_path) -> None:
+    """SQLite's JSON functions reject NaN, which Python's json writes for a metric that could not be computed."""
+    store = RunStore(tmp_path / "home")
+    for run_id, parent in (("a", None), ("b", "a"), ("c", None)):
+        store.add(RunRecord(id=run_id, created=1.0, name="vae", model="vae", dataset="finance", status="done",
+                            device="cpu", seed=0, steps=1, elapsed=0.1, run_dir=None, parent=parent,
+                            metrics={"kendall_error": float("nan")}))
+    assert store.continued() == {"a"}

@@ -8,6 +8,8 @@ import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from pages.text import shown
+
 APP = "../app.py"
 
 
@@ -96,7 +98,7 @@ def test_a_link_to_a_stored_projection_draws_it_without_computing_and_a_stale_on
     assert at.selectbox(key="lt_source").value == "pca"
 
     at = _open("pages/latent.py", {"proj": "20200101-000000-nosuch"})
-    assert any("proj=20200101-000000-nosuch" in c.value for c in at.caption)
+    assert any("proj=20200101-000000-nosuch" in shown(c.value) for c in at.caption)
     assert "proj" not in at.query_params and not any(c.value.startswith("UMAP:") for c in at.caption)
     assert any("Press **Project**" in i.value for i in at.info) and job_manager().jobs() == []
 

@@ -9,6 +9,8 @@ import numpy as np
 from conftest import SAFETY_TIMEOUT, settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from pages.text import shown
+
 from genlib.store import RunStore
 from genlib.train import JobStatus, TrainSpec
 
@@ -41,7 +43,7 @@ def _stored(make_manager, spec) -> str:
 def _text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [w.value for w in at.warning]
     parts += [i.value for i in at.info] + [p.text for p in at.get("progress")]
-    return "\n".join(parts)
+    return shown("\n".join(parts))   # as the reader sees it (user text is escaped for Markdown)
 
 
 def test_train_page_shows_a_stored_run_named_in_the_url(finance, make_manager) -> None:

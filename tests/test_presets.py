@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages.text import shown
+
 from genlib.presets import (PresetError, delete_preset, export_json, get_preset, import_json, list_presets,
                             preset_file, save_preset)
 
@@ -111,4 +113,4 @@ def test_presets_box_imports_a_json_file() -> None:
 
     at.file_uploader(key="density_preset_file").upload("bad.json", b"{oops", "application/json").run()
     at.button(key="density_preset_import").click().run()
-    assert any("Cannot import bad.json" in e.value and "JSON" in e.value for e in at.error)
+    assert any("Cannot import bad.json" in shown(e.value) and "JSON" in shown(e.value) for e in at.error)
