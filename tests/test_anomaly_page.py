@@ -9,6 +9,8 @@ import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from pages.text import shown
+
 APP = "../app.py"
 
 
@@ -125,7 +127,7 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     at.selectbox(key="an_digits_k").set_value(0).run()
     _ok(at)
     assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
-    assert any("This GAN learned 'digits-normal'" in i.value for i in at.info)
+    assert any("This GAN learned 'digits-normal'" in shown(i.value) for i in at.info)
     assert at.button(key="an_score").disabled
 
     # the chooser of stored results puts a run and its GAN into the URL, and its scenario into the widgets
