@@ -14,7 +14,7 @@ GENLIB = ROOT / "genlib"
 
 #: genlib's parts from the bottom layer up; a module may import its own layer or a lower one, never a higher one.
 LAYERS: list[set[str]] = [
-    {"errors", "paths"},
+    {"errors", "paths", "limits"},
     {"params", "cache", "logs", "presets"},
     {"systems"},
     {"data"},

@@ -116,7 +116,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from genlib.data import load_any
-    from genlib.models import model_config
+    from genlib.models import check_model_memory, model_config
     from genlib.store import RunStore
     from genlib.train import TrainSpec, resolve_device
 
@@ -125,11 +125,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise CliError(f"--out {out} already exists and is not empty; choose a new folder")
     dataset = load_any(args.data, **_pairs(args.param, "--param"))
     overrides = _pairs(args.set)
-    model_config(args.model, overrides)  # fail fast on bad settings
+    config = model_config(args.model, overrides)  # fail fast on bad settings
     if args.steps is not None and args.steps < 1:
         raise CliError("--steps must be at least 1")
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
+    # Bounded work: a model whose memory estimate exceeds half of what the machine has is refused before it starts.
+    check_model_memory(args.model, dataset.train.shape[1], config, args.batch_size, len(dataset.train))
     _check_every(args.checkpoint_every)
     resolve_device(args.device)  # fail fast: a missing GPU must not leave a failed run in --out
     data_ref = None if Path(args.data).name == args.data and not Path(args.data).is_file() \
@@ -228,8 +230,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from genlib.data import csv_safe
+    from genlib.limits import SAMPLE_ROWS
     if args.n < 1:
         raise CliError("-n must be at least 1")
+    SAMPLE_ROWS.check(args.n, "-n")  # before loading the run: a 25 GB draw is refused, not attempted
     out = Path(args.out)
     if out.is_dir():  # checked before sampling: a long draw must not end in "Is a directory"
         raise CliError(f"--out {out} is a folder; give a file name, e.g. {out / 'samples.csv'}")
@@ -259,7 +263,7 @@ def _read_table(path: str) -> tuple[list[str], np.ndarray]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.train is not None and not args.suite:
         raise CliError("--train only makes sense with --suite")
-    from genlib.metrics import evaluate
+    from genlib.metrics import evaluate, subsample_message, subsample_pair
     real_cols, real = _read_table(args.real)
     fake_cols, fake = _read_table(args.fake)
     if real.shape[1] != fake.shape[1]:
@@ -269,11 +273,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     elif set(real_cols) != set(fake_cols):
         print(f"genlib: warning: column names differ ({', '.join(real_cols)} vs {', '.join(fake_cols)}); "
               "comparing by position", file=sys.stderr)
+    n_real, n_fake = int(len(real)), int(len(fake))
+    # Bounded work: above $GENLAB_EVAL_ROWS rows a side, a fixed seeded subsample is compared (and the output says so).
+    real, fake, note = subsample_pair(real, fake)
+    if note is not None:
+        print(f"genlib: {subsample_message(note)}", file=sys.stderr)
     result = evaluate(real, fake)
     result = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in result.items()}
+    if note is not None:
+        result["subsampled"] = note
     if args.suite:
         result["suite"] = _suite(real, fake, real_cols, args.train)
-    result.update({"columns": real_cols, "n_real": int(len(real)), "n_fake": int(len(fake))})
+    result.update({"columns": real_cols, "n_real": n_real, "n_fake": n_fake})
     print(json.dumps(_nan_to_none(result)))
     return 0
 

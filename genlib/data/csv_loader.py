@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from genlib.data.base import DataError, Dataset
+from genlib.limits import COLUMNS, LimitError
 from genlib.params import param
 
 MB = 1024 * 1024
@@ -162,6 +163,27 @@ def _check_controls(text: str, label: str) -> str:
     if re.search(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
         raise DataError(f"{label} contains control characters, so it looks like a binary file, not a text CSV.")
     return text
+
+
+class ColumnLimitError(DataError, LimitError):
+    """A CSV with more columns than ``GENLAB_MAX_COLUMNS`` allows: a `DataError` (pages show it like any bad
+    file) and a `LimitError` (it names the limit and the variable that changes it)."""
+
+
+def _check_columns(text: str, label: str) -> None:
+    """Refuse a file over the column limit from its header line alone, before pandas parses the whole file."""
+    import csv
+
+    stripped = text.lstrip()
+    header = stripped[: stripped.find("\n")] if "\n" in stripped else stripped
+    counts = []
+    for sep in (",", ";", "\t"):
+        try:
+            counts.append(len(next(csv.reader([header.rstrip("\r")], delimiter=sep), [])))
+        except csv.Error:  # a malformed header is left to the parser's own message
+            continue
+    if counts:
+        COLUMNS.check(max(counts), label, "has", error=ColumnLimitError)
 
 
 def _parse(text: str, label: str) -> pd.DataFrame:
@@ -367,6 +389,7 @@ def load_csv(
         raise DataError(f"test_fraction must be a number between 0 and 1 (got {test_fraction!r}).")
     data, label = _read_bytes(source, int(max_bytes))
     text = _decode(data, label)
+    _check_columns(text, label)
     df = _parse(text, label)
     if min_rows is None:
         need, why = min_rows_for(float(test_fraction))

@@ -27,6 +27,8 @@ from genlib.metrics.fidelity import (
     kendall_error,
     kendall_pseudo_observations,
     oracle_floor,
+    subsample_message,
+    subsample_pair,
 )
 from genlib.metrics.likelihood import held_out_log_likelihood, log_abs_det_jacobian
 from genlib.metrics.suite import (
@@ -80,6 +82,8 @@ __all__ = [
     "score_arrays",
     "score_samples",
     "sliced_wasserstein",
+    "subsample_message",
+    "subsample_pair",
     "wasserstein",
     "wasserstein_per_column",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from genlib.data.base import DataError
+from genlib.limits import EVAL_ROWS, subsample_rows
 from genlib.metrics.inputs import as_2d, as_pair
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     "kendall_error",
     "kendall_pseudo_observations",
     "oracle_floor",
+    "subsample_message",
+    "subsample_pair",
 ]
 
 #: Seed of the RNG used to subsample the larger set in ``kendall_error`` (fixed => reproducible).
@@ -276,15 +279,48 @@ def oracle_floor(
     return {name: totals[name] / reps for name in metrics}
 
 
-def evaluate(real: np.ndarray, fake: np.ndarray) -> dict[str, Any]:
+#: Seed of the fixed subsample `evaluate` compares when a side has more rows than ``$GENLAB_EVAL_ROWS``.
+EVAL_SUBSAMPLE_SEED = 0
+
+
+def subsample_pair(real: np.ndarray, fake: np.ndarray, max_rows: int | None = None, seed: int = EVAL_SUBSAMPLE_SEED
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any] | None]:
+    """(real, fake, note): each side cut to a fixed, seeded subsample of at most ``max_rows`` rows (default the
+    ``GENLAB_EVAL_ROWS`` limit, 20,000), so the O(n²) Kendall count stays bounded. ``note`` is None when nothing
+    was cut, else {"real": n, "fake": m, "of": [N, M], "limit": max_rows, "env": "GENLAB_EVAL_ROWS"} for the
+    output to state."""
+    limit = EVAL_ROWS.value() if max_rows is None else int(max_rows)
+    n_real, n_fake = len(real), len(fake)
+    i_real, i_fake = subsample_rows(n_real, limit, seed), subsample_rows(n_fake, limit, seed + 1)
+    if i_real is None and i_fake is None:
+        return real, fake, None
+    real = real if i_real is None else np.asarray(real)[i_real]
+    fake = fake if i_fake is None else np.asarray(fake)[i_fake]
+    note = {"real": int(len(real)), "fake": int(len(fake)), "of": [int(n_real), int(n_fake)], "limit": limit,
+            "env": EVAL_ROWS.env}
+    return real, fake, note
+
+
+def subsample_message(note: dict[str, Any]) -> str:
+    """One sentence for stderr or a page: what `subsample_pair` kept, and how to change it."""
+    return (f"compared a fixed subsample of {note['real']:,} of {note['of'][0]:,} real rows and {note['fake']:,} of "
+            f"{note['of'][1]:,} fake rows (at most {note['limit']:,} per side; set {note['env']} to change it)")
+
+
+def evaluate(real: np.ndarray, fake: np.ndarray, max_rows: int | None = None) -> dict[str, Any]:
     """All fidelity metrics of ``fake`` against ``real`` (the test split), JSON-friendly.
 
     Returns {"anderson_darling": float, "kendall_error": float,
-    "anderson_darling_per_column": list[float]}.
+    "anderson_darling_per_column": list[float]}, plus "subsampled" (see `subsample_pair`) when a side had more than
+    ``max_rows`` rows (default ``$GENLAB_EVAL_ROWS``, 20,000) and a fixed, seeded subsample was compared instead.
     """
+    real, fake, note = subsample_pair(real, fake, max_rows)
     per_col = anderson_darling_per_column(real, fake)
-    return {
+    out: dict[str, Any] = {
         "anderson_darling": float(np.mean(per_col)),
         "kendall_error": kendall_error(real, fake),
         "anderson_darling_per_column": [float(v) for v in per_col],
     }
+    if note is not None:
+        out["subsampled"] = note
+    return out

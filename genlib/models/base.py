@@ -11,6 +11,7 @@ users only ever see data in its own units.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Iterator, Type, TypeVar
@@ -18,6 +19,7 @@ from typing import Any, ClassVar, Iterator, Type, TypeVar
 import torch
 
 from genlib.errors import UserError
+from genlib.limits import check_memory
 from genlib.params import make_config
 
 class Capability(str, enum.Enum):
@@ -109,6 +111,26 @@ class GenerativeModel(ABC):
         # Set by the training loop before each step, for schedules (e.g. a GAN's decaying instance noise).
         self.steps_done = 0
         self.total_steps = 1
+
+    @classmethod
+    def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
+        """Rough bytes that training this model on ``n_features`` columns needs, known before building it (for
+        :func:`check_model_memory`). The default is for neural models: parameters × 4 bytes × 4 (weights,
+        gradients, Adam's two moments) + activations batch × widths × 4 bytes × 3 (forward and backward), with the
+        network read from the config's ``*width``/``hidden``, ``*depth``, ``n_layers`` and ``latent_dim`` fields:
+        ``n_layers`` blocks (2 when absent: encoder/decoder, generator/discriminator), each with its input and
+        output layers touching every column (≈ 3 · d · width weights) and ``depth`` width × width hidden layers.
+        Models that store d × d matrices (classical densities) override it."""
+        c = config if config is not None else model_config(cls)
+        ints = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)
+                if isinstance(getattr(c, f.name), int) and not isinstance(getattr(c, f.name), bool)}
+        width = max([v for k, v in ints.items() if "width" in k or k == "hidden"], default=128)
+        depth = max([v for k, v in ints.items() if "depth" in k], default=2)
+        blocks = max(int(ints.get("n_layers", 2)), 2)
+        d = int(n_features) + int(ints.get("latent_dim", 0))
+        params = blocks * (3 * d * width + depth * width * width)
+        activations = int(batch_size) * blocks * (2 * d + depth * width) * 4 * 3
+        return int(params * 4 * 4 + activations)
 
     def randn(self, *shape: int) -> torch.Tensor:
         """Standard normal noise from the model's own generator."""
@@ -230,6 +252,17 @@ def model_config(model: str | Type[GenerativeModel], overrides: dict[str, Any] |
     checked against the field metadata; a bad name or value raises :class:`ModelError` naming the setting."""
     cls = get_model_class(model) if isinstance(model, str) else model
     return make_config(cls.Config, overrides, error=ModelError)
+
+
+def check_model_memory(model: str | Type[GenerativeModel], n_features: int, config: Any = None,
+                       batch_size: int = 256, n_rows: int = 0) -> int:
+    """The model's :meth:`GenerativeModel.memory_estimate` (bytes), after refusing it with a
+    :class:`genlib.limits.LimitError` when it exceeds the model-memory limit (half of the memory available, or
+    ``$GENLAB_MAX_MODEL_MB``). Call it before building a model: where a training spec is turned into a model."""
+    cls = get_model_class(model) if isinstance(model, str) else model
+    estimate = cls.memory_estimate(int(n_features), config, batch_size=int(batch_size), n_rows=int(n_rows))
+    check_memory(estimate, f"model '{cls.name}' on {int(n_features):,} columns")
+    return estimate
 
 
 def models_with(capability: Capability) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ from sklearn.neighbors import KernelDensity
 
 from genlib.params import param
 
-from .base import Capability, GenerativeModel, ModelError, register
+from .base import Capability, GenerativeModel, ModelError, model_config, register
 
 _COV_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -52,6 +53,16 @@ class GMM(GenerativeModel):
     summary = ("K Gaussian bumps, each with its own weight, centre and covariance, fitted by "
                "expectation-maximisation. Sampling picks a component k with probability π_k, then draws from "
                "its Gaussian. The density is exact, so every point gets a log-likelihood (seed 003).")
+
+    @classmethod
+    def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
+        """EM's float64 arrays: K covariances, their Cholesky factors and precisions (K · d² · 8 bytes each for
+        full covariances, d² for tied, K · d for diag/spherical), plus the n × K responsibilities and a copy of
+        the data."""
+        c = config if config is not None else model_config(cls)
+        k, d, n = int(c.n_components), int(n_features), int(n_rows)
+        per = {"full": k * d * d, "tied": d * d}.get(c.covariance_type, k * d)
+        return int(3 * per * 8 + n * (2 * k + 2 * d) * 8)
 
     def __init__(self, config: GMMConfig, n_features: int, device: torch.device | str = "cpu",
                  n_classes: int = 0, image_shape: tuple[int, ...] | None = None):
@@ -189,6 +200,12 @@ class Gaussian(GenerativeModel):
                "marginal is symmetric and light-tailed, so skewed or heavy-tailed columns are fitted poorly. "
                "Sampling is x = μ + Lε with ε ~ N(0, I) and LLᵀ = Σ; the log-likelihood is exact.")
 
+    @classmethod
+    def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
+        """The d × d covariance, its Cholesky factor and working copies (float64), plus a copy of the data."""
+        d, n = int(n_features), int(n_rows)
+        return int(4 * d * d * 8 + 2 * n * d * 8)
+
     def __init__(self, config: GaussianConfig, n_features: int, device: torch.device | str = "cpu",
                  n_classes: int = 0, image_shape: tuple[int, ...] | None = None):
         super().__init__(config, n_features, device, n_classes, image_shape)
@@ -259,6 +276,13 @@ class GaussianCopula(GenerativeModel):
                "construction; the dependence is a Gaussian one, estimated as the correlation of the normal "
                "scores Φ⁻¹(rank/(n+1)). Sampling draws correlated normals, maps them to uniforms with Φ and "
                "reads each column's empirical quantile; it never goes beyond the training range.")
+
+    @classmethod
+    def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
+        """The d × d copula correlation, its Cholesky factor and working copies (float64), plus the data, its
+        normal scores and the sorted marginals."""
+        d, n = int(n_features), int(n_rows)
+        return int(4 * d * d * 8 + 4 * n * d * 8)
 
     def __init__(self, config: CopulaConfig, n_features: int, device: torch.device | str = "cpu",
                  n_classes: int = 0, image_shape: tuple[int, ...] | None = None):
@@ -374,6 +398,11 @@ class KDE(GenerativeModel):
                "so any distribution can be fitted given enough data. The bandwidth h sets the bump width: too "
                "small copies the training points, too large blurs the structure; Scott's and Silverman's rules "
                "shrink it as n grows. Sampling picks a training point at random and adds kernel noise.")
+
+    @classmethod
+    def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
+        """Every training row kept (float64), twice: the points and scikit-learn's tree over them."""
+        return int(3 * int(n_rows) * int(n_features) * 8)
 
     def __init__(self, config: KDEConfig, n_features: int, device: torch.device | str = "cpu",
                  n_classes: int = 0, image_shape: tuple[int, ...] | None = None):

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from genlib.errors import UserError
+from genlib.limits import SAMPLE_ROWS
 
 from ..transforms import Transform, transform_from_state
 from genlib.params import config_to_json
@@ -68,6 +69,7 @@ class FittedModel:
         row (default: the classes in turn)."""
         if n < 1:
             raise ValueError("number of samples must be at least 1")
+        SAMPLE_ROWS.check(int(n), f"a sample of {self.name}")  # before any work: $GENLAB_MAX_SAMPLE_ROWS
         if labels is None and self.model.has(Capability.CONDITION) and self.model.n_classes:
             labels = np.arange(n) % self.model.n_classes  # a conditional model with no labels: every class in turn
         lab = None if labels is None else torch.as_tensor(labels, device=self.model.device)
