@@ -244,7 +244,8 @@ def live_table() -> None:
                  key="cmp_table")
     st.caption(f"Every metric uses {n_eval} held-out test rows and as many fresh samples per run"
                + (f" (a fixed subsample of the {len(ds.test)} test rows)" if len(ds.test) > n_eval else "")
-               + ". Best run per column in **green**; ↓ lower is better, ↑ higher is better, →x closest to x. "
+               + ". Best run per column in **green**; ↓ lower is better, ↑ higher is better, →x closest to x; "
+               "— could not be computed (non-finite or overflowing samples). "
                "Hover a column header for its meaning."
                + (" Held-out log-likelihood is left out: these data are integer levels (pixels), whose density is "
                   "a set of spikes; it would need dequantization." if discrete_data else ""))

@@ -1,10 +1,13 @@
 """Train: pick data and a model, start a background job, watch it learn, inspect and download its samples."""
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from genlib import figures
 from genlib.data import Dataset
+from genlib.metrics.sanity import run_warnings
 from genlib.metrics.suite import SUITE, floor, reference_for
 from genlib.models import REGISTRY, compatible_models
 from genlib.store import RunKind, RunRecord, StoreError
@@ -31,6 +34,13 @@ manager = job_manager()
 
 #: The four metric cards: marginals, dependence, "can a classifier tell?", and mode coverage.
 HEADLINE = ("anderson_darling", "kendall_error", "c2st_auc", "coverage")
+
+
+def _card(value: float | None) -> tuple[str, str]:
+    """A metric card's value, and a sentence for its help when there is no number to show ("—", never "nan")."""
+    if value is None or not math.isfinite(value):
+        return "—", "Could not be computed for this run (the samples are not finite or too large); see its warnings. "
+    return f"{value:.3f}", ""
 
 
 def _start(spec: TrainSpec) -> None:
@@ -107,7 +117,7 @@ with right:
         st.stop()
     job, record = options[key]
 
-    def overview(s: JobSnapshot, data: Dataset | None) -> None:
+    def overview(s: JobSnapshot, data: Dataset | None, warnings: list[str] | None = None) -> None:
         """Progress, metrics and curves of a job (live) or a stored run (its record seen as a finished job)."""
         st.progress(s.fraction, text=f"{s.status.value} · step {s.step}/{s.total} · {s.elapsed:.1f}s"
                                      + (f" · {s.steps_per_s:.0f} steps/s" if s.steps_per_s else "")
@@ -127,14 +137,16 @@ with right:
             for col, name in zip(cols, HEADLINE):
                 info = SUITE[name]
                 if name in s.metrics:
-                    col.metric(info.title, f"{s.metrics[name]:.3f}",
-                               help=f"{info.description} Oracle floor (real vs real): "
-                                    f"{fl.get(name, float('nan')):.3f}.")
+                    value, why = _card(s.metrics[name])
+                    col.metric(info.title, value, help=f"{why}{info.description} Oracle floor (real vs real): "
+                                                       f"{_card(fl.get(name))[0]}.")
             if fl:
                 st.caption("Scored on fresh samples against the held-out test split. The oracle floor — the same "
                            f"metric between two real samples — is AD {fl['anderson_darling']:.2f}, Kendall "
                            f"{fl['kendall_error']:.3f}: a model near it is as good as the data can tell. The "
                            "**Compare** page shows every metric for several runs side by side.")
+        for warning in warnings or []:
+            st.warning(f"Finished with a warning: {md(warning)}", icon=":material/warning:")
         with st.expander("What these metrics measure"):
             for name in HEADLINE:
                 info = SUITE[name]
@@ -152,7 +164,8 @@ with right:
         @st.fragment(run_every=1.0 if not job.status.finished else None)
         def live() -> None:
             s = job.snapshot()
-            overview(s, job.spec.dataset)
+            result = job.result if s.status.finished else None  # its warnings, as the stored row keeps them
+            overview(s, job.spec.dataset, run_warnings(result.summary) if result is not None else None)
             flag = f"_seen_finished_{s.id}"
             if s.status.finished and not st.session_state.get(flag):
                 st.session_state[flag] = True
@@ -168,7 +181,7 @@ with right:
         data = dataset_of(record)
         st.caption(f"Stored run **{record.id}**: {record.model} on {md(record.dataset)}, seed {record.seed}, created "
                    f"{fmt_time(record.created)}.")
-        overview(s, data)
+        overview(s, data, run_warnings(record.summary))
         fitted = None
         if record.run_dir is not None and record.status != JobStatus.FAILED.value:
             try:
@@ -180,7 +193,11 @@ with right:
         st.subheader("Samples vs real data")
         default_n = min(len(data.test) * 4, 2000) if data is not None else 1000
         n = st.slider("samples", 50, 5000, default_n, key=f"n_{s.id}")
-        fake = fitted.sample(n, seed=0)  # a conditional model draws every class in turn
+        try:
+            fake = fitted.sample(n, seed=0)  # a conditional model draws every class in turn
+        except FloatingPointError as exc:  # a diverged model: nothing to plot or download
+            st.error(f"Cannot draw samples: {md(exc)}")
+            st.stop()
         columns = list(data.columns) if data is not None else list(fitted.columns)
         shape = data.image_shape if data is not None else fitted.info.get("image_shape")
         if shape:

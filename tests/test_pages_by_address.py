@@ -152,3 +152,19 @@ def test_lorenz_section_shows_the_stored_model_and_its_stored_trajectories(make_
     at = _open("pages/lorenz.py", run=run_id, gen="20000101-000000-nosuch")
     assert "gen=20000101-000000-nosuch (no such generation run here" in _text(at)
     assert at.query_params["gen"] == gen_id, "the default view: the run's newest trajectories"
+
+
+def test_train_page_shows_a_stored_runs_warnings_and_no_bare_nan(finance, make_manager) -> None:
+    run_id = _stored(make_manager, TrainSpec("gaussian", finance, eval_period_s=None, eval_samples=300,
+                                             name="gaussian with warnings"))
+    store = RunStore()
+    record = store.get(run_id)
+    record.summary = {"warnings": ["Column 'x': 3 of 300 samples lie more than 10 training ranges outside."]}
+    record.metrics["anderson_darling"] = float("nan")
+    store.update(record)
+    at = _open("pages/train.py", run=run_id)
+    assert any("Column 'x': 3 of 300 samples lie more than 10 training ranges outside." in shown(w.value)
+               for w in at.warning), [w.value for w in at.warning]
+    ad = next(m for m in at.metric if m.label == "Anderson–Darling")
+    assert ad.value == "—" and "Could not be computed" in ad.help
+    assert all(m.value != "nan" for m in at.metric)

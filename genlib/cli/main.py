@@ -166,6 +166,7 @@ def _run_to_end(spec, store, quiet: bool) -> int:
     """Run one job in this process, with a progress bar; print its run id on stdout. A failure (including a run that
     could not be saved) exits non-zero with its reason."""
     from genlib.logs import log_file
+    from genlib.metrics.sanity import run_warnings
     from genlib.train import JobManager, JobStatus
 
     manager = JobManager(max_concurrent=1, store=store)
@@ -180,6 +181,8 @@ def _run_to_end(spec, store, quiet: bool) -> int:
     metrics = ", ".join(f"{k}={v:.4g}" for k, v in snap.metrics.items())
     print(f"{snap.status.value}: {snap.step} steps in {snap.elapsed:.1f}s on {snap.device}; {metrics}",
           file=sys.stderr)
+    for warning in run_warnings(job.result.summary if job.result is not None else {}):
+        print(f"genlib: warning: {warning}", file=sys.stderr)  # the run is kept (exit 0); its row keeps these too
     print(snap.run_id)
     return 0
 
@@ -242,6 +245,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         rows = fitted.sample(args.n, seed=args.seed)
     except FloatingPointError as exc:  # the model diverged: its samples are NaN/inf, nothing worth writing
         raise CliError(f"cannot sample: {exc}") from None
+    bad = ~np.isfinite(rows)
+    if bad.any():  # finite in model space, overflowed by the inverse transform (e.g. exp of a huge value)
+        cols = [c for c, b in zip(fitted.columns, bad.any(axis=0)) if b]
+        raise CliError(f"cannot sample: {int(bad.any(axis=1).sum())} of {args.n} rows are not finite (NaN or ±inf, "
+                       f"in column(s) {', '.join(map(repr, cols))}); the model has diverged, nothing was written")
     table = csv_safe(pd.DataFrame(rows, columns=fitted.columns))  # column names from a user's CSV
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -315,6 +323,7 @@ def _suite(real: np.ndarray, fake: np.ndarray, real_cols: list[str], train_path:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from genlib.logs import configure_logging
+    from genlib.metrics.sanity import run_warnings
     from genlib.store import RunKind, RunStore
     configure_logging()  # the store's warnings (damaged rows, repairs) go to the log; stderr gets one line
     store = RunStore()   # opening it reconciles: runs whose process died are listed as interrupted
@@ -341,12 +350,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':24s} {'kind':10s} {'model':8s} {'dataset':14s} {'status':11s} {'steps':>6s} {'AD':>8s} "
           f"{'Kendall':>8s}  created")
+    warned = 0
     for r in records:
         ad = r.metrics.get("anderson_darling", float("nan"))
         ke = r.metrics.get("kendall_error", float("nan"))
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        print(f"{r.id:24s} {r.kind:10s} {r.model:8s} {r.dataset[:14]:14s} {r.status:11s} {r.steps:6d} {ad:8.3f} "
+        status = r.status + ("*" if run_warnings(r.summary) else "")  # same column, one character more
+        warned += status.endswith("*")
+        print(f"{r.id:24s} {r.kind:10s} {r.model:8s} {r.dataset[:14]:14s} {status:11s} {r.steps:6d} {ad:8.3f} "
               f"{ke:8.3f}  {when}")
+    if warned:  # on stderr, like every remark: stdout stays one row per run for scripts that parse it
+        print(f"* {warned} run(s) finished with warnings (non-finite or far-out samples, metrics that could not be "
+              "computed): 'genlib runs --json' lists them under summary.warnings", file=sys.stderr)
     return 0
 
 

@@ -28,6 +28,15 @@ MIN_TEST_ROWS = 6
 MIN_TRAIN_ROWS = 2
 #: Largest integer float64 holds exactly; larger integers are rounded (precision lost).
 EXACT_INT = 2**53
+#: Largest magnitude a column may hold. Training and the metrics square values and differences (variances, squared
+#: distances, MMD kernels) and sum them over up to ~1e6 rows: float64 overflows at ~1.8e308, so |x| ≤ 1e150 keeps
+#: every square (≤ 4e300 for a difference) and such a sum finite with room to spare. Larger values train into NaN
+#: losses or NaN metrics that blame the learning rate instead of the data.
+MAX_ABS_VALUE = 1e150
+#: Smallest spread (max − min) a column may have: below it squared deviations (< 1e-300) run into float64's
+#: underflow (smallest normal ~2.2e-308) and the column's standard deviation comes out 0 or inexact. A column at
+#: 1e-200 next to one at 1e200 (scales 1e400 apart) is refused by one bound or the other.
+MIN_SPAN = 1e-150
 
 CsvSource = Union[str, Path, BinaryIO, Any]
 
@@ -304,7 +313,28 @@ def _validate(df: pd.DataFrame, label: str, need_rows: int = MIN_ROWS, need_why:
     constant = [c for c, span in zip(columns, spans) if span == 0]
     if constant:
         raise DataError(f"{label} has constant columns (one value in every row): {_names(constant)}; drop them.")
+    lows, highs = values.min(axis=0), values.max(axis=0)
+    huge_cols = [i for i in range(len(columns)) if max(abs(lows[i]), abs(highs[i])) > MAX_ABS_VALUE]
+    if huge_cols:
+        raise DataError(
+            f"{label} has values too large to train on in {_plural(len(huge_cols), 'column')} "
+            f"{_ranges(columns, huge_cols, lows, highs)}: magnitudes above {MAX_ABS_VALUE:.0e} overflow float64 once "
+            "squared; rescale (e.g. divide by a power of ten) or take logarithms first."
+        )
+    tiny = [i for i in range(len(columns)) if spans[i] < MIN_SPAN]
+    if tiny:
+        raise DataError(
+            f"{label} has {_plural(len(tiny), 'column')} whose values differ by less than {MIN_SPAN:.0e} "
+            f"{_ranges(columns, tiny, lows, highs)}: float64 cannot train on differences that small; "
+            "rescale (e.g. multiply by a power of ten) first."
+        )
     return columns, values, notes
+
+
+def _ranges(columns: list[str], idx: list[int], lows: np.ndarray, highs: np.ndarray, limit: int = 5) -> str:
+    """'a' (from -1e+300 to 2e+300), 'b' (…): each column named with its range."""
+    shown = ", ".join(f"'{columns[i]}' (from {lows[i]:.3g} to {highs[i]:.3g})" for i in idx[:limit])
+    return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
 
 
 def _huge_integers(df: pd.DataFrame, columns: list[str]) -> dict[str, tuple[np.ndarray, bool, bool]]:

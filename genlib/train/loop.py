@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from ..data import Dataset
-from ..metrics.suite import DEFAULT_EVAL_ROWS, reference_for, score_model
+from ..metrics.likelihood import is_discrete
+from ..metrics.sanity import FAR_OUT_K, metric_warnings, sample_warnings
+from ..metrics.suite import DEFAULT_EVAL_ROWS, SUITE, reference_for, score_model
 from ..models import Capability, FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
 from ..store import RunKind
 from ..transforms import make_transform
@@ -122,8 +124,30 @@ class TrainSpec(Task):
         preview = draw_preview(fitted, self)
         if preview is not None:
             ctx.report(Progress(state.step, state.total, preview=preview))
+        warnings = final_warnings(fitted, self.dataset, final, self.eval_samples)
         return TaskResult(fitted=fitted, metrics=final, training=state.to_checkpoint(), stopped=ctx.should_stop(),
-                          arrays=stored_codes(fitted, self.dataset))
+                          arrays=stored_codes(fitted, self.dataset), summary={"warnings": warnings} if warnings else {})
+
+
+def final_warnings(fitted: FittedModel, dataset: Dataset, metrics: dict[str, float],
+                   n_max: int = DEFAULT_EVAL_ROWS, seed: int = 12345) -> list[str]:
+    """What a run that ends "done" must still say about its final evaluation samples (the same rows
+    `evaluate_fitted` scored: same reference size, same seed): non-finite values, values more than
+    :data:`~genlib.metrics.sanity.FAR_OUT_K` training ranges outside a column's training data, and metrics that
+    came out NaN."""
+    ref = reference_for(dataset, n_rows=n_max)
+    labels = ref.labels if fitted.model.has(Capability.CONDITION) and ref.labels is not None else None
+    try:
+        fake = fitted.sample(ref.n_rows, seed=seed, labels=labels)
+    except FloatingPointError:  # non-finite before the inverse transform: nothing to check per column
+        out = ["The model's samples are not finite (NaN or ±inf): it has diverged."]
+    else:
+        out = sample_warnings(fake, dataset.train, dataset.columns, FAR_OUT_K)
+    titles = {k: SUITE[k].title for k in metrics if k in SUITE}
+    scored = dict(metrics)
+    if is_discrete(ref.test):  # integer levels (pixels): log-likelihood is NaN by design, not a failure
+        scored.pop("log_likelihood", None)
+    return out + metric_warnings(scored, titles)
 
 
 #: Rows whose latent codes a training run stores with itself (train then test split), so the Latent explorer and the
