@@ -83,6 +83,8 @@ with c1:
         st.caption(f"Continued by run {', '.join(children)}.")
     if record.error:
         (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(record.error))
+    for warning in (record.summary or {}).get("warnings", []):   # far-out or non-finite samples, NaN metrics
+        st.warning(md(warning))
     if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
         page, param = PAGE_OF_KIND[record.kind]
         st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",

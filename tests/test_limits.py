@@ -207,3 +207,18 @@ def test_fit_refuses_before_building(finance, monkeypatch) -> None:
     small_machine(monkeypatch, 0.01)
     with pytest.raises(LimitError, match="GENLAB_MAX_MODEL_MB"):
         genlib.fit("vae", finance, steps=1)
+
+
+def test_the_engine_refuses_a_model_too_large_for_the_machine_before_building_it(monkeypatch) -> None:
+    """The app's jobs (and `continue`) go through genlib.train.build: the check sits there, before any allocation."""
+    from conftest import SAFETY_TIMEOUT
+
+    from genlib.data import load_dataset
+    from genlib.train import JobManager, JobStatus, TrainSpec
+    monkeypatch.setenv("GENLAB_MAX_MODEL_MB", "1")
+    job = JobManager(max_concurrent=1).submit(TrainSpec("vae", load_dataset("finance"), config={"enc_width": 1024},
+                                                        steps=5, eval_period_s=None))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.FAILED and "GENLAB_MAX_MODEL_MB" in snap.error and snap.traceback is None
+    assert job.fitted is None

@@ -19,7 +19,8 @@ from ..data import Dataset
 from ..metrics.likelihood import is_discrete
 from ..metrics.sanity import FAR_OUT_K, metric_warnings, sample_warnings
 from ..metrics.suite import DEFAULT_EVAL_ROWS, SUITE, reference_for, score_model
-from ..models import Capability, FittedModel, ModelError, NonFiniteLossError, get_model_class, model_config
+from ..models import (Capability, FittedModel, ModelError, NonFiniteLossError, check_model_memory, get_model_class,
+                      model_config)
 from ..store import RunKind
 from ..transforms import make_transform
 from .task import JobContext, Progress, Task, TaskResult
@@ -217,6 +218,9 @@ def build(spec: TrainSpec, device: torch.device) -> FittedModel:
         return fitted
     model_cls = get_model_class(spec.model)
     config = model_config(model_cls, spec.config)
+    # before any allocation: a model too large for this machine is refused with its estimate (genlib.limits), for
+    # the app, the CLI and the library alike
+    check_model_memory(model_cls, spec.dataset.n_features, config, spec.batch_size, len(spec.dataset.train))
     transform = make_transform(spec.transform, spec.dataset.train)
     with _INIT_LOCK:
         torch.manual_seed(spec.seed)
