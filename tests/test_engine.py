@@ -386,3 +386,21 @@ def test_job_asking_for_cuda_without_gpu_fails_clearly(finance, make_manager) ->
     job = make_manager().submit(vae_spec(finance, device="cuda"))
     assert job.wait(SAFETY_TIMEOUT)
     assert job.snapshot().status is JobStatus.FAILED and "sees no GPU" in job.snapshot().error
+
+
+def test_a_training_stopped_before_its_first_step_keeps_no_run(finance, make_manager, tmp_path) -> None:
+    """Stop pressed while the model is still being built: the loop ends at its first check, and an untrained model
+    is not kept as a run (nothing to sample, nothing to continue)."""
+    from genlib.store import RunStore
+
+    class StopsAtOnce(TrainSpec):
+        def execute(self, ctx):
+            ctx.job.stop()            # what the Stop button does, before the loop's first step
+            return super().execute(ctx)
+
+    store = RunStore(tmp_path / "store")
+    job = make_manager(store=store).submit(StopsAtOnce("vae", finance, steps=300, eval_period_s=None))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.STOPPED and snap.step == 0 and snap.run_id is None
+    assert len(store) == 0 and not [p for p in (tmp_path / "store" / "runs").rglob("*") if p.is_file()]

@@ -233,6 +233,8 @@ class Job:
                 if result.metrics:
                     self._record_metrics(result.metrics)
                 self.status = JobStatus.STOPPED if (result.stopped or self._stop.is_set()) else JobStatus.DONE
+                if self.status is JobStatus.STOPPED and self.kind == "train" and self.step <= self._start_step:
+                    self._discard = True   # stopped before its first step: an untrained model is not a run
             if store is not None and not self._discard:
                 self._commit(store, result)
             with self._lock:
