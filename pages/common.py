@@ -278,8 +278,8 @@ def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None
     @st.fragment(run_every=1.0)
     def body() -> None:
         s = job.snapshot()
-        phase = (s.live or {}).get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "") \
-            if isinstance(s.live, dict) or s.live is None else ""
+        live = s.live if isinstance(s.live, dict) else {}
+        phase = live.get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
         parts = [f"{md(s.name)} — {s.status.value}", phase, f"step {s.step:,}/{s.total:,}" if with_steps else "",
                  f"{fmt_duration(s.eta_s)} left" if s.eta_s is not None else ""]
         st.progress(s.fraction, text=" · ".join(p for p in parts if p))
@@ -312,12 +312,14 @@ def steps_to_continue(record: RunRecord) -> int:
     return int(left if left > 0 else max(done or 0, 1))
 
 
-def continuable(record: RunRecord) -> bool:
-    """A training run of an iterative model with a checkpoint, stopped or interrupted before its planned end."""
+def continuable(record: RunRecord, continued: set[str] | None = None) -> bool:
+    """A training run of an iterative model with a checkpoint, stopped or interrupted before its planned end, and not
+    continued yet (``continued``: the store's :meth:`~genlib.store.RunStore.continued`, when the caller has it)."""
     cls = REGISTRY.get(record.model)
+    continued = run_store().continued() if continued is None else continued
     return (record.kind == RunKind.TRAIN.value and cls is not None and cls.iterative and record.checkpoint is not None
             and record.status in (JobStatus.STOPPED.value, JobStatus.INTERRUPTED.value)
-            and record.id not in run_store().continued())
+            and record.id not in continued)
 
 
 def sidebar_job_monitor() -> None:
@@ -332,11 +334,9 @@ def sidebar_job_monitor() -> None:
         st.fragment(run_every=1.0 if manager.active else None)(_monitor_body)()
 
 
-def _interrupted_runs() -> list[RunRecord]:
-    """Interrupted (or stopped) runs not yet continued, newest first: what the sidebar offers to continue."""
-    store = run_store()
-    continued = store.continued()
-    return [r for r in store.list(kinds=None, status=JobStatus.INTERRUPTED.value) if r.id not in continued][:3]
+def _interrupted_runs(continued: set[str]) -> list[RunRecord]:
+    """Interrupted runs not yet continued, newest first: what the sidebar offers to continue."""
+    return [r for r in run_store().list(kinds=None, status=JobStatus.INTERRUPTED.value) if r.id not in continued][:3]
 
 
 def _monitor_body() -> None:
@@ -344,8 +344,8 @@ def _monitor_body() -> None:
     if st.session_state.pop("_rerun_app", False):
         st.rerun(scope="app")   # a Continue pressed in here: the page shows the new run
     snaps = manager.snapshots()
-    continued = run_store().continued()
-    interrupted = _interrupted_runs()
+    continued = run_store().continued()   # read once per refresh: it scans the table
+    interrupted = _interrupted_runs(continued)
     if not snaps and not interrupted:
         st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
         return
@@ -364,7 +364,7 @@ def _monitor_body() -> None:
     for r in interrupted:
         st.progress(min(1.0, (r.steps or 0) / max(r.total or 1, 1)),
                     text=f"{STATUS_ICON[JobStatus.INTERRUPTED]} **{md(r.name)}** — interrupted at step {r.steps}")
-        if continuable(r):
+        if continuable(r, continued):
             st.button(f"Continue ({steps_to_continue(r)} steps)", key=f"sidebar_cont_{r.id}", on_click=continue_run,
                       args=(r.id, steps_to_continue(r)),
                       help="The app or command running it stopped; train on from its last checkpoint")

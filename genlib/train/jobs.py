@@ -123,7 +123,8 @@ class Job:
         self.metrics: dict[str, float] = {}
         self.preview: np.ndarray | None = None  # latest samples drawn by the training thread (spec.preview_samples)
         self.thread: threading.Thread | None = None
-        self._record: RunRecord | None = None
+        self._record: RunRecord | None = None   # the run's row as last written (None without a store)
+        self._store: RunStore | None = None
         self._staging: Path | None = None
 
     # --- called from the job's thread -------------------------------------------------------------------------
