@@ -12,8 +12,11 @@ torch.classes.__path__ = []
 
 st.set_page_config(page_title="GenLab", page_icon=":material/science:", layout="wide")
 
+from genlib.access import redact_paths  # noqa: E402
+from genlib.errors import UserError  # noqa: E402
 from genlib.store import StoreError  # noqa: E402
-from pages.common import job_manager, run_store, sidebar_job_monitor  # noqa: E402  (after set_page_config)
+from pages.common import job_manager, show_refusal, sidebar_job_monitor, whole_store  # noqa: E402
+from pages.identity import classroom_or_unsure, require_user, sidebar_identity  # noqa: E402
 
 PAGES = {
     "GenLab": [
@@ -34,10 +37,14 @@ from genlib.latent import warm_up_umap  # noqa: E402
 warm_up_umap()  # umap's first import compiles with numba (10+ s): do it in a background thread at app start
 page = st.navigation(PAGES)
 try:  # every page and the job monitor need the run store: an unusable GENLAB_HOME is one line, on every page
-    run_store()
+    store = whole_store()
+    viewer = require_user(str(store.db_path))   # classroom: who this browser is (asks for a name the first time)
     job_manager()
-except StoreError as exc:
-    st.error(f"The run store cannot be used: {exc}", icon=":material/error:")
+except (StoreError, UserError) as exc:   # UserError: e.g. a GENLAB_MODE that is neither personal nor classroom
+    text = redact_paths(str(exc)) if classroom_or_unsure() else str(exc)   # no server path to a class
+    st.error(f"GenLab cannot start: {text}", icon=":material/error:")
     st.stop()
+sidebar_identity(str(store.db_path))
 sidebar_job_monitor()  # pages start jobs in button callbacks, which run before this line
+show_refusal()         # a job a callback could not start (a fair-share limit): why, above the page
 page.run()

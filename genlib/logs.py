@@ -68,3 +68,15 @@ def configure_logging(home: str | Path | None = None, level: int = logging.INFO)
             logger.setLevel(level)
         _HANDLER = handler
     return path
+
+
+def also_log(name: str) -> None:
+    """Send the records of logger ``name`` (e.g. Streamlit's uncaught-exception logger) to the log file too, so a
+    classroom server, which shows students one line, keeps the details. Idempotent; a no-op without a log file."""
+    with _LOCK:
+        handler = _HANDLER
+        if handler is None:
+            return
+        logger = logging.getLogger(name)
+        if handler not in logger.handlers:
+            logger.addHandler(handler)

@@ -5,6 +5,9 @@ A preset is ``(page, name) → params``: ``page`` is the page's file stem ("dens
 parameters as text (what the address carries; each page checks them again when it opens them, so a preset made by
 an older GenLab falls back to defaults where a setting changed, with the same one-line note as a stale address).
 
+On a classroom server (genlib.access) each preset belongs to the user who saved it: a user sees their own presets
+and the ones the teacher broadcast to the class; two students may use the same name without touching each other's.
+
 Storage: one JSON file, ``$GENLAB_HOME/presets.json``, written atomically (a temporary file, then a rename). Why
 not SQLite like the run store: presets are few and small, the export format is the same JSON (one format to read
 and validate), and a person can read or mend the file. Writes in this process are serialised by a lock; two
@@ -20,10 +23,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from genlib.errors import UserError
 from genlib.paths import genlab_home
+
+if TYPE_CHECKING:
+    from genlib.access import Viewer
 
 __all__ = ["Preset", "PresetError", "FORMAT", "preset_file", "save_preset", "list_presets", "get_preset",
            "delete_preset", "export_json", "import_json"]
@@ -46,9 +52,24 @@ class Preset:
     name: str
     params: dict[str, str] = field(default_factory=dict)
     saved: float = 0.0
+    owner: str | None = None     # the user who saved it (None: saved before users existed, or imported as is)
+    broadcast: bool = False      # the teacher showed it to the whole class
 
     def to_json(self) -> dict[str, Any]:
-        return {"page": self.page, "name": self.name, "params": dict(self.params), "saved": self.saved}
+        out: dict[str, Any] = {"page": self.page, "name": self.name, "params": dict(self.params), "saved": self.saved}
+        if self.owner is not None:
+            out["owner"] = self.owner
+        if self.broadcast:
+            out["broadcast"] = True
+        return out
+
+
+def _visible(p: Preset, viewer: "Viewer | None") -> bool:
+    return viewer is None or viewer.sees_everything or p.owner == viewer.user.id or p.broadcast
+
+
+def _mine(p: Preset, viewer: "Viewer | None") -> bool:
+    return viewer is None or p.owner == viewer.user.id
 
 
 def preset_file() -> Path:
@@ -97,7 +118,9 @@ def _parse(text: str, where: str = "") -> list[Preset]:
             raise PresetError(f"{where}preset {i + 1} is not an object")
         page, name, params = _check(item.get("page"), item.get("name"), item.get("params"), f"{where}preset {i + 1}: ")
         saved = item.get("saved", 0.0)
-        out.append(Preset(page, name, params, float(saved) if isinstance(saved, (int, float)) else 0.0))
+        owner = item.get("owner")
+        out.append(Preset(page, name, params, float(saved) if isinstance(saved, (int, float)) else 0.0,
+                          owner if isinstance(owner, str) else None, item.get("broadcast") is True))
     return out
 
 
@@ -119,46 +142,59 @@ def _write(presets: list[Preset]) -> None:
         raise
 
 
-def save_preset(page: str, name: str, params: Mapping[str, str]) -> Preset:
-    """Save (or replace) the preset ``name`` of ``page``."""
+def save_preset(page: str, name: str, params: Mapping[str, str], viewer: "Viewer | None" = None,
+                broadcast: bool = False) -> Preset:
+    """Save (or replace) ``viewer``'s preset ``name`` of ``page``; ``broadcast`` (the teacher only) shows it to the
+    whole class."""
     page, name, params = _check(page, name, params)
-    preset = Preset(page, name, params, time.time())
+    if broadcast and viewer is not None and not viewer.user.teacher:
+        raise PresetError("only the teacher can show a preset to the whole class")
+    owner = None if viewer is None else viewer.user.id
+    preset = Preset(page, name, params, time.time(), owner, broadcast)
     with _LOCK:
-        presets = [p for p in _read() if (p.page, p.name) != (page, name)]
+        presets = [p for p in _read() if (p.page, p.name, p.owner) != (page, name, owner)]
         _write(presets + [preset])
     return preset
 
 
-def list_presets(page: str | None = None) -> list[Preset]:
-    """Every preset (of ``page`` if given), by page then name."""
+def list_presets(page: str | None = None, viewer: "Viewer | None" = None) -> list[Preset]:
+    """Every preset ``viewer`` may see (of ``page`` if given; all of them without a viewer), by page then name, the
+    viewer's own first."""
     with _LOCK:
         presets = _read()
-    return sorted((p for p in presets if page is None or p.page == page), key=lambda p: (p.page, p.name.lower()))
+    return sorted((p for p in presets if (page is None or p.page == page) and _visible(p, viewer)),
+                  key=lambda p: (p.page, p.name.lower(), not _mine(p, viewer)))
 
 
-def get_preset(page: str, name: str) -> Preset:
-    for p in list_presets(page):
+def get_preset(page: str, name: str, viewer: "Viewer | None" = None) -> Preset:
+    """``viewer``'s own preset of that name, else one broadcast to the class (or, for the teacher, anyone's)."""
+    for p in list_presets(page, viewer):
         if p.name == name:
             return p
     raise PresetError(f"no preset {name!r} on page {page!r}")
 
 
-def delete_preset(page: str, name: str) -> None:
+def delete_preset(page: str, name: str, viewer: "Viewer | None" = None) -> None:
+    """Delete the preset :func:`get_preset` finds; only its owner (or the teacher) may."""
+    target = get_preset(page, name, viewer)
+    if viewer is not None and not (viewer.sees_everything or target.owner == viewer.user.id):
+        raise PresetError(f"the preset {name!r} was shared by the teacher; only the teacher can delete it")
     with _LOCK:
         presets = _read()
-        kept = [p for p in presets if (p.page, p.name) != (page, name)]
+        kept = [p for p in presets if (p.page, p.name, p.owner) != (target.page, target.name, target.owner)]
         if len(kept) == len(presets):
             raise PresetError(f"no preset {name!r} on page {page!r}")
         _write(kept)
 
 
-def export_json(page: str | None = None, names: Iterable[str] | None = None) -> str:
-    """The presets (of ``page``; only ``names`` if given) as the JSON text :func:`import_json` reads."""
+def export_json(page: str | None = None, names: Iterable[str] | None = None, viewer: "Viewer | None" = None) -> str:
+    """The presets ``viewer`` may see (of ``page``; only ``names`` if given) as the JSON text :func:`import_json`
+    reads."""
     wanted = None if names is None else set(names)
-    return _dump(p for p in list_presets(page) if wanted is None or p.name in wanted)
+    return _dump(p for p in list_presets(page, viewer) if wanted is None or p.name in wanted)
 
 
-def import_json(text: str | bytes) -> list[str]:
+def import_json(text: str | bytes, viewer: "Viewer | None" = None) -> list[str]:
     """Add the presets of an exported file; returns their names as stored.
 
     The whole file is checked first (a bad file adds nothing; the error says what is wrong). A preset equal to a
@@ -170,17 +206,19 @@ def import_json(text: str | bytes) -> list[str]:
         except UnicodeDecodeError:
             raise PresetError("not a presets file: it is not UTF-8 text") from None
     incoming = _parse(text)
+    owner = None if viewer is None else viewer.user.id   # imported presets are the importer's own
     names = []
     with _LOCK:
         presets = _read()
         for new in incoming:
-            taken = {p.name: p for p in presets if p.page == new.page}
+            taken = {p.name: p for p in presets if p.page == new.page and (viewer is None or p.owner == owner)}
             name, n = new.name, 1
             while name in taken and taken[name].params != new.params:
                 n += 1
                 name = f"{new.name} (imported)" if n == 2 else f"{new.name} (imported {n - 1})"
             if name not in taken:
-                presets.append(Preset(new.page, name, new.params, new.saved or time.time()))
+                presets.append(Preset(new.page, name, new.params, new.saved or time.time(),
+                                      owner if viewer is not None else new.owner))
             names.append(name)
         _write(presets)
     return names

@@ -45,6 +45,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .access import Viewer
 from .errors import UserError
 from .models import CheckpointError, FittedModel
 from .paths import genlab_home
@@ -149,6 +150,9 @@ class RunRecord:
     owner_process: str | None = None    # "host:pid:start" of the process running it (recovery checks it is alive)
     staging: str | None = None          # its folder while it is written
     target: str | None = None           # where that folder goes when committed
+    owner: str | None = None            # the user it belongs to (genlib.access; None: made before users existed)
+    owner_name: str | None = None       # their label, as it was when the run started
+    shared: bool = False                # visible to the whole class, read-only (classroom mode)
 
     @property
     def checkpoint(self) -> Path | None:
@@ -195,7 +199,8 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "error": (str, _NONE), "config": (dict,), "dataset_params": (dict,), "transform": (str,), "columns": (list,),
     "metrics": (dict,), "history": (dict,), "kind": (str,), "total": (int,), "inputs": (dict,), "summary": (dict,),
     "parent": (str, _NONE), "checkpoint_step": (int, _NONE), "owner_process": (str, _NONE),
-    "staging": (str, _NONE), "target": (str, _NONE)}
+    "staging": (str, _NONE), "target": (str, _NONE), "owner": (str, _NONE), "owner_name": (str, _NONE),
+    "shared": (bool,)}
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -223,7 +228,8 @@ def _checked(name: str, value: Any) -> Any:
             return {k: float("nan") if v is None else float(v) for k, v in value.items()}
         return value
     wanted = " or ".join("null" if t is _NONE else {"str": "text", "float": "a number", "int": "an integer",
-                                                     "dict": "an object", "list": "a list"}[t.__name__]
+                                                     "dict": "an object", "list": "a list", "bool": "true or false"
+                                                     }[t.__name__]
                          for t in allowed)
     shown = json.dumps(value, default=str)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
@@ -693,6 +699,17 @@ class RunStore:
     def __len__(self) -> int:
         return int(self._execute("SELECT COUNT(*) FROM runs")[0][0])
 
+    def set_shared(self, run_id: str, shared: bool) -> RunRecord:
+        """Share a run with the whole class, read-only (or stop sharing it)."""
+        record = self.get(run_id)
+        record.shared = bool(shared)
+        self.add(record)
+        return record
+
+    def for_viewer(self, viewer: Viewer) -> "ViewerStore":
+        """The store as ``viewer`` sees it (genlib.access): their own runs and the shared ones."""
+        return ViewerStore(self, viewer)
+
     def get(self, run_id: str) -> RunRecord:
         rows = self._execute("SELECT id, record, kind FROM runs WHERE id = ?", (run_id,))
         if not rows:
@@ -720,6 +737,61 @@ class RunStore:
         return {} if path is None or not path.is_file() else read_results(path)
 
 
+class ViewerStore:
+    """One user's view of a :class:`RunStore` (what a page holds in classroom mode): lists and reads only the runs
+    they may see (their own and the shared ones; every run for the teacher and in personal mode), and deletes or
+    shares only what they may manage. Someone else's private run is "not found", as if it did not exist. Everything
+    else (the root, reconcile, the lifecycle the engine uses) is the store's own."""
+
+    def __init__(self, store: RunStore, viewer: Viewer):
+        self.store, self.viewer = store, viewer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def _visible(self, record: RunRecord) -> bool:
+        return self.viewer.can_see(record.owner, record.shared)
+
+    def can_manage(self, record: RunRecord) -> bool:
+        return self.viewer.can_manage(record.owner)
+
+    def list(self, *args: Any, **kwargs: Any) -> list[RunRecord]:
+        return [r for r in self.store.list(*args, **kwargs) if self._visible(r)]
+
+    def __iter__(self) -> Iterator[RunRecord]:
+        return iter(self.list(kinds=None))
+
+    def __len__(self) -> int:
+        return len(self.list(kinds=None))
+
+    def get(self, run_id: str) -> RunRecord:
+        try:
+            record = self.store.get(run_id)
+        except StoreError:
+            if self.viewer.sees_everything:
+                raise
+            record = None
+        if record is None or not self._visible(record):
+            raise StoreError(f"no run with id {run_id!r}")   # no path, no hint whether it exists
+        return record
+
+    def load(self, run_id: str, device: str = "cpu") -> FittedModel:
+        self.get(run_id)
+        return self.store.load(run_id, device)
+
+    def results(self, run_id: str) -> dict[str, np.ndarray]:
+        self.get(run_id)
+        return self.store.results(run_id)
+
+    def delete(self, run_id: str) -> None:
+        self.viewer.check_manage(self.get(run_id).owner, f"run {run_id}")
+        self.store.delete(run_id)
+
+    def set_shared(self, run_id: str, shared: bool) -> RunRecord:
+        self.viewer.check_manage(self.get(run_id).owner, f"run {run_id}")
+        return self.store.set_shared(run_id, shared)
+
+
 def record_from_job(snapshot: Any, spec: Any, run_id: str, run_dir: Path | None) -> RunRecord:
     """A record from a job's snapshot and its task (whatever the task describes about itself)."""
     describe = getattr(spec, "describe", None)
@@ -730,7 +802,8 @@ def record_from_job(snapshot: Any, spec: Any, run_id: str, run_dir: Path | None)
         elapsed=round(snapshot.elapsed, 3), run_dir=None if run_dir is None else str(run_dir),
         error=snapshot.error, config=dict(snapshot.config), metrics=dict(snapshot.metrics), total=snapshot.total,
         history={"loss_steps": snapshot.loss_steps, "losses": snapshot.losses,
-                 "metric_history": snapshot.metric_history}, **extra)
+                 "metric_history": snapshot.metric_history}, owner=getattr(snapshot, "owner", None),
+        owner_name=getattr(snapshot, "owner_name", None), **extra)
 
 
 def _disk_full(path: Path) -> bool:

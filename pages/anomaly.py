@@ -24,7 +24,7 @@ from genlib.train import Job, JobStatus, Task, TrainSpec
 from pages import urlstate
 from pages.text import md
 from pages.common import (MAX_UPLOAD_MB, csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget,
-                          run_store, train_setting)
+                          run_store, submit_job, train_setting)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -59,7 +59,9 @@ def _submit(task: Task | None, param: str, clear: tuple[str, ...] = ()) -> None:
     the ids in ``clear`` belong to the previous GAN and go."""
     if task is None:
         return
-    job = manager.submit(task)
+    job = submit_job(task)
+    if job is None:   # refused (a fair-share limit): the message shows above the page
+        return
     for name in (param, *clear):
         st.query_params.pop(name, None)
     st.session_state[f"an_pending_{param}"] = job.id

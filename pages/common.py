@@ -17,11 +17,14 @@ from genlib.data.csv_loader import min_rows
 from genlib.logs import log_file
 from genlib.models import REGISTRY
 from genlib.params import Param, params_of
+from genlib.access import Mode, redact_paths
 from genlib.errors import UserError
-from genlib.store import RunKind, RunRecord, RunStore, default_root
-from genlib.train import Job, JobManager, JobSnapshot, JobStatus, TrainSettings, TrainSpec, continue_spec
+from genlib.store import RunKind, RunRecord, RunStore, ViewerStore, default_root
+from genlib.train import Job, JobManager, JobSnapshot, JobStatus, Task, TrainSettings, ViewerJobs, \
+    continue_spec
 from genlib.uploads import list_uploads, load_upload, save_upload
 from pages import urlstate
+from pages.identity import mode, viewer
 from pages.text import md
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -55,19 +58,45 @@ def _store(root: str) -> RunStore:
     return RunStore(root)
 
 
-def run_store() -> RunStore:
-    """The run store under $GENLAB_HOME (one object per root, shared by every session)."""
+def whole_store() -> RunStore:
+    """The run store under $GENLAB_HOME itself (one object per root, shared by every session): for the app's start
+    checks. Pages use :func:`run_store`."""
     return _store(str(default_root()))
 
 
+def run_store() -> ViewerStore:
+    """The run store as this session's user sees it (genlib.access): every run in personal mode and for the
+    teacher; a student's own runs and the shared ones on a classroom server."""
+    return whole_store().for_viewer(viewer())
+
+
 @st.cache_resource(show_spinner=False)
-def _manager(root: str) -> JobManager:
-    return JobManager(store=_store(root))
+def _manager(root: str, classroom: bool) -> JobManager:
+    return JobManager(store=_store(root), classroom=classroom)
 
 
-def job_manager() -> JobManager:
-    """The one JobManager of this process: jobs outlive page changes and are seen from every tab."""
-    return _manager(str(default_root()))
+def job_manager() -> ViewerJobs:
+    """The process's one engine as this session's user sees it: jobs outlive page changes and are seen from every
+    tab of their owner (and by the teacher); submissions are recorded as this user's and go through the fair-share
+    limits."""
+    return _manager(str(default_root()), mode() is Mode.CLASSROOM).for_viewer(viewer())
+
+
+def submit_job(task: Task) -> Job | None:
+    """Submit a task as this session's user; a refusal (a fair-share limit, another user's run) is shown at the top
+    of the next page run (:func:`show_refusal`) and gives None. Safe in button callbacks."""
+    try:
+        return job_manager().submit(task)
+    except UserError as exc:
+        st.session_state["_refused"] = str(exc)
+        return None
+
+
+def show_refusal() -> None:
+    """The message of a submission refused in a callback (see :func:`submit_job`), once, above the page."""
+    msg = st.session_state.pop("_refused", None)
+    if msg:
+        st.error(md(msg), icon=":material/block:")
 
 
 def damaged_rows_warning(store: RunStore) -> None:
@@ -79,10 +108,13 @@ def damaged_rows_warning(store: RunStore) -> None:
                    icon=":material/warning:")
 
 
-def start_page_job(spec: TrainSpec, session_key: str, note: str = "") -> Job:
+def start_page_job(spec: Task, session_key: str, note: str = "") -> Job | None:
     """Submit a job from a page's button callback and remember its id under ``session_key`` in this session, so
-    the page can show its own jobs (:func:`page_jobs`) among every job of the process."""
-    job = job_manager().submit(spec)
+    the page can show its own jobs (:func:`page_jobs`) among every job of the process. None when it was refused
+    (the message shows above the page)."""
+    job = submit_job(spec)
+    if job is None:
+        return None
     st.session_state.setdefault(session_key, []).append(job.id)
     st.toast(f"Started {md(spec.label())} ({job.id}){note}")
     return job
@@ -263,13 +295,20 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def _status_line(s: JobSnapshot) -> str:
+def _status_line(s: JobSnapshot, owner: bool = False) -> str:
+    """One job's line; ``owner``: name whose job it is (the teacher's view of a classroom)."""
     extra = ""
     if s.status is JobStatus.RUNNING:
         rate = s.steps_per_s
         extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
             (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
-    return f"{STATUS_ICON[s.status]} **{md(s.name)}** — {s.status.value} · {s.step}/{s.total}{extra}"
+    whose = f" ({md(s.owner_name)})" if owner else ""
+    return f"{STATUS_ICON[s.status]} **{md(s.name)}**{whose} — {s.status.value} · {s.step}/{s.total}{extra}"
+
+
+def shown_error(text: str) -> str:
+    """An error message as this server may show it: on a classroom server without server paths (genlib.access)."""
+    return redact_paths(text) if mode() is Mode.CLASSROOM else text
 
 
 def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True) -> None:
@@ -298,9 +337,10 @@ def continue_run(run_id: str, steps: int) -> None:
     except UserError as exc:
         st.session_state["_notice"] = (f"Cannot continue {run_id}: {md(exc)}", ":material/error:")
     else:
-        job = job_manager().submit(spec)
-        st.session_state["train_pending"] = job.id   # the Train page shows it, as one it started itself
-        st.session_state["_notice"] = (f"Continuing {run_id} for {int(steps)} more steps ({job.id})", None)
+        job = submit_job(spec)
+        if job is not None:
+            st.session_state["train_pending"] = job.id   # the Train page shows it, as one it started itself
+            st.session_state["_notice"] = (f"Continuing {run_id} for {int(steps)} more steps ({job.id})", None)
     st.session_state["_rerun_app"] = True
 
 
@@ -349,10 +389,11 @@ def _monitor_body() -> None:
     if not snaps and not interrupted:
         st.caption("No jobs yet. Start one on the Train page; it keeps running while you browse.")
         return
-    for s in reversed(snaps[-8:]):
-        st.progress(s.fraction, text=_status_line(s))
+    teacher_view = viewer().mode is Mode.CLASSROOM and viewer().user.teacher
+    for s in reversed(snaps[-8 if not teacher_view else -30:]):
+        st.progress(s.fraction, text=_status_line(s, owner=teacher_view))
         if s.status is JobStatus.FAILED and s.error:
-            st.caption(f":material/error: {md(s.error)}")
+            st.caption(f":material/error: {md(shown_error(s.error))}")
             failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),
@@ -380,8 +421,9 @@ def _monitor_body() -> None:
 
 
 def failure_details(s: JobSnapshot, key: str) -> None:
-    """For a job that failed with a bug: its traceback and the log file, one click away from its entry."""
-    if not s.traceback:
+    """For a job that failed with a bug: its traceback and the log file, one click away from its entry (personal mode
+    only: a classroom server shows one line, and the details stay in the server log)."""
+    if not s.traceback or mode() is Mode.CLASSROOM:
         return
     with st.expander("Details for a bug report"):
         st.code(s.traceback, language="text")

@@ -20,6 +20,7 @@ from genlib.params import Param
 from genlib.store import RunKind, StoreError, new_run_id
 from genlib.train import Job, TrainSpec
 from pages.addressing import not_found, set_url_value, url_list, url_select, url_value
+from genlib.errors import UserError
 from pages.common import (config_widgets, csv_bytes, damaged_rows_warning, dataset_picker, ensure_app_shell, fmt_time,
                           job_manager, param_widget, run_store, samples_csv, train_setting)
 from pages.presets_ui import page_state
@@ -71,8 +72,11 @@ def _matching_jobs(ds: Dataset) -> list[Job]:
 
 def _start_all(specs: list[TrainSpec]) -> None:
     """Button callback: runs before the next script run, so the table already shows the new jobs."""
-    for spec in specs:
-        manager.submit(spec)
+    try:
+        manager.submit_all(list(specs))
+    except UserError as exc:   # a fair-share limit: nothing was started
+        st.session_state["_refused"] = str(exc)
+        return
     st.toast(f"Started {len(specs)} run(s): " + ", ".join(md(s.label()) for s in specs))
 
 
@@ -81,7 +85,11 @@ def _queue_sweep(plan: compare.SweepPlan, base: dict[str, Any], common: dict[str
     then the sweep's own job, which follows them; its id is chosen first, so the URL names it at once."""
     sweep_id = new_run_id()
     specs = compare.sweep_specs(plan, sweep_id, ds, base, **common)
-    members = [manager.submit(spec) for spec in specs]
+    try:   # all or none, the sweep size checked against the fair-share limit
+        members = manager.submit_all(list(specs), sweep_points=len(specs))
+    except UserError as exc:
+        st.session_state["_refused"] = str(exc)
+        return
     manager.submit(compare.SweepTask(plan, ds, base, common, members=members, run_id=sweep_id))  # in the sidebar
     set_url_value("sweep", sweep_id)
     st.toast(f"Queued {len(specs)} sweep runs of {plan.model} (sweep {sweep_id})")

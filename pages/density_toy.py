@@ -71,7 +71,8 @@ def _jobs(kind: str) -> list[Job]:
 
 
 def _start(kind: str, spec: TrainSpec) -> None:
-    start_page_job(spec, f"dn_{kind}_jobs")
+    if start_page_job(spec, f"dn_{kind}_jobs") is None:
+        return
     if kind == "flow":
         set_url_value("flow", None)   # show the new flow once it is done
 

@@ -18,7 +18,8 @@ from genlib.store import JobStatus, RunKind
 from pages import urlstate
 from pages.text import md
 from pages.addressing import not_found, results, set_url_value, stored, url_value
-from pages.common import csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store
+from pages.common import csv_bytes, ensure_app_shell, fmt_time, follow_job, job_manager, param_widget, run_store, \
+    submit_job
 from pages.presets_ui import page_state
 from pages.latent_common import (PCA, codes_of, data_picker, pca_encoder, pick_source, pixel_range, shown_index,
                                  shown_rows, train_controls)
@@ -146,10 +147,11 @@ if projected:
     elif same:             # already being computed (a second press)
         st.session_state["lt_proj_pending"] = same[-1].id
     else:
-        job = manager.submit(lt.ProjectionTask(codes, proj_source, view_settings, rows=rows_shown,
-                                               name=f"UMAP of {source.label.split(' (')[0]} on {ds.name}"))
-        st.session_state["lt_proj_pending"] = job.id
-        set_url_value("proj", None)
+        job = submit_job(lt.ProjectionTask(codes, proj_source, view_settings, rows=rows_shown,
+                                           name=f"UMAP of {source.label.split(' (')[0]} on {ds.name}"))
+        if job is not None:
+            st.session_state["lt_proj_pending"] = job.id
+            set_url_value("proj", None)
 
 
 def _of_these_codes(job: object) -> bool:

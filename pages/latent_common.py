@@ -119,7 +119,8 @@ def train_controls(ds: Dataset, prefix: str) -> None:
 
 def _start(spec: TrainSpec) -> None:
     job = start_page_job(spec, "latent_jobs", "; it appears under Encoder when done.")
-    st.session_state["latent_source"] = st.session_state["latent_pending"] = f"job:{job.id}"  # picked when done
+    if job is not None:
+        st.session_state["latent_source"] = st.session_state["latent_pending"] = f"job:{job.id}"  # picked when done
 
 
 def _progress(job: Job) -> None:

@@ -45,8 +45,10 @@ Shown = tuple[Job | None, RunRecord | None]
 
 def _start(spec: TrainSpec) -> None:
     """Button callback: the new run is shown (and named in the URL) as soon as its job starts."""
-    st.session_state["lz_gen_pending"] = start_page_job(spec, "lz_gen_jobs").id
-    set_url_value("gen", None)
+    job = start_page_job(spec, "lz_gen_jobs")
+    if job is not None:
+        st.session_state["lz_gen_pending"] = job.id
+        set_url_value("gen", None)
 
 
 def _training_runs() -> dict[str, Shown]:
@@ -215,7 +217,9 @@ def _preview_figures(ds: Dataset, preview: np.ndarray, when: str, key: str) -> N
 def _submit_generation(run_id: str, ds: Dataset, fitted: FittedModel, model: str, n: int) -> None:
     """Button callback: sampling and measuring is a job (its result is stored as a run of kind generation)."""
     task = GenerationTask(source_run=run_id, fitted=fitted, dataset=ds, n=n, model=model)
-    st.session_state["lz_gen_gen_pending"] = start_page_job(task, "lz_gen_gen_jobs").id
+    job = start_page_job(task, "lz_gen_gen_jobs")
+    if job is not None:
+        st.session_state["lz_gen_gen_pending"] = job.id
 
 
 def _generations(run_id: str) -> dict[str, Shown]:

@@ -11,9 +11,10 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
+from genlib.access import Mode
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, damaged_rows_warning, ensure_app_shell,
-                          fmt_time, job_manager,
-                          param_widget, run_store, samples_csv, steps_to_continue)
+                          fmt_time, job_manager, param_widget, run_store, samples_csv, shown_error, steps_to_continue)
+from pages.identity import viewer
 from pages.presets_ui import page_state
 from pages.text import md
 
@@ -22,11 +23,20 @@ ensure_app_shell()
 st.title("Runs")
 page_state("runs")
 store = run_store()
+you = viewer()
+classroom = you.mode is Mode.CLASSROOM
 store.reconcile()   # a command-line training killed since the app started shows as interrupted, not as running
-st.markdown(f"Every run is kept in the run store at `{store.root}` (set `GENLAB_HOME` to move it) from the moment "
-            "it starts: a restart of the app, or a crash, does not lose it. A run whose process died is "
-            "**interrupted**; it keeps its last checkpoint and can be continued. Select a run to reopen it on its "
-            "page, draw new samples or continue training.")
+where = "on this server" if classroom else f"at `{store.root}` (set `GENLAB_HOME` to move it)"  # no server path
+st.markdown(f"Every run is kept in the run store {where} from the moment it starts: a restart of the app, or a "
+            "crash, does not lose it. A run whose process died is **interrupted**; it keeps its last checkpoint and "
+            "can be continued. Select a run to reopen it on its page, draw new samples or continue training.")
+if classroom:
+    st.caption("On this classroom server you see your own runs and the runs shared with the class (read-only)"
+               + (", and, as the teacher, everyone's." if you.user.teacher else "."))
+
+def _share(run_id: str) -> None:
+    run_store().set_shared(run_id, bool(st.session_state.get(f"runs_share_{run_id}")))
+
 
 KIND_LABEL = {RunKind.TRAIN.value: "training", RunKind.AVO.value: "simulator fit (AVO)",
               RunKind.ANOMALY.value: "anomaly scoring", RunKind.GENERATION.value: "generation",
@@ -54,7 +64,8 @@ table = pd.DataFrame([{
     "id": r.id, "created": fmt_time(r.created), "kind": KIND_LABEL.get(r.kind, r.kind), "model": r.model,
     "data": r.dataset, "status": r.status, "steps": r.steps, "elapsed (s)": r.elapsed, "device": r.device,
     "AD": r.metrics.get("anderson_darling"), "Kendall": r.metrics.get("kendall_error"),
-    "continues": r.parent or "", "error": r.error or "",
+    "continues": r.parent or "", "error": shown_error(r.error or ""),
+    **({"owner": (r.owner_name or "—") + (" · shared" if r.shared else "")} if classroom else {}),
 } for r in records])
 event = st.dataframe(table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                      key="runs_table", column_config={
@@ -69,6 +80,7 @@ ids = list(table["id"])
 run_id = table.iloc[rows[0]]["id"] if rows else urlstate.choice("…or choose a run", ids, "run")
 st.query_params["run"] = run_id   # always, even the newest: the address must still name it once newer runs exist
 record = store.get(run_id)
+yours = store.can_manage(record)   # the owner, or the teacher; a shared run of someone else is read-only
 
 st.subheader(f"Run {record.id}")
 c1, c2 = st.columns([2, 3])
@@ -81,8 +93,16 @@ with c1:
     children = [r.id for r in store.list(kinds=None) if r.parent == record.id]
     if children:
         st.caption(f"Continued by run {', '.join(children)}.")
+    if classroom:
+        st.caption(f"Owner: {md(record.owner_name or 'nobody (made before users existed)')}"
+                   + (" · shared with the class" if record.shared else "") + ("" if yours else " · read-only"))
+        if yours and record.status != JobStatus.RUNNING.value:
+            st.toggle("Share with the class (read-only)", value=record.shared, key=f"runs_share_{record.id}",
+                      on_change=_share, args=(record.id,),
+                      help="Every student can open it, sample from it and download it; only you and the teacher "
+                           "can stop, continue, or delete it.")
     if record.error:
-        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(record.error))
+        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(shown_error(record.error)))
     for warning in (record.summary or {}).get("warnings", []):   # far-out or non-finite samples, NaN metrics
         st.warning(md(warning))
     if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
@@ -106,7 +126,7 @@ if record.status == JobStatus.RUNNING.value:
     else:
         st.info("This run is running in another process (a command-line training, or another app on this store).")
 
-if continuable(record):
+if yours and continuable(record):
     st.markdown("**Continue** trains on from the last checkpoint (weights, optimiser state and random streams), as "
                 "a new run that carries this one's curves.")
     cc = st.columns([1, 1, 3])
@@ -142,7 +162,7 @@ if record.kind == RunKind.TRAIN.value and record.status not in (JobStatus.FAILED
             d2.download_button("Download checkpoint (.pt)", record.checkpoint.read_bytes(),
                                file_name=f"{record.id}.pt", mime="application/octet-stream", key="runs_dl_ckpt")
 
-if record.status != JobStatus.RUNNING.value:
+if yours and record.status != JobStatus.RUNNING.value:
     with st.expander("Delete this run"):
         st.warning("Deleting removes the record and its files from the store. This cannot be undone.")
         if st.button("Delete run", type="primary", key="runs_delete"):

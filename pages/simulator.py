@@ -21,7 +21,7 @@ from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job
 from pages import urlstate
 from pages.text import md
-from pages.common import csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store
+from pages.common import csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store, submit_job
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -232,7 +232,9 @@ def _start(cfg: AVOConfig) -> None:
     except KeyError:
         pass
     obs = _observed(cfg.simulator, tuple(cfg.true_theta), cfg.n_observed, cfg.seed)
-    job = job_manager().submit(AVOTask(cfg, obs))
+    job = submit_job(AVOTask(cfg, obs))
+    if job is None:   # refused (a fair-share limit): the message shows above the page
+        return
     st.session_state["avo_job"] = job.id
     deadline = time.monotonic() + 2.0   # a free slot starts it at once: its run id comes within milliseconds
     while job.thread is not None and job.run_id is None and time.monotonic() < deadline and not job.wait(0.01):

@@ -17,7 +17,7 @@ from pages import urlstate
 from pages.text import md
 from pages.addressing import dataset_of, load_model, snapshot_of, stored, url_select, url_value
 from pages.common import (config_widgets, dataset_picker, ensure_app_shell, failure_details, fmt_time, job_manager,
-                          samples_csv, train_setting)
+                          samples_csv, submit_job, train_setting)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -46,7 +46,9 @@ def _card(value: float | None) -> tuple[str, str]:
 def _start(spec: TrainSpec) -> None:
     """Button callback: runs before the next script run, so the sidebar monitor already sees the job. The run's id
     goes into the URL as soon as the job has one (when it starts)."""
-    job = manager.submit(spec)
+    job = submit_job(spec)
+    if job is None:   # refused (a fair-share limit): the message shows above the page
+        return
     st.session_state["train_pending"] = job.id
     st.toast(f"Started {md(spec.label())} ({job.id})")
 

@@ -31,6 +31,12 @@ def _session_genlab_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         mp.setenv("GENLAB_HOME", str(tmp_path_factory.mktemp("genlab_session_home")))
         mp.delenv("GENLAB_MAX_JOBS", raising=False)
         mp.delenv("GENLAB_DEBUG", raising=False)
+        # AppTest has no server address, which genlib.access reads as "every interface" (classroom): the suite runs
+        # in personal mode unless a test asks for a classroom
+        mp.setenv("GENLAB_MODE", "personal")
+        for var in ("GENLAB_TEACHER_TOKEN", "GENLAB_USER_RUNNING", "GENLAB_USER_QUEUED", "GENLAB_SWEEP_MAX",
+                    "GENLAB_QUEUE_MAX"):
+            mp.delenv(var, raising=False)
         for var in ("GENLAB_MAX_COLUMNS", "GENLAB_MAX_SAMPLE_ROWS", "GENLAB_EVAL_ROWS", "GENLAB_MAX_MODEL_MB"):
             mp.delenv(var, raising=False)  # genlib.limits: the suite checks the defaults
         yield

@@ -15,6 +15,7 @@ GENLIB = ROOT / "genlib"
 #: genlib's parts from the bottom layer up; a module may import its own layer or a lower one, never a higher one.
 LAYERS: list[set[str]] = [
     {"errors", "paths", "limits"},
+    {"access"},
     {"params", "cache", "logs", "presets"},
     {"systems"},
     {"data"},

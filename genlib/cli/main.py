@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.add_argument("--kind", default=None, help="only runs of this kind (train, avo, anomaly, generation, sweep)")
+    r.add_argument("--owner", default=None, metavar="TEXT",
+                   help="only runs whose owner's id or name contains TEXT (a student's name on a classroom server)")
     r.add_argument("--check", action="store_true",
                    help="check the store's integrity (database and run folders); exit status 3 when damaged")
 
@@ -167,10 +169,11 @@ def _run_to_end(spec, store, quiet: bool) -> int:
     could not be saved) exits non-zero with its reason."""
     from genlib.logs import log_file
     from genlib.metrics.sanity import run_warnings
+    from genlib.access import cli_user
     from genlib.train import JobManager, JobStatus
 
     manager = JobManager(max_concurrent=1, store=store)
-    job = manager.submit(spec)
+    job = manager.submit(spec, owner=cli_user())   # the store records who ran it
     _follow(job, quiet=quiet)
     snap = job.snapshot()
     if snap.status is JobStatus.FAILED:
@@ -337,6 +340,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.kind is not None and args.kind not in kinds:
         raise CliError(f"--kind must be one of {', '.join(sorted(kinds))}")
     records = store.list(kinds=args.kind)
+    if args.owner:
+        wanted = args.owner.lower()
+        records = [r for r in records if wanted in (r.owner or "").lower() or wanted in (r.owner_name or "").lower()]
     damaged = store.damaged_ids()
     if damaged:
         shown = ", ".join(damaged[:3]) + (", …" if len(damaged) > 3 else "")
@@ -349,7 +355,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(f"no runs yet in {store.root}", file=sys.stderr)
         return 0
     print(f"{'id':24s} {'kind':10s} {'model':8s} {'dataset':14s} {'status':11s} {'steps':>6s} {'AD':>8s} "
-          f"{'Kendall':>8s}  created")
+          f"{'Kendall':>8s}  {'created':16s}  owner")
     warned = 0
     for r in records:
         ad = r.metrics.get("anderson_darling", float("nan"))
@@ -357,8 +363,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         status = r.status + ("*" if run_warnings(r.summary) else "")  # same column, one character more
         warned += status.endswith("*")
+        owner = (r.owner_name or r.owner or "—") + (" (shared)" if r.shared else "")
         print(f"{r.id:24s} {r.kind:10s} {r.model:8s} {r.dataset[:14]:14s} {status:11s} {r.steps:6d} {ad:8.3f} "
-              f"{ke:8.3f}  {when}")
+              f"{ke:8.3f}  {when:16s}  {owner}")
     if warned:  # on stderr, like every remark: stdout stays one row per run for scripts that parse it
         print(f"* {warned} run(s) finished with warnings (non-finite or far-out samples, metrics that could not be "
               "computed): 'genlib runs --json' lists them under summary.warnings", file=sys.stderr)

@@ -17,17 +17,19 @@ import os
 import threading
 import time
 import traceback
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..access import PERSONAL_USER, User, Viewer
 from ..errors import UserError
 from ..logs import configure_logging, log_file
 from ..models import FittedModel, NonFiniteLossError
 from ..store import JobStatus, RunRecord, RunStore, new_run_id, record_from_job
+from .fairshare import QuotaError, ShareLimits, check_submission, next_fair
 from .loop import resolve_device
 from .task import JobContext, Progress, Task, TaskResult
 
@@ -38,7 +40,7 @@ USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)
 #: How often a running job writes its progress (step, losses) into its row, for other processes to read.
 ROW_EVERY_S = 2.0
 
-__all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "configure_torch_threads"]
+__all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "ViewerJobs", "QuotaError", "configure_torch_threads"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ class JobSnapshot:
     kind: str = "train"
     live: Any = None               # the task's latest live state (its own copy), e.g. an AVO history
     start_step: int = 0            # a continued run starts here
+    owner: str = PERSONAL_USER.id  # the user it belongs to (genlib.access), and their label
+    owner_name: str = PERSONAL_USER.name
 
     @property
     def fraction(self) -> float:
@@ -91,9 +95,10 @@ class Job:
 
     _ids = itertools.count(1)
 
-    def __init__(self, spec: Task, log_points: int = 400):
+    def __init__(self, spec: Task, log_points: int = 400, owner: User = PERSONAL_USER):
         self.id = f"job-{next(self._ids)}"
         self.spec = spec   # the task (a TrainSpec for training; pages read its dataset and settings)
+        self.owner = owner
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._discard = False
@@ -192,6 +197,15 @@ class Job:
     def kind(self) -> str:
         return self.spec.kind.value
 
+    @property
+    def owner_id(self) -> str:
+        return self.owner.id
+
+    @property
+    def exempt(self) -> bool:
+        """Exempt from the per-user fair-share limits (the teacher, the command line, personal mode)."""
+        return self.owner.teacher
+
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             elapsed = self._elapsed()
@@ -204,7 +218,8 @@ class Job:
                 losses={k: list(v) for k, v in self._losses.items()}, metrics=dict(self.metrics),
                 metric_history=[dict(m) for m in self._metric_history], error=self.error,
                 run_id=self.run_id, config=dict(self.spec.settings()), traceback=self.traceback,
-                kind=self.kind, live=self.live, start_step=self._start_step)
+                kind=self.kind, live=self.live, start_step=self._start_step, owner=self.owner.id,
+                owner_name=self.owner.name)
 
     # --- the thread body ------------------------------------------------------------------------------------
     def run(self, store: RunStore | None) -> None:
@@ -265,7 +280,7 @@ class Job:
         assert self._record is not None
         snap = self.snapshot()
         fresh = record_from_job(snap, self.spec, self._record.id, None)
-        for keep in ("created", "owner_process", "staging", "target", "checkpoint_step"):
+        for keep in ("created", "owner_process", "staging", "target", "checkpoint_step", "shared"):
             setattr(fresh, keep, getattr(self._record, keep))
         self._record = fresh
         return fresh
@@ -334,14 +349,16 @@ def _describe(exc: Exception) -> str:
 
 @dataclass
 class JobManager:
-    """Runs at most ``max_concurrent`` jobs at once; the rest wait in a FIFO queue.
+    """Runs at most ``max_concurrent`` jobs at once; the rest wait, and free slots go round-robin between their
+    owners (:mod:`genlib.train.fairshare`), with per-user and server-wide limits checked at submission.
 
-    One instance per process (the app holds it in ``st.cache_resource``) so jobs outlive page changes
-    and every browser tab sees the same jobs.
+    One instance per process (the app holds it in ``st.cache_resource``) so jobs outlive page changes. Pages reach
+    it through :meth:`for_viewer`, which shows a user only the jobs they may see and manage.
     """
 
     max_concurrent: int = field(default_factory=lambda: int(os.environ.get("GENLAB_MAX_JOBS", "2")))
     store: RunStore | None = None
+    classroom: bool = False     # the fair-share defaults of a classroom server (genlib.train.fairshare)
 
     def __post_init__(self) -> None:
         configure_torch_threads(self.max_concurrent)
@@ -350,33 +367,58 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._queue: deque[Job] = deque()
         self._running: set[str] = set()
+        self._starts = itertools.count()
+        self._last_start: dict[str, int] = {}   # owner id → when their last job started (a counter value)
 
-    def submit(self, task: Task) -> Job:
-        """Queue any task (a TrainSpec, an AVO fit, anomaly scoring…); it starts when a slot is free (at once for a
-        task that needs none)."""
-        job = Job(task)
+    @property
+    def limits(self) -> ShareLimits:
+        """The fair-share limits in force (read from the environment at each call, like every limit)."""
+        return ShareLimits.for_mode(self.classroom, self.max_concurrent)
+
+    def submit(self, task: Task, owner: User | None = None) -> Job:
+        """Queue any task (a TrainSpec, an AVO fit, anomaly scoring…) for ``owner`` (default: the personal user);
+        it starts when a slot is free and it is the owner's turn (at once for a task that needs no slot). A
+        submission over a fair-share limit raises :class:`QuotaError`."""
+        return self.submit_all([task], owner)[0]
+
+    def submit_all(self, tasks: list[Task], owner: User | None = None, sweep_points: int = 0) -> list[Job]:
+        """Queue several tasks at once, all or none: the limits are checked for the whole batch first (a sweep's
+        runs and its follower; ``sweep_points`` is the size checked against the sweep limit)."""
+        owner = owner or PERSONAL_USER
+        jobs = [Job(task, owner=owner) for task in tasks]
         with self._lock:
-            self._jobs[job.id] = job
-            if not task.needs_slot:
-                self._running.add(job.id)
-                job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
-                job.thread.start()
-                return job
-            self._queue.append(job)
+            slotted = [j for j in jobs if j.spec.needs_slot]
+            mine = sum(1 for j in self._jobs.values()
+                       if j.owner_id == owner.id and j.spec.needs_slot and not j.status.finished)
+            check_submission(self.limits, owner.id, owner.teacher, len(slotted), mine, len(self._queue), sweep_points)
+            for job in jobs:
+                self._jobs[job.id] = job
+                if job.spec.needs_slot:
+                    self._queue.append(job)
+                else:
+                    self._running.add(job.id)
+                    self._start_thread(job)
         self._start_ready()
-        return job
+        return jobs
+
+    def _start_thread(self, job: Job) -> None:
+        job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
+        job.thread.start()
 
     def _start_ready(self) -> None:
         with self._lock:
-            while self._queue and len(self._running - self._slotless()) < self.max_concurrent:
-                job = self._queue.popleft()
+            limits = self.limits
+            while self._queue:
+                slotted = [self._jobs[i] for i in self._running if self._jobs[i].spec.needs_slot]
+                if len(slotted) >= self.max_concurrent:
+                    break
+                job = next_fair(self._queue, Counter(j.owner_id for j in slotted), self._last_start, limits)
+                if job is None:      # everyone waiting is at their own running limit
+                    break
+                self._queue.remove(job)
                 self._running.add(job.id)
-                job.thread = threading.Thread(target=self._run, args=(job,), name=job.id, daemon=True)
-                job.thread.start()
-
-    def _slotless(self) -> set[str]:
-        """Running jobs that take no slot. Caller holds the lock."""
-        return {i for i in self._running if not self._jobs[i].spec.needs_slot}
+                self._last_start[job.owner_id] = next(self._starts)
+                self._start_thread(job)
 
     def _run(self, job: Job) -> None:
         try:
@@ -399,15 +441,29 @@ class JobManager:
     def snapshots(self) -> list[JobSnapshot]:
         return [job.snapshot() for job in self.jobs()]
 
-    def stop(self, job_id: str) -> None:
-        self.get(job_id).stop()
+    def queue_position(self, job_id: str) -> int | None:
+        """The job's place among every waiting job, in the order they were queued (the round-robin may start it
+        sooner); None when it is not waiting."""
+        with self._lock:
+            ids = [j.id for j in self._queue]
+        return ids.index(job_id) + 1 if job_id in ids else None
+
+    def stop(self, job_id: str, by: Viewer | None = None) -> None:
+        """End a job after its current step, keeping what it did. ``by``: the user asking (None: the server itself),
+        who must own it or be the teacher (:class:`~genlib.access.AccessError` otherwise)."""
+        job = self.get(job_id)
+        if by is not None:
+            by.check_manage(job.owner_id, f"job {job_id}")
+        job.stop()
 
     def find_run(self, run_id: str) -> Job | None:
         """The job of this process writing (or that wrote) run ``run_id``, if any."""
         return next((j for j in self.jobs() if j.run_id == run_id), None)
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, by: Viewer | None = None) -> None:
         job = self.get(job_id)
+        if by is not None:
+            by.check_manage(job.owner_id, f"job {job_id}")
         job.cancel()
         with self._lock:
             if job in self._queue:          # never started: finish it right here
@@ -415,16 +471,22 @@ class JobManager:
                 job.status = JobStatus.STOPPED
                 job._done.set()
 
-    def remove_finished(self) -> None:
-        """Forget finished jobs (their runs stay in the store)."""
+    def remove_finished(self, by: Viewer | None = None) -> None:
+        """Forget finished jobs (their runs stay in the store): ``by``'s own, or every one for the server itself and
+        the teacher."""
         with self._lock:
-            for job_id in [j.id for j in self._jobs.values() if j.status.finished]:
+            for job_id in [j.id for j in self._jobs.values()
+                           if j.status.finished and (by is None or by.can_manage(j.owner_id))]:
                 del self._jobs[job_id]
 
     @property
     def active(self) -> int:
         with self._lock:
             return len(self._running) + len(self._queue)
+
+    def for_viewer(self, viewer: Viewer) -> "ViewerJobs":
+        """The engine as ``viewer`` sees it: only the jobs they may see, every action checked."""
+        return ViewerJobs(self, viewer)
 
     def wait_all(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -439,3 +501,66 @@ class JobManager:
         for job in self.jobs():
             job.stop()
         self.wait_all(timeout)
+
+
+class ViewerJobs:
+    """One user's view of the engine (what a page holds): the jobs they may see (their own; every job for the
+    teacher and in personal mode), submissions recorded as theirs, and stop/cancel/clear limited to what they may
+    manage. A job of someone else is "not found" here, as if it did not exist."""
+
+    def __init__(self, manager: JobManager, viewer: Viewer):
+        self.manager, self.viewer = manager, viewer
+
+    def _visible(self, job: Job) -> bool:
+        return self.viewer.can_see(job.owner_id)
+
+    def submit(self, task: Task) -> Job:
+        return self.manager.submit(task, owner=self.viewer.user)
+
+    def submit_all(self, tasks: list[Task], sweep_points: int = 0) -> list[Job]:
+        return self.manager.submit_all(tasks, owner=self.viewer.user, sweep_points=sweep_points)
+
+    def jobs(self) -> list[Job]:
+        return [j for j in self.manager.jobs() if self._visible(j)]
+
+    def snapshots(self) -> list[JobSnapshot]:
+        return [j.snapshot() for j in self.jobs()]
+
+    def get(self, job_id: str) -> Job:
+        job = self.manager.get(job_id)
+        if not self._visible(job):
+            raise KeyError(f"no job {job_id!r}")
+        return job
+
+    def find_run(self, run_id: str) -> Job | None:
+        job = self.manager.find_run(run_id)
+        return job if job is not None and self._visible(job) else None
+
+    def stop(self, job_id: str) -> None:
+        self.manager.stop(self.get(job_id).id, by=self.viewer)
+
+    def cancel(self, job_id: str) -> None:
+        self.manager.cancel(self.get(job_id).id, by=self.viewer)
+
+    def remove_finished(self) -> None:
+        self.manager.remove_finished(by=self.viewer)
+
+    def queue_position(self, job_id: str) -> int | None:
+        return self.manager.queue_position(self.get(job_id).id)
+
+    @property
+    def active(self) -> int:
+        """This user's jobs running or waiting."""
+        return sum(1 for j in self.jobs() if not j.status.finished)
+
+    @property
+    def limits(self) -> ShareLimits:
+        return self.manager.limits
+
+    @property
+    def max_concurrent(self) -> int:
+        return self.manager.max_concurrent
+
+    @property
+    def store(self) -> RunStore | None:
+        return self.manager.store
