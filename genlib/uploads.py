@@ -70,7 +70,8 @@ def parse_upload_ref(text: str) -> str | None:
 def _safe_name(name: str) -> str:
     base = Path(str(name or "")).name.strip()
     base = re.sub(r"[^\w.\- ]", "_", base)[:100] or "upload.csv"
-    return base if base.lower().endswith(".csv") else base + ".csv"
+    # Always a lower-case ".csv": the store finds its files by "*.csv", so a "DATA.CSV" was kept and then never found.
+    return (base[:-4] if base.lower().endswith(".csv") else base) + ".csv"
 
 
 def _read(data: bytes, name: str, max_bytes: int) -> Dataset:

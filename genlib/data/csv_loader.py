@@ -7,6 +7,7 @@ Also home of `split_rows`, the shuffled train/test split every built-in loader s
 from __future__ import annotations
 
 import io
+import math
 import re
 from pathlib import Path
 from typing import Any, BinaryIO, Union
@@ -102,7 +103,7 @@ def _read_bytes(source: CsvSource, max_bytes: int) -> tuple[bytes, str]:
     """Read at most max_bytes + 1 bytes from a path or file-like object; return (bytes, display label)."""
     if isinstance(source, (str, Path)):
         path = Path(source)
-        label = f"File '{path.name}'"
+        label = f"File '{_shown(path.name, 80)}'"
         if not path.is_file():
             raise DataError(f"File '{source}' was not found.")
         size = path.stat().st_size
@@ -114,7 +115,7 @@ def _read_bytes(source: CsvSource, max_bytes: int) -> tuple[bytes, str]:
             raise DataError(f"File '{source}' could not be read ({exc.strerror or exc}).") from None
 
     name = getattr(source, "name", None)
-    label = f"File '{Path(str(name)).name}'" if name else "The uploaded file"
+    label = f"File '{_shown(Path(str(name)).name, 80)}'" if name else "The uploaded file"
     size = getattr(source, "size", None)
     if isinstance(size, int) and size > max_bytes:
         raise _too_large(size, max_bytes, label)
@@ -212,6 +213,13 @@ def _parse(text: str, label: str) -> pd.DataFrame:
                 df = _read_with_sep(text, sep, label)
                 break
     _check_header(_raw_header(text, sep), label)
+    if df.index.nlevels > 1 or not df.index.equals(pd.RangeIndex(len(df))):
+        # Data rows with more fields than the header has names: pandas silently takes the first field(s) of each row
+        # as an index, so every column got its neighbour's values (or the trailing separators' NaN).
+        raise DataError(
+            f"{label} could not be parsed as CSV: its first data row has {df.index.nlevels + df.shape[1]} fields "
+            f"but the header has {df.shape[1]}; remove separators at the ends of rows, or name every column."
+        )
     return df
 
 
@@ -225,7 +233,9 @@ def _raw_header(text: str, sep: str) -> list[str]:
 
 
 def _check_header(names: list[str], label: str) -> None:
-    if all(_is_number(c) for c in names if c):  # a first line of numbers: _validate says "no header row"
+    # A first line of numbers: _validate says "no header row". (`any(names)`: a header of blanks only, ",,", is not
+    # numbers; without it pandas named the columns 'Unnamed: 0', … and the file was accepted.)
+    if any(names) and all(_is_number(c) for c in names if c):
         return
     blank = [i + 1 for i, c in enumerate(names) if not c]
     if blank:
@@ -301,9 +311,13 @@ def _validate(df: pd.DataFrame, label: str, need_rows: int = MIN_ROWS, need_why:
         cols = [c for c, b in zip(columns, bad.any(axis=0)) if b]
         raise DataError(
             f"{label} has {kinds} {_plural(int(bad.sum()), 'cell')} in {_plural(len(cols), 'column')} "
-            f"{_names(cols)}; fill or drop them first."
+            f"{_names(cols)}; fill or drop them first"
+            + (" (a number beyond float64's ±1.8e308, like 1e999, reads as inf)." if n_inf else ".")
         )
-    spans = np.ptp(values, axis=0)
+    # Values of ±1.8e308 in one column: the span overflows to inf (refused below as too large) without a
+    # RuntimeWarning, which the CLI would print on stderr next to its one-line message.
+    with np.errstate(over="ignore"):
+        spans = np.ptp(values, axis=0)
     blurred = [c for c, span in zip(columns, spans) if span == 0 and c in huge and huge[c][2]]
     if blurred:
         raise DataError(
@@ -324,16 +338,16 @@ def _validate(df: pd.DataFrame, label: str, need_rows: int = MIN_ROWS, need_why:
     tiny = [i for i in range(len(columns)) if spans[i] < MIN_SPAN]
     if tiny:
         raise DataError(
-            f"{label} has {_plural(len(tiny), 'column')} whose values differ by less than {MIN_SPAN:.0e} "
-            f"{_ranges(columns, tiny, lows, highs)}: float64 cannot train on differences that small; "
-            "rescale (e.g. multiply by a power of ten) first."
+            f"{label} has {'a column' if len(tiny) == 1 else f'{len(tiny)} columns'} whose values differ by less "
+            f"than {MIN_SPAN:.0e}: {_ranges(columns, tiny, lows, highs)}; float64 cannot train on differences that "
+            "small; rescale (e.g. multiply by a power of ten) first."
         )
     return columns, values, notes
 
 
 def _ranges(columns: list[str], idx: list[int], lows: np.ndarray, highs: np.ndarray, limit: int = 5) -> str:
     """'a' (from -1e+300 to 2e+300), 'b' (…): each column named with its range."""
-    shown = ", ".join(f"'{columns[i]}' (from {lows[i]:.3g} to {highs[i]:.3g})" for i in idx[:limit])
+    shown = ", ".join(f"'{_shown(columns[i])}' (from {lows[i]:.3g} to {highs[i]:.3g})" for i in idx[:limit])
     return shown + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
 
 
@@ -361,13 +375,19 @@ def _huge_integers(df: pd.DataFrame, columns: list[str]) -> dict[str, tuple[np.n
             continue
         if not any(abs(v) > EXACT_INT for v in ints):
             continue
-        try:
-            values = np.array([float(v) for v in ints], dtype=np.float64)
-        except OverflowError:  # beyond float64 (~1.8e308): left to the text check
-            continue
-        lost = any(int(f) != v for f, v in zip(values, ints))
+        # Beyond float64 (~1.8e308) an integer becomes ±inf, refused by the finiteness check like '1e999'; it used
+        # to stay text ("non-numeric (text) columns") although every cell is a number.
+        values = np.array([_int_to_float(v) for v in ints], dtype=np.float64)
+        lost = any(not math.isfinite(f) or int(f) != v for f, v in zip(values, ints))
         out[c] = (values, lost, len(set(ints)) > 1)
     return out
+
+
+def _int_to_float(v: int) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def _is_number(text: str) -> bool:
@@ -382,8 +402,16 @@ def _plural(n: int, word: str) -> str:
     return word if n == 1 else word + "s"
 
 
+def _shown(name: str, limit: int = 40) -> str:
+    """A name from the file as a message quotes it: on one line (line breaks and other unprintable characters
+    escaped, '\\n') and at most ``limit`` characters. A header may hold quoted newlines or 5,000-character names: as
+    they were, a message broke over lines (the CLI showed only "'a") or ran to pages."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(name))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _names(cols: list[str], limit: int = 5) -> str:
-    shown = ", ".join(f"'{c}'" for c in cols[:limit])
+    shown = ", ".join(f"'{_shown(c)}'" for c in cols[:limit])
     return shown + (f" and {len(cols) - limit} more" if len(cols) > limit else "")
 
 
