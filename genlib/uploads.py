@@ -6,6 +6,10 @@ always means the same bytes. Each file lives in ``$GENLAB_HOME/datasets/<id>/`` 
 is written under a temporary name and renamed into place, so a crash never leaves half a dataset. A file is checked
 (:func:`genlib.data.load_csv`) before it is kept: the store holds only usable datasets.
 
+On a classroom server each user's dataset list shows the files they uploaded (``owners.txt`` in the folder lists
+the users who uploaded those bytes); an id in an address still opens the file, so a shared run's data can be
+rebuilt by whoever may see the run.
+
 Example:
     >>> import tempfile
     >>> from pathlib import Path
@@ -25,6 +29,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from genlib.access import Viewer
 from genlib.data import DataError, Dataset, load_csv
 from genlib.data.csv_loader import DEFAULT_MAX_BYTES
 from genlib.paths import genlab_home
@@ -80,14 +85,35 @@ def _read(data: bytes, name: str, max_bytes: int) -> Dataset:
     return load_csv(buf, name=name, max_bytes=max_bytes)
 
 
-def save_upload(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, root: Path | None = None) -> str:
-    """Check the CSV (:class:`DataError` if unusable), keep it, return its id (the same bytes: the same id)."""
+OWNERS = "owners.txt"
+
+
+def _add_owner(folder: Path, owner: str | None) -> None:
+    if owner is None:
+        return
+    path = folder / OWNERS
+    known = path.read_text(encoding="utf-8").split() if path.is_file() else []
+    if owner not in known:
+        with open(path, "a", encoding="utf-8") as f:   # one id per line; an append is atomic for lines this short
+            f.write(owner + "\n")
+
+
+def _owners(folder: Path) -> set[str]:
+    path = folder / OWNERS
+    return set(path.read_text(encoding="utf-8").split()) if path.is_file() else set()
+
+
+def save_upload(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, root: Path | None = None,
+                owner: str | None = None) -> str:
+    """Check the CSV (:class:`DataError` if unusable), keep it, return its id (the same bytes: the same id).
+    ``owner``: the user who uploaded it (their dataset list shows it)."""
     name = _safe_name(name)
     _read(data, name, max_bytes)
     uid = upload_id(data)
     root = Path(root) if root is not None else upload_root()
     folder = root / uid
     if folder.is_dir() and any(folder.glob("*.csv")):
+        _add_owner(folder, owner)
         return uid
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{uid}-"))
@@ -100,6 +126,7 @@ def save_upload(data: bytes, name: str, *, max_bytes: int = DEFAULT_MAX_BYTES, r
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _add_owner(folder, owner)
     return uid
 
 
@@ -121,14 +148,15 @@ def load_upload(uid: str, *, max_bytes: int = DEFAULT_MAX_BYTES, root: Path | No
     return replace(_read(path.read_bytes(), path.name, max_bytes), params={"upload": uid})
 
 
-def list_uploads(*, root: Path | None = None) -> list[UploadInfo]:
-    """Every stored upload, newest first."""
+def list_uploads(*, root: Path | None = None, viewer: Viewer | None = None) -> list[UploadInfo]:
+    """Every stored upload ``viewer`` uploaded (every one without a viewer, in personal mode and for the teacher),
+    newest first."""
     root = Path(root) if root is not None else upload_root()
     out = []
     for folder in root.iterdir() if root.is_dir() else ():
         if _ID.match(folder.name) and folder.is_dir():
             files = sorted(folder.glob("*.csv"))
-            if files:
+            if files and (viewer is None or viewer.sees_everything or viewer.user.id in _owners(folder)):
                 st = files[0].stat()
                 out.append(UploadInfo(folder.name, files[0].name, st.st_size, st.st_mtime))
     return sorted(out, key=lambda u: (-u.saved, u.id))

@@ -139,7 +139,7 @@ def stored_upload(uid: str) -> Dataset:
 
 def _keep_upload(data: bytes, file_name: str) -> str:
     """Check and keep an uploaded CSV under $GENLAB_HOME/datasets (genlib.uploads); its id goes in the address."""
-    return save_upload(data, file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024)
+    return save_upload(data, file_name, max_bytes=MAX_UPLOAD_MB * 1024 * 1024, owner=viewer().user.id)
 
 
 def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True,
@@ -148,7 +148,7 @@ def dataset_picker(key: str, default: str = "finance", allow_upload: bool = True
     an id (``upload:<id>`` in the address), so the address reopens it without uploading again. Bad files show one
     clear error."""
     infos = {info.name: info for info in list_datasets()}
-    uploads = {u.ref: u for u in list_uploads()} if allow_upload else {}
+    uploads = {u.ref: u for u in list_uploads(viewer=viewer())} if allow_upload else {}
     options = list(infos) + list(uploads) + ([UPLOAD] if allow_upload else [])
     p = urlstate.choice_param("dataset", options, default,
                               "Built-in data are generated or shipped with GenLab; nothing is downloaded.")

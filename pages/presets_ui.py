@@ -6,6 +6,7 @@ import streamlit as st
 
 from genlib.presets import PresetError, delete_preset, export_json, get_preset, import_json, list_presets, save_preset
 from pages import urlstate
+from pages.identity import viewer
 from pages.text import md
 
 #: Page file stem → the title the navigation shows (the Home list names the page of each preset).
@@ -28,7 +29,8 @@ def _flash(kind: str, text: str) -> None:
 def _save(page: str) -> None:
     name = st.session_state.get(f"{page}_preset_name", "")
     try:
-        preset = save_preset(page, name, st.query_params.to_dict())
+        preset = save_preset(page, name, st.query_params.to_dict(), viewer(),
+                             broadcast=bool(st.session_state.get(f"{page}_preset_broadcast")))
     except PresetError as exc:
         _flash("error", md(exc))
         return
@@ -40,7 +42,7 @@ def open_preset(page: str, name: str) -> None:
     """Reopen a preset (a button callback): forget this page's widget values and set the address to the preset's,
     so the next run reads every widget from it."""
     try:
-        preset = get_preset(page, name)
+        preset = get_preset(page, name, viewer())
     except PresetError as exc:
         _flash("error", md(exc))
         return
@@ -51,7 +53,7 @@ def open_preset(page: str, name: str) -> None:
 
 def _delete(page: str, name: str) -> None:
     try:
-        delete_preset(page, name)
+        delete_preset(page, name, viewer())
     except PresetError as exc:
         _flash("error", md(exc))
         return
@@ -64,7 +66,7 @@ def _import(page: str) -> None:
         _flash("error", "Choose a presets JSON file first.")
         return
     try:
-        names = import_json(file.getvalue())
+        names = import_json(file.getvalue(), viewer())
     except PresetError as exc:
         _flash("error", f"Cannot import {md(file.name)}: {md(exc)}")
         return
@@ -82,15 +84,23 @@ def presets_box(page: str) -> None:
                         label_visibility="collapsed")
         c[1].button("Save", key=f"{page}_preset_save", on_click=_save, args=(page,),
                     help="Save this page's current settings (what the address holds) under this name")
-        names = [p.name for p in list_presets(page)]
+        you = viewer()
+        if you.mode.value == "classroom" and you.user.teacher:
+            st.checkbox("Show it to the whole class", key=f"{page}_preset_broadcast",
+                        help="Every student sees this preset in their Presets box and on Home; only you can delete it.")
+        presets = list_presets(page, you)
+        names = list(dict.fromkeys(p.name for p in presets))
+        labels = {p.name: p.name + (" (from the teacher)" if p.broadcast and p.owner != you.user.id else "")
+                  for p in reversed(presets)}
         if not names:
             st.caption("No presets on this page yet. The page's address holds its settings too: copy it to share.")
         else:
             c = st.columns([3, 1, 1])
-            pick = c[0].selectbox("Preset", names, key=f"{page}_preset_pick", label_visibility="collapsed")
+            pick = c[0].selectbox("Preset", names, key=f"{page}_preset_pick", label_visibility="collapsed",
+                                  format_func=lambda n: labels.get(n, n))
             c[1].button("Open", key=f"{page}_preset_open", on_click=open_preset, args=(page, pick))
             c[2].button("Delete", key=f"{page}_preset_delete", on_click=_delete, args=(page, pick))
-            st.download_button("Download this page's presets (JSON)", export_json(page),
+            st.download_button("Download this page's presets (JSON)", export_json(page, viewer=you),
                                file_name=f"genlab_presets_{page}.json", mime="application/json",
                                key=f"{page}_preset_download")
         c = st.columns([3, 1])
@@ -100,12 +110,13 @@ def presets_box(page: str) -> None:
 
 def presets_list() -> None:
     """Home: every saved preset, each a link to its page with its settings."""
-    presets = list_presets()
+    you = viewer()
+    presets = list_presets(viewer=you)
     if not presets:
         st.caption("No presets yet: each page has a **Presets** box to save its settings under a name.")
         return
     for p in presets:
         st.page_link(f"pages/{p.page}.py", label=f"{TITLES.get(p.page, p.page)} — {md(p.name)}",
                      query_params=p.params, icon=":material/bookmark:")
-    st.download_button("Download all presets (JSON)", export_json(), file_name="genlab_presets.json",
+    st.download_button("Download all presets (JSON)", export_json(viewer=you), file_name="genlab_presets.json",
                        mime="application/json", key="home_presets_all")

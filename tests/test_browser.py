@@ -73,13 +73,19 @@ def _stopping_servers() -> Iterator[list]:
 
 
 @pytest.fixture
-def server(tmp_path: Path, _stopping_servers: list) -> Iterator[str]:
+def server_env() -> dict[str, str]:
+    """Extra environment for the test's server; a test parametrizes it (a classroom server, say)."""
+    return {}
+
+
+@pytest.fixture
+def server(tmp_path: Path, _stopping_servers: list, server_env: dict[str, str]) -> Iterator[str]:
     """A fresh ``streamlit run app.py`` for this test alone, on its own empty GENLAB_HOME; returns its URL once
     Streamlit's health endpoint answers. After the test: told to stop, and its log must hold no traceback."""
     home, log = tmp_path / "genlab_home", tmp_path / "streamlit.log"
     home.mkdir()
     port = _free_port()
-    env = dict(os.environ, GENLAB_HOME=str(home))
+    env = dict(os.environ, GENLAB_HOME=str(home), **server_env)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                  "--server.headless", "true", "--server.fileWatcherType", "none",
@@ -322,3 +328,69 @@ def test_simulator_page_fits_poisson_live_and_compares_with_the_exact_fit(server
     pg.get_by_text(re.compile(r"done · step 80/80 · [\d,]+ simulations")).wait_for()
     pg.get_by_text("lambda: estimate").wait_for()
     _assert_no_exception(pg)
+
+
+CLASSROOM = {"GENLAB_MODE": "classroom", "GENLAB_TEACHER_TOKEN": "browser-test-token"}
+
+
+@pytest.mark.parametrize("server_env", [CLASSROOM], ids=["classroom"])
+def test_classroom_browsers_keep_to_their_own_work_and_the_teacher_sees_all(server: str, browser) -> None:
+    """Three browser contexts (three cookie jars) on one classroom server: Ana trains; a second browser that joins
+    under the same name sees none of it and can stop nothing, before and after a reload; Ana's reload finds her job
+    again (the identity is in her cookie, not in her name); the teacher's token shows Ana's job, and stops it."""
+    contexts = []
+
+    def join(name: str):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        contexts.append(context)
+        pg = context.new_page()
+        pg.set_default_timeout(WAIT_MS)
+        pg.goto(f"{server}/train")
+        pg.get_by_role("heading", name="Welcome to GenLab").wait_for()
+        pg.get_by_label("Your name", exact=True).fill(name)
+        pg.get_by_role("button", name="Join").click()
+        pg.get_by_role("heading", name="Train a model").wait_for()
+        _assert_no_exception(pg)
+        return pg
+
+    def sidebar(pg):
+        return pg.locator('[data-testid="stSidebar"]')
+
+    try:
+        ana = join("Ana")
+        ana.get_by_text("Training settings").click()
+        steps = ana.get_by_label("steps", exact=True)
+        steps.fill("200000")
+        steps.press("Enter")
+        ana.get_by_role("button", name="Start training").click()
+        sidebar(ana).get_by_role("button", name="Stop", exact=True).wait_for()
+        ana.get_by_text(re.compile(r"running · \d+/200000")).first.wait_for()
+
+        other = join("Ana")                          # the same name, another browser
+        for reload in (False, True):
+            if reload:
+                other.reload()                       # its own cookie: still the second "Ana", not asked again
+                other.get_by_role("heading", name="Train a model").wait_for()
+            _idle(other)
+            expect(sidebar(other).get_by_text("No jobs yet", exact=False)).to_be_visible()
+            assert other.get_by_role("button", name="Stop", exact=True).count() == 0
+            assert other.get_by_role("button", name="Cancel", exact=True).count() == 0
+            assert other.get_by_label("Your name", exact=True).count() == 0
+        ana.reload()                                  # Ana's cookie brings her job back
+        ana.get_by_role("heading", name="Train a model").wait_for()
+        sidebar(ana).get_by_role("button", name="Stop", exact=True).wait_for()
+        assert ana.get_by_label("Your name", exact=True).count() == 0
+
+        teacher = join("Mr. Keating")
+        sidebar(teacher).get_by_text("You", exact=True).click()
+        sidebar(teacher).get_by_role("textbox", name="Teacher token").fill(CLASSROOM["GENLAB_TEACHER_TOKEN"])
+        sidebar(teacher).get_by_role("button", name="Enter as teacher").click()
+        sidebar(teacher).get_by_text("teacher", exact=False).first.wait_for()
+        sidebar(teacher).get_by_text("(Ana)", exact=False).first.wait_for()
+        sidebar(teacher).get_by_role("button", name="Stop", exact=True).click()
+        ana.get_by_text(re.compile(r"stopped · \d+/200000")).first.wait_for()
+        for pg in (ana, other, teacher):
+            _assert_no_exception(pg)
+    finally:
+        for context in contexts:
+            context.close()
