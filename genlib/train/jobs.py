@@ -441,13 +441,6 @@ class JobManager:
     def snapshots(self) -> list[JobSnapshot]:
         return [job.snapshot() for job in self.jobs()]
 
-    def queue_position(self, job_id: str) -> int | None:
-        """The job's place among every waiting job, in the order they were queued (the round-robin may start it
-        sooner); None when it is not waiting."""
-        with self._lock:
-            ids = [j.id for j in self._queue]
-        return ids.index(job_id) + 1 if job_id in ids else None
-
     def stop(self, job_id: str, by: Viewer | None = None) -> None:
         """End a job after its current step, keeping what it did. ``by``: the user asking (None: the server itself),
         who must own it or be the teacher (:class:`~genlib.access.AccessError` otherwise)."""
@@ -544,9 +537,6 @@ class ViewerJobs:
 
     def remove_finished(self) -> None:
         self.manager.remove_finished(by=self.viewer)
-
-    def queue_position(self, job_id: str) -> int | None:
-        return self.manager.queue_position(self.get(job_id).id)
 
     @property
     def active(self) -> int:
