@@ -254,6 +254,13 @@ async def timed_switch(bench: Bench, pg, i: int, phase: str, name: str, state: d
     state["page"], state["phase"] = name, phase
 
 
+
+async def _choice(box) -> str | None:
+    """The option a selectbox shows (its input's value: the selectbox's inner text is only its label)."""
+    if not await box.count():
+        return None
+    return await box.first.locator("input").first.input_value()
+
 async def start_runs(bench: Bench, pg, i: int, state: dict) -> None:
     """Open Train, set the steps, press "Start training" K times; after each press, wait until the page shows the
     new job (its "Run" choice changes to it) and the rerun has ended."""
@@ -273,11 +280,11 @@ async def start_runs(bench: Bench, pg, i: int, state: dict) -> None:
         if bench.left() < SHUTDOWN_RESERVE_S:
             bench.budget_hit = True
             return
-        before = await run_choice.first.inner_text() if await run_choice.count() else None
+        before = await _choice(run_choice)
         await start.click(timeout=bench.wait_ms())
         t_end = time.monotonic() + bench.wait_ms() / 1000
         while True:
-            now = await run_choice.first.inner_text() if await run_choice.count() else None
+            now = await _choice(run_choice)
             if now is not None and now != before:
                 break
             if time.monotonic() > t_end:

@@ -75,6 +75,10 @@ def url_select(label: str, options: Sequence[str], param: str, key: str, *,
         set_url_value(param, url_of(st.session_state[key]))
 
     choice = st.selectbox(label, options, key=key, format_func=format_func, on_change=sync, **kwargs)
+    if choice not in options:
+        # The browser sent the label of an option that has gone since its last run (Streamlit then returns the
+        # label itself): show the default; the next run's check above puts the widget right.
+        choice = default if default in options else options[0]
     set_url_value(param, url_of(choice))
     return choice
 

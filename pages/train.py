@@ -54,24 +54,30 @@ def _start(spec: TrainSpec) -> None:
 
 
 def _options() -> dict[str, tuple[Job | None, RunRecord | None]]:
-    """What the page can show, by key: every training job of this process (its run id, or its job id while it
-    waits in the queue), then the stored run the URL names when no job of this process wrote it."""
+    """What the page can show, by key: every training job of this process this user may see (keyed by its job id,
+    which does not change when a queued job starts and gets its run id: a key or label that changes between two
+    runs of the page loses the selection), then the stored run the URL names when no job of this process wrote it."""
     out: dict[str, tuple[Job | None, RunRecord | None]] = {}
     for job in reversed(manager.jobs()):
         if job.kind == RunKind.TRAIN.value:
-            out[job.run_id or job.id] = (job, None)
+            out[job.id] = (job, None)
     wanted = url_value("run")
-    if wanted and wanted not in out:
+    if wanted and wanted not in out and _job_key(wanted, out) is None:
         record = stored(wanted, kinds=(RunKind.TRAIN.value,))
         if record is not None:
             out[wanted] = (None, record)
     return out
 
 
+def _job_key(run_id: str, options: dict[str, tuple[Job | None, RunRecord | None]]) -> str | None:
+    """The key of the job that writes ``run_id``, if one of the options does."""
+    return next((k for k, (j, _) in options.items() if j is not None and j.run_id == run_id), None)
+
+
 def _label(key: str, options: dict[str, tuple[Job | None, RunRecord | None]]) -> str:
     job, record = options[key]
     if job is not None:
-        return f"{job.spec.label()} ({key})"   # no status here: a label that changes loses the selection
+        return f"{job.spec.label()} ({key})"   # no status or run id here: a label that changes loses the selection
     assert record is not None
     return f"{record.name} (stored run {key})"
 
@@ -108,12 +114,12 @@ with left:
 with right:
     options = _options()
     pending = st.session_state.get("train_pending")
-    prefer = next((k for k, (j, _) in options.items() if j is not None and j.id == pending), None)
+    prefer = pending if pending in options else None
     if prefer is not None and options[prefer][0].run_id:   # started: from now on the URL names it
         st.session_state.pop("train_pending")
     key = url_select("Run", list(options), "run", "train_view", format_func=lambda k: _label(k, options),
-                     url_of=lambda k: None if options[k][0] is not None and not options[k][0].run_id else k,
-                     prefer=prefer)
+                     url_of=lambda k: options[k][0].run_id if options[k][0] is not None else k,
+                     key_of=lambda v: v if v in options else _job_key(v, options), prefer=prefer)
     if key is None:
         st.info("No job yet: choose the data, the model and its settings, then press **Start training**.")
         st.stop()

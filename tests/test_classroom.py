@@ -436,3 +436,29 @@ def test_classroom_errors_are_one_line_without_server_paths(classroom) -> None:
     assert "internal error" in text and "/nonexistent" not in text and "genlab.log" not in text
     assert not [x for x in a.sidebar.expander if x.label == "Details for a bug report"]
     assert str(default_root()) not in text
+
+
+def test_a_queued_job_stays_selected_when_it_starts(classroom) -> None:
+    """The Train page keys a job by its job id: when a queued job starts and gets its run id, the page keeps showing
+    it (a key or label that changed made the browser send a stale choice: a KeyError in the load benchmark)."""
+    a = _join(_session(), "Ana")
+    a.switch_page("pages/train.py").run()
+    a.selectbox(key="train_model").set_value("vae").run()
+    a.number_input(key="train_steps").set_value(100_000).run()
+    a.button(key="train_start").click().run()
+    a.button(key="train_start").click().run()       # waits: one running job per student
+    from pages.common import _manager, default_root
+    manager = _manager(str(default_root()), True)
+    first, second = manager.jobs()
+    assert second.status is JobStatus.QUEUED
+    shown_key = a.selectbox(key="train_view").value
+    assert shown_key == second.id
+    while first.snapshot().step < 2:
+        first.wait(0.05)
+    manager.stop(first.id)
+    while second.run_id is None:
+        second.wait(0.05)
+    a.run()
+    assert not a.exception, [e.value for e in a.exception]
+    assert a.selectbox(key="train_view").value == second.id
+    assert a.query_params["run"] == second.run_id     # the address names its run once it has one
