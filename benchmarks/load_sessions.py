@@ -198,18 +198,14 @@ async def note_exceptions(bench: Bench, pg, i: int, state: dict) -> None:
 async def join_if_asked(bench: Bench, pg, i: int) -> None:
     """Classroom mode: the first visit asks for "Your name" and a "Join" button before anything else. Answer it when
     it is there; in personal mode the Home page comes straight away and nothing is done."""
-    name_box = pg.get_by_label("Your name")
+    name_box = pg.get_by_label("Your name", exact=True)   # not the sidebar's "Change your name" once joined
     home = pg.locator('[data-testid="stMain"]').get_by_role("heading", name=PAGES["Home"][1], exact=True)
     await name_box.or_(home).first.wait_for(timeout=bench.wait_ms())
     await idle(bench, pg)
     if await name_box.count() == 0:
         return
     await name_box.first.fill(f"student-{i}")
-    await name_box.first.press("Enter")   # commits the value (or submits, if the prompt is a form)
-    await idle(bench, pg)
-    join = pg.get_by_role("button", name="Join", exact=True)
-    if await join.count():
-        await join.first.click()
+    await pg.get_by_role("button", name="Join", exact=True).first.click()   # submits the form with the name
     await home.first.wait_for(timeout=bench.wait_ms())
     await idle(bench, pg)
     bench.joined += 1
