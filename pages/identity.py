@@ -14,6 +14,7 @@ import streamlit as st
 from genlib.access import PERSONAL_USER, AccessError, Mode, User, UserDirectory, Viewer, server_mode
 from genlib.errors import UserError
 from genlib.logs import also_log
+from pages import text
 from pages.text import md
 
 COOKIE = "genlab_user"
@@ -57,6 +58,7 @@ def require_user(db_path: str) -> Viewer:
     run (a changed teacher token takes effect at once); a browser without one is asked for a name first, and the
     page stops there."""
     current = mode()
+    text.REDACT_PATHS = current is Mode.CLASSROOM   # errors quoting a server folder show "…" instead
     if current is Mode.PERSONAL:
         found = Viewer(PERSONAL_USER, Mode.PERSONAL)
         st.session_state[_VIEWER] = found

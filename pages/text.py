@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import re
 
+from genlib.access import redact_paths
+
+#: Set by pages/identity.py on a classroom server: then :func:`md` also hides server paths (an error message that
+#: quotes a folder of the server, a checkpoint's path…): errors reach users through it.
+REDACT_PATHS = False
+
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and an escaped one is always literal.
 # Escaping all of them (not only * _ [ ] ( ) ! # < > | ~ $ ` \) also breaks the constructs that start at a line's
 # beginning (1. lists, - items, + items, = and - setext headings, > quotes) and GFM's bare autolinks
@@ -22,8 +28,11 @@ _SHORTCODE = re.compile(r":(?=[\w+/-]+:)")
 
 def md(text: object) -> str:
     """``text`` (a user's file name, column header, run name, …) as Streamlit Markdown that shows it literally: no
-    link, image, bold, heading, HTML, LaTeX or emoji. Line breaks become spaces (a caption line stays one line)."""
+    link, image, bold, heading, HTML, LaTeX or emoji. Line breaks become spaces (a caption line stays one line). On a
+    classroom server, absolute server paths become "…"."""
     s = " ".join(str(text).splitlines())
+    if REDACT_PATHS:
+        s = redact_paths(s)
     s = _SHORTCODE.sub(":\u200b", s)
     return _PUNCT.sub(r"\\\1", s)
 

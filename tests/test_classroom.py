@@ -329,6 +329,8 @@ def classroom(monkeypatch):
     for manager in list(_manager_instances(_manager)):
         manager.shutdown(10)
     config.set_option("client.showErrorDetails", "full")   # classroom mode set it for the process
+    from pages import text
+    text.REDACT_PATHS = False
 
 
 def _manager_instances(cached) -> list[JobManager]:
@@ -436,6 +438,9 @@ def test_classroom_errors_are_one_line_without_server_paths(classroom) -> None:
     assert "internal error" in text and "/nonexistent" not in text and "genlab.log" not in text
     assert not [x for x in a.sidebar.expander if x.label == "Details for a bug report"]
     assert str(default_root()) not in text
+    from pages.text import md   # every message that reaches a page through md() loses its server paths
+    assert shown(md("cannot write the run folder /srv/genlab/runs/x: disk full")) == \
+        "cannot write the run folder …: disk full"
 
 
 def test_a_queued_job_stays_selected_when_it_starts(classroom) -> None:
