@@ -8,10 +8,11 @@ store with it), so a page cannot show or touch another user's work by forgetting
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 import streamlit as st
 
-from genlib.access import PERSONAL_USER, AccessError, Mode, User, UserDirectory, Viewer, server_mode
+from genlib.access import PERSONAL_USER, Mode, User, UserDirectory, Viewer, server_mode
 from genlib.errors import UserError
 from genlib.logs import also_log
 from pages import text
@@ -116,25 +117,25 @@ def _join_form(users: UserDirectory) -> None:
         st.form_submit_button("Join", type="primary", on_click=_join, args=(users,))
 
 
-def _teacher(users: UserDirectory) -> None:
+def _change_user(change: Callable[[User, str], User], field: str) -> None:
+    """Apply ``change`` (a rename, the teacher's grant) to this session's user with the text typed in ``field``; a
+    refusal is shown in the sidebar."""
     current = viewer()
     try:
-        user = users.make_teacher(current.user, st.session_state.get("identity_token", ""))
-    except AccessError as exc:
+        user = change(current.user, st.session_state.get(field, ""))
+    except UserError as exc:   # AccessError included: a wrong teacher token
         st.session_state[_MSG] = md(exc)
     else:
         st.session_state[_VIEWER] = Viewer(user, current.mode)
-    st.session_state["identity_token"] = ""
+
+
+def _teacher(users: UserDirectory) -> None:
+    _change_user(users.make_teacher, "identity_token")
+    st.session_state["identity_token"] = ""   # the token does not stay in the box
 
 
 def _rename(users: UserDirectory) -> None:
-    current = viewer()
-    try:
-        user = users.rename(current.user, st.session_state.get("identity_rename", ""))
-    except UserError as exc:
-        st.session_state[_MSG] = md(exc)
-    else:
-        st.session_state[_VIEWER] = Viewer(user, current.mode)
+    _change_user(users.rename, "identity_rename")
 
 
 def _leave() -> None:
