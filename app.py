@@ -16,7 +16,9 @@ from genlib.access import redact_paths  # noqa: E402
 from genlib.errors import UserError  # noqa: E402
 from genlib.store import StoreError  # noqa: E402
 from pages.common import job_manager, show_refusal, sidebar_job_monitor, whole_store  # noqa: E402
-from pages.identity import classroom_or_unsure, require_user, sidebar_identity  # noqa: E402
+from pages.identity import apply_mode, classroom_or_unsure, require_user, sidebar_identity  # noqa: E402
+
+apply_mode()   # a classroom server shows no traceback or server path, from this line on
 
 PAGES = {
     "GenLab": [

@@ -185,11 +185,18 @@ class UserDirectory:
         """Grant the teacher's rights to ``user`` if ``token`` is the teacher token (AccessError otherwise). Kept with
         the user until the token changes, so a reload does not ask again."""
         if not teacher_token_matches(token):
+            time.sleep(1.0)   # a wrong guess costs a second: guessing a token over the websocket stays slow
             raise AccessError("that is not the teacher token" if os.environ.get("GENLAB_TEACHER_TOKEN")
                               else "no teacher token is set on this server (GENLAB_TEACHER_TOKEN)")
         with closing(self._connect()) as con, con:
             con.execute("UPDATE users SET teacher_hash = ? WHERE id = ?", (_current_teacher_hash(), user.id))
         return User(user.id, user.name, teacher=True)
+
+    def drop_teacher(self, user: User) -> User:
+        """Give the teacher's rights up (the teacher typed the token in a student's browser, say)."""
+        with closing(self._connect()) as con, con:
+            con.execute("UPDATE users SET teacher_hash = NULL WHERE id = ?", (user.id,))
+        return User(user.id, user.name)
 
     def rename(self, user: User, name: str) -> User:
         name = clean_name(name)

@@ -101,7 +101,9 @@ def _load(root: str, run_id: str) -> FittedModel:
 
 
 def load_model(run_id: str) -> FittedModel:
-    """A stored run's model, loaded once per run id (a StoreError when it has none)."""
+    """A stored run's model, loaded once per run id (a StoreError when it has none, or this user may not see it:
+    the cache is shared by every session, so the check comes first)."""
+    run_store().get(run_id)
     return _load(str(run_store().root), run_id)
 
 
@@ -111,7 +113,8 @@ def _results(root: str, run_id: str) -> dict[str, Any]:
 
 
 def results(run_id: str) -> dict[str, Any]:
-    """A stored run's arrays (``results.npz``), read once per run id."""
+    """A stored run's arrays (``results.npz``), read once per run id (checked first, as :func:`load_model`)."""
+    run_store().get(run_id)
     return _results(str(run_store().root), run_id)
 
 

@@ -101,7 +101,7 @@ def show_refusal() -> None:
 
 def damaged_rows_warning(store: RunStore) -> None:
     """One warning when rows of the store could not be read back (they are skipped by every list)."""
-    damaged = store.damaged_ids()
+    damaged = store.damaged_ids() if viewer().sees_everything else []   # row ids of everyone: the teacher's
     if damaged:
         st.warning(f"{len(damaged)} damaged row(s) of the run store were skipped ({', '.join(damaged[:3])}"
                    f"{', …' if len(damaged) > 3 else ''}); `genlib runs --check` says what is wrong.",
@@ -333,7 +333,9 @@ def continue_run(run_id: str, steps: int) -> None:
     the new run; the message and a full rerun come from :func:`sidebar_job_monitor`, outside the sidebar's fragment
     (an element drawn from a fragment's callback is lost, and Streamlit warns)."""
     try:
-        spec = continue_spec(run_store(), run_id, int(steps))
+        store = run_store()
+        store.viewer.check_manage(store.get(run_id).owner, f"run {run_id}")   # a shared run is read-only
+        spec = continue_spec(store, run_id, int(steps))
     except UserError as exc:
         st.session_state["_notice"] = (f"Cannot continue {run_id}: {md(exc)}", ":material/error:")
     else:
@@ -376,7 +378,9 @@ def sidebar_job_monitor() -> None:
 
 def _interrupted_runs(continued: set[str]) -> list[RunRecord]:
     """Interrupted runs not yet continued, newest first: what the sidebar offers to continue."""
-    return [r for r in run_store().list(kinds=None, status=JobStatus.INTERRUPTED.value) if r.id not in continued][:3]
+    store = run_store()   # the user's own (a shared run of someone else is theirs to continue, not this user's)
+    return [r for r in store.list(kinds=None, status=JobStatus.INTERRUPTED.value)
+            if r.id not in continued and store.can_manage(r)][:3]
 
 
 def _monitor_body() -> None:

@@ -7,6 +7,7 @@ store with it), so a page cannot show or touch another user's work by forgetting
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Callable
 
@@ -18,7 +19,7 @@ from genlib.logs import also_log
 from pages import text
 from pages.text import md
 
-COOKIE = "genlab_user"
+COOKIE = "genlab_user"   # + a suffix per store (cookie_name): browsers do not keep cookies apart by port
 _SECRET = "_genlab_secret"
 _VIEWER = "_genlab_viewer"
 _COOKIE_DUE = "_genlab_cookie_due"   # the secret still has to be written into the browser's cookie
@@ -58,18 +59,17 @@ def require_user(db_path: str) -> Viewer:
     """Personal mode: the one user. Classroom mode: the user of this browser's secret, found again on every script
     run (a changed teacher token takes effect at once); a browser without one is asked for a name first, and the
     page stops there."""
+    apply_mode()
     current = mode()
-    text.REDACT_PATHS = current is Mode.CLASSROOM   # errors quoting a server folder show "…" instead
     if current is Mode.PERSONAL:
         found = Viewer(PERSONAL_USER, Mode.PERSONAL)
         st.session_state[_VIEWER] = found
         return found
-    st.set_option("client.showErrorDetails", "none")   # one line to students; the details go to the log
-    also_log("streamlit.error_util")
     users = directory(db_path)
+    name = cookie_name(db_path)
     if st.session_state.pop(_FORGET, False):
-        _write_cookie(None)
-    cookie = None if st.session_state.get(_LEFT) else st.context.cookies.get(COOKIE)
+        _write_cookie(name, None)
+    cookie = None if st.session_state.get(_LEFT) else st.context.cookies.get(name)
     secret = st.session_state.get(_SECRET) or cookie
     user = users.find(secret)
     if user is None:
@@ -80,16 +80,36 @@ def require_user(db_path: str) -> Viewer:
     found = Viewer(user, Mode.CLASSROOM)
     st.session_state[_VIEWER] = found
     if st.session_state.pop(_COOKIE_DUE, False):
-        _write_cookie(secret)
+        _write_cookie(name, secret)
     return found
 
 
-def _write_cookie(secret: str | None) -> None:
+def apply_mode() -> None:
+    """What the mode changes for the whole process, applied first thing on every script run: on a classroom
+    server an uncaught exception shows one generic line (its traceback goes to the log) and messages lose server
+    paths. A mode setting that cannot be read is treated as a classroom here (:func:`mode` then raises, with the
+    reason, shown without paths). Never raises."""
+    classroom = classroom_or_unsure()
+    text.REDACT_PATHS = classroom
+    if classroom:
+        st.set_option("client.showErrorDetails", "none")
+        also_log("streamlit.error_util")
+
+
+def cookie_name(db_path: str) -> str:
+    """The cookie of this server's store: two GenLab servers on one host (two ports) must not overwrite each
+    other's, since browsers share cookies between the ports of a host."""
+    return f"{COOKIE}_{hashlib.sha256(db_path.encode()).hexdigest()[:8]}"
+
+
+def _write_cookie(name: str, secret: str | None) -> None:
     """Keep (or, with None, forget) the secret in this browser: a first-party cookie for this server's pages, read
-    back by ``st.context.cookies`` when the browser opens a new session (a reload, a new tab)."""
+    back by ``st.context.cookies`` when the browser opens a new session (a reload, a new tab); ``Secure`` when the
+    page came over HTTPS."""
     value = "" if secret is None else secret
     age = 0 if secret is None else 180 * 24 * 3600
-    script = f"document.cookie = {json.dumps(f'{COOKIE}={value}; path=/; max-age={age}; SameSite=Strict')};"
+    cookie = json.dumps(f"{name}={value}; path=/; max-age={age}; SameSite=Strict")
+    script = f"document.cookie = {cookie} + (location.protocol === 'https:' ? '; Secure' : '');"
     st.html(f"<script>{script}</script>", unsafe_allow_javascript=True)
 
 
@@ -138,6 +158,10 @@ def _rename(users: UserDirectory) -> None:
     _change_user(users.rename, "identity_rename")
 
 
+def _drop_teacher(users: UserDirectory) -> None:
+    _change_user(lambda user, _: users.drop_teacher(user), "identity_token")
+
+
 def _leave() -> None:
     """Forget this browser's identity (a shared computer): the next visitor joins under their own name."""
     st.session_state.pop(_SECRET, None)
@@ -166,5 +190,9 @@ def sidebar_identity(db_path: str) -> None:
                           help="The teacher enters the token set in GENLAB_TEACHER_TOKEN to see and manage every "
                                "job and run.")
             st.button("Enter as teacher", key="identity_teacher", on_click=_teacher, args=(users,))
+        else:
+            st.button("Leave teacher mode", key="identity_not_teacher", on_click=_drop_teacher, args=(users,),
+                      help="Back to a student's view (e.g. after typing the token in a student's browser).")
         st.button("Leave (forget me on this browser)", key="identity_leave", on_click=_leave,
-                  help="On a shared computer: the next person joins under their own name. Your runs stay.")
+                  help="On a shared computer: the next person joins under their own name. Your runs stay on the "
+                       "server (the teacher still sees them), but this browser will not reach them again.")

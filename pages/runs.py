@@ -11,7 +11,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
-from genlib.access import Mode
+from genlib.access import Mode, redact_paths
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, damaged_rows_warning, ensure_app_shell,
                           fmt_time, job_manager, param_widget, run_store, samples_csv, shown_error, steps_to_continue)
 from pages.identity import viewer
@@ -109,7 +109,8 @@ with c1:
         page, param = PAGE_OF_KIND[record.kind]
         st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",
                      query_params={param: record.id})
-    st.json({"settings": record.config, "inputs": record.inputs, "dataset parameters": record.dataset_params,
+    inputs = {k: redact_paths(v) if classroom and isinstance(v, str) else v for k, v in record.inputs.items()}
+    st.json({"settings": record.config, "inputs": inputs, "dataset parameters": record.dataset_params,
              "transform": record.transform, "metrics": record.metrics, "summary": record.summary}, expanded=False)
 with c2:
     hist = record.history or {}

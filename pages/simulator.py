@@ -21,7 +21,8 @@ from genlib.store import RunKind, RunRecord, StoreError
 from genlib.train import Job
 from pages import urlstate
 from pages.text import md
-from pages.common import csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store, submit_job
+from pages.common import (csv_bytes, ensure_app_shell, fmt_time, job_manager, param_widget, run_store, shown_error,
+                          submit_job)
 from pages.presets_ui import page_state
 
 ensure_app_shell()
@@ -362,7 +363,8 @@ if shown is not None:
                     text=f"{rsim.label} — {state['status']} · step {state['step']}/{state['total']} · "
                          f"{sims:,} simulations{eta}")
         if state["error"]:
-            st.error(f"The fit failed: {state['error']}" if state["status"] == "failed" else state["error"])
+            message = md(shown_error(state["error"]))
+            st.error(f"The fit failed: {message}" if state["status"] == "failed" else message)
         _metrics(state, rsim, shown.config)
         left, right = st.columns(2)
         left.plotly_chart(figures.avo.psi_trace_figure(hist, rsim), key="avo_psi")

@@ -67,6 +67,9 @@ def test_the_teacher_token_grants_everything_until_it_changes(genlab_home, monke
     users.make_teacher(user, TOKEN)
     teacher = users.find(secret)
     assert teacher.teacher and Viewer(teacher, Mode.CLASSROOM).can_manage("u-someone-else")
+    users.drop_teacher(teacher)                                   # given up (typed in a student's browser)
+    assert not users.find(secret).teacher
+    users.make_teacher(user, TOKEN)
     monkeypatch.setenv("GENLAB_TEACHER_TOKEN", "a-new-token")     # a new token revokes the old grants
     assert not users.find(secret).teacher
 
@@ -189,10 +192,30 @@ def test_a_sweep_is_submitted_all_or_none(monkeypatch) -> None:
     with pytest.raises(QuotaError, match="a sweep of 12 grid points is over the limit of 9.*GENLAB_SWEEP_MAX"):
         manager.submit_all(tasks, owner=ana, sweep_points=12)
     assert manager.jobs() == []          # nothing was queued
-    with pytest.raises(QuotaError, match="GENLAB_USER_QUEUED"):
-        manager.submit_all(tasks[:8], owner=ana, sweep_points=8)   # within the sweep limit, over the queue one
-    assert manager.jobs() == []
-    release.set()
+    try:
+        jobs = manager.submit_all(tasks[:9], owner=ana, sweep_points=9)   # the largest sweep the limit promises fits
+        assert len(jobs) == 9
+        with pytest.raises(QuotaError, match="GENLAB_USER_QUEUED"):       # and fills the student's queue
+            manager.submit(Gate("one more", [], release), owner=ana)
+    finally:
+        release.set()
+        assert manager.wait_all(10)
+
+
+def test_stopping_a_waiting_job_takes_it_out_of_the_queue_at_once() -> None:
+    manager = JobManager(max_concurrent=1, classroom=True)
+    release = threading.Event()
+    ana, _, _ = _classroom_users()
+    running = manager.submit(Gate("running", [], release), owner=ana)
+    waiting = manager.submit(Gate("waiting", [], release), owner=ana)
+    try:
+        manager.stop(waiting.id)
+        assert waiting.status is JobStatus.STOPPED and waiting.wait(0)   # not when its turn would have come
+        assert manager.for_viewer(Viewer(ana, Mode.CLASSROOM)).active == 1
+    finally:
+        release.set()
+        assert manager.wait_all(10)
+    assert running.status is JobStatus.DONE
 
 
 def test_personal_mode_keeps_todays_limits() -> None:
@@ -219,7 +242,8 @@ def test_a_user_cannot_stop_cancel_or_clear_anothers_job() -> None:
         assert not running.stop_requested
         t_view.cancel(waiting.id)                   # the teacher can
         assert waiting.status is JobStatus.STOPPED
-        b_view.remove_finished()                    # Ben's "Clear finished" leaves Ana's list alone
+        b_view.remove_finished()                    # Ben's "Clear finished" leaves Ana's list alone…
+        t_view.remove_finished()                    # …and so does the teacher's (their own list only)
         assert waiting in manager.jobs()
         a_view.remove_finished()
         assert waiting not in manager.jobs()

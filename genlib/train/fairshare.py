@@ -11,7 +11,7 @@ keeps it.
 limit                           environment variable     classroom   personal
 ==============================  =======================  ==========  ==========
 jobs one user runs at once      ``GENLAB_USER_RUNNING``  1           all slots
-jobs one user has waiting       ``GENLAB_USER_QUEUED``   6           200
+jobs one user has waiting       ``GENLAB_USER_QUEUED``   8           200
 grid points of one sweep        ``GENLAB_SWEEP_MAX``     9           25
 jobs waiting on the server      ``GENLAB_QUEUE_MAX``     60          200
 ==============================  =======================  ==========  ==========
@@ -46,7 +46,8 @@ class ShareLimits:
     @classmethod
     def for_mode(cls, classroom: bool, slots: int) -> "ShareLimits":
         """The limits in force: each environment variable when set, else the mode's default (table above)."""
-        defaults = (1, 6, 9, 60) if classroom else (max(1, slots), 200, 25, 200)
+        # a student's largest sweep (9 points) fits their queue: 1 running + 8 waiting
+        defaults = (1, 8, 9, 60) if classroom else (max(1, slots), 200, 25, 200)
         running, queued, sweep, total = (Limit(name, env, default, "jobs", name).value()
                                          for (name, env), default in zip(_SPECS, defaults))
         return cls(running, queued, sweep, total)

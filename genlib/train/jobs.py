@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..access import PERSONAL_USER, User, Viewer
+from ..access import PERSONAL_USER, Mode, User, Viewer
 from ..errors import UserError
 from ..logs import configure_logging, log_file
 from ..models import FittedModel, NonFiniteLossError
@@ -448,6 +448,16 @@ class JobManager:
         if by is not None:
             by.check_manage(job.owner_id, f"job {job_id}")
         job.stop()
+        self._drop_if_waiting(job)
+
+    def _drop_if_waiting(self, job: Job) -> None:
+        """A job stopped or cancelled before it started leaves the queue now (and its user's quota), not when its
+        turn comes."""
+        with self._lock:
+            if job in self._queue:
+                self._queue.remove(job)
+                job.status = JobStatus.STOPPED
+                job._done.set()
 
     def find_run(self, run_id: str) -> Job | None:
         """The job of this process writing (or that wrote) run ``run_id``, if any."""
@@ -458,18 +468,14 @@ class JobManager:
         if by is not None:
             by.check_manage(job.owner_id, f"job {job_id}")
         job.cancel()
-        with self._lock:
-            if job in self._queue:          # never started: finish it right here
-                self._queue.remove(job)
-                job.status = JobStatus.STOPPED
-                job._done.set()
+        self._drop_if_waiting(job)
 
     def remove_finished(self, by: Viewer | None = None) -> None:
-        """Forget finished jobs (their runs stay in the store): ``by``'s own, or every one for the server itself and
-        the teacher."""
+        """Forget finished jobs (their runs stay in the store): ``by``'s own (a teacher's "Clear finished" does not
+        empty the students' lists), or every one for the server itself and in personal mode."""
         with self._lock:
-            for job_id in [j.id for j in self._jobs.values()
-                           if j.status.finished and (by is None or by.can_manage(j.owner_id))]:
+            for job_id in [j.id for j in self._jobs.values() if j.status.finished and (
+                    by is None or by.mode is Mode.PERSONAL or j.owner_id == by.user.id)]:
                 del self._jobs[job_id]
 
     @property
