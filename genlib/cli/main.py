@@ -88,8 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true",
                    help="check the store's integrity (database and run folders); exit status 3 when damaged")
 
-    from . import anomaly, lorenz
+    from . import anomaly, lorenz, sweep
     lorenz.add_parser(sub)
+    sweep.add_parser(sub)
     anomaly.add_score_parser(sub)
     return p
 
@@ -377,12 +378,17 @@ def cmd_lorenz(args: argparse.Namespace) -> int:
     return lorenz.run(args)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import run
+    return run(args)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     from .anomaly import run_score
     return run_score(args)
 
 
-COMMANDS = {"score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "continue": cmd_continue,
+COMMANDS = {"sweep": cmd_sweep, "score": cmd_score, "lorenz": cmd_lorenz, "datasets": cmd_datasets, "models": cmd_models, "train": cmd_train, "continue": cmd_continue,
             "sample": cmd_sample,
             "evaluate": cmd_evaluate, "runs": cmd_runs}
 
