@@ -3,4 +3,5 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":   # a spawned worker process imports this module again: it must not run the CLI
+    sys.exit(main())

@@ -5,7 +5,8 @@
 Every grid point is an ordinary training run (one per point, recorded in the run store with its owner, its folder
 under ``DIR/runs/``), run by the engine with its fair shares; ``DIR/table.csv`` and ``DIR/table.json`` hold each
 point's settings, its run id and status, and the metric suite. Ctrl-C stops every run and keeps what each learned.
-``--executor local`` runs the points in this process's engine (the executors issue adds worker processes and Ray).
+``--executor local`` (the default) trains the points in worker processes of this machine (genlib.train.workers),
+``--executor thread`` in threads of this process.
 """
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--jobs", type=int, default=None,
                    help="points trained at once (default: GENLAB_MAX_JOBS, else 2)")
-    s.add_argument("--executor", default="local", choices=["local"],
-                   help="where the points train: 'local' is this process's engine")
+    s.add_argument("--executor", default="local", choices=["local", "thread"],
+                   help="where the points train: 'local' (default) in worker processes on this machine, 'thread' "
+                        "in threads of this process")
     s.add_argument("--out", required=True, help="folder to create: runs/ (one run per point) and table.csv/.json")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot create --out {out}: {exc.strerror or exc}") from None
 
-    manager = JobManager(**({} if args.jobs is None else {"max_concurrent": args.jobs}), store=RunStore())
+    manager = JobManager(**({} if args.jobs is None else {"max_concurrent": args.jobs}), store=RunStore(),
+                         executor=args.executor)
     specs = [TrainSpec(model=args.model, dataset=dataset, config=settings, steps=args.steps,
                        batch_size=args.batch_size, seed=args.seed, device=args.device, eval_period_s=None,
                        name=f"{args.model} " + ", ".join(f"{k}={v}" for k, v in point.items()),

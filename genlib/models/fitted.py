@@ -100,6 +100,23 @@ class FittedModel:
         the optimisers' states and the model's random stream, so the run can be continued."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Serialised in memory first: torch.save on a full disk raises a bare RuntimeError from its zip writer
+        # (measured on a 64 KiB tmpfs); a plain write raises OSError(ENOSPC), which callers report as such.
+        data = self.to_bytes(training)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a full disk must not leave a partial file behind
+            raise
+        return path
+
+    def to_bytes(self, training: dict[str, Any] | None = None) -> bytes:
+        """The checkpoint file's bytes (what :meth:`save` writes; a worker process ships a model this way)."""
         payload = {
             "format": CHECKPOINT_FORMAT,
             "model": self.model.name,
@@ -115,34 +132,29 @@ class FittedModel:
         if training is not None and self.model.iterative:
             payload["training"] = {**training, "model_rng": self.model.rng.get_state(),
                                    "optimizers": self.model.optimizer_states()}
-        # Serialised in memory first: torch.save on a full disk raises a bare RuntimeError from its zip writer
-        # (measured on a 64 KiB tmpfs); a plain write raises OSError(ENOSPC), which callers report as such.
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(buffer.getbuffer())
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk must not leave a partial file behind
-            raise
-        return path
+        return buffer.getvalue()
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str = "cpu") -> "FittedModel":
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
+        return cls.from_bytes(path.read_bytes(), device, path.name)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, device: torch.device | str = "cpu", name: str = "the checkpoint"
+                   ) -> "FittedModel":
+        """A model from checkpoint bytes, read with ``weights_only=True`` (never unpickled blindly); ``name`` is what
+        error messages call it."""
         try:
-            payload = torch.load(path, map_location=device, weights_only=True)
+            payload = torch.load(io.BytesIO(data), map_location=device, weights_only=True)
         except Exception as exc:  # pickle, zip and torch errors alike: the file is not usable
             reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path.name} is not a readable GenLab checkpoint ({reason})") from None
+            raise CheckpointError(f"{name} is not a readable GenLab checkpoint ({reason})") from None
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path.name} is not a GenLab checkpoint (expected format {CHECKPOINT_FORMAT})")
+            raise CheckpointError(f"{name} is not a GenLab checkpoint (expected format {CHECKPOINT_FORMAT})")
         try:
             model_cls = get_model_class(payload["model"])
             config = model_config(model_cls, json.loads(payload["config"]))
@@ -155,7 +167,7 @@ class FittedModel:
         except CheckpointError:
             raise
         except Exception as exc:
-            raise CheckpointError(f"{path.name} could not be restored: {exc}") from None
+            raise CheckpointError(f"{name} could not be restored: {exc}") from None
         return cls(model, transform, list(payload["columns"]), info, training)
 
     def restore_training(self) -> int:

@@ -31,12 +31,13 @@ from ..models import FittedModel, NonFiniteLossError
 from ..store import JobStatus, RunRecord, RunStore, new_run_id, record_from_job
 from .fairshare import QuotaError, ShareLimits, check_submission, next_fair
 from .loop import resolve_device
+from .workers import execute_in_worker
 from .task import JobContext, Progress, Task, TaskResult
 
 log = logging.getLogger(__name__)
 #: Failures phrased for the user (their settings or data, a diverging run, a folder that cannot be written): one
 #: sentence, no traceback.
-USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)
+USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)   # WorkerDied is a UserError
 #: How often a running job writes its progress (step, losses) into its row, for other processes to read.
 ROW_EVERY_S = 2.0
 
@@ -99,6 +100,9 @@ class Job:
         self.id = f"job-{next(self._ids)}"
         self.spec = spec   # the task (a TrainSpec for training; pages read its dataset and settings)
         self.owner = owner
+        self.executor = "thread"          # or "local": a worker process (set by the manager; genlib.train.workers)
+        self.worker_threads = 1           # torch threads of its worker
+        self.worker_pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._discard = False
@@ -240,7 +244,11 @@ class Job:
                 self._begin(store)
             ctx = JobContext(self, device, self._checkpoint if store is not None else None,
                              self.spec.checkpoint_every_s, self._checkpoint_results if store is not None else None)
-            result = self.spec.execute(ctx)
+            if self.executor == "local" and self.spec.needs_slot:
+                result = execute_in_worker(self, device, ctx._checkpoint, self.spec.checkpoint_every_s,
+                                           ctx._checkpoint_results, self.worker_threads)
+            else:
+                result = self.spec.execute(ctx)
             with self._lock:
                 self.result = result
                 if result.fitted is not None:
@@ -339,6 +347,16 @@ def configure_torch_threads(max_concurrent: int) -> int:
     return n
 
 
+#: Where a job runs: a thread of this process, or a local worker process.
+EXECUTORS = ("thread", "local")
+
+
+def _worker_threads(max_concurrent: int) -> int:
+    """Torch threads of each worker: the CPUs shared between the jobs that run at once."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // max(1, max_concurrent))
+
+
 def _describe(exc: Exception) -> str:
     """User-facing one-liner: our own errors are already phrased for users; a bug gets its type and a pointer to
     the log, where its traceback is."""
@@ -359,8 +377,14 @@ class JobManager:
     max_concurrent: int = field(default_factory=lambda: int(os.environ.get("GENLAB_MAX_JOBS", "2")))
     store: RunStore | None = None
     classroom: bool = False     # the fair-share defaults of a classroom server (genlib.train.fairshare)
+    #: "thread": each job in a thread of this process; "local": each job in a spawned worker process
+    #: (genlib.train.workers). Default: $GENLAB_EXECUTOR, else "thread".
+    executor: str = field(default_factory=lambda: os.environ.get("GENLAB_EXECUTOR", "thread") or "thread")
 
     def __post_init__(self) -> None:
+        if self.executor not in EXECUTORS:
+            raise UserError(f"the executor must be one of {', '.join(EXECUTORS)}; got {self.executor!r} "
+                            "(GENLAB_EXECUTOR or --executor)")
         configure_torch_threads(self.max_concurrent)
         configure_logging(getattr(self.store, "root", None))  # job failures land beside the runs
         self._lock = threading.Lock()
@@ -386,6 +410,8 @@ class JobManager:
         runs and its follower; ``sweep_points`` is the size checked against the sweep limit)."""
         owner = owner or PERSONAL_USER
         jobs = [Job(task, owner=owner) for task in tasks]
+        for job in jobs:
+            job.executor, job.worker_threads = self.executor, _worker_threads(self.max_concurrent)
         with self._lock:
             slotted = [j for j in jobs if j.spec.needs_slot]
             mine = sum(1 for j in self._jobs.values()
