@@ -60,6 +60,11 @@ class FittedModel:
     #: of an older version).
     training: dict[str, Any] | None = None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its checkpoint bytes (a task holding a model goes to a worker process this way): a training
+        model's tensors cannot cross a process boundary as they are, and reading it back stays ``weights_only``."""
+        return (_from_bytes, (self.to_bytes(),))
+
     @property
     def name(self) -> str:
         return self.model.name
@@ -180,3 +185,8 @@ class FittedModel:
         if "model_rng" in self.training:
             self.model.rng.set_state(self.training["model_rng"].cpu())
         return int(self.training.get("step", 0))
+
+
+def _from_bytes(data: bytes) -> FittedModel:
+    """Unpickling helper for :meth:`FittedModel.__reduce__` (a module-level function, so pickle can name it)."""
+    return FittedModel.from_bytes(data, "cpu", "a model sent to this process")

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: How often a worker sends its batched progress (seconds).
 BATCH_S = 0.1
+#: How often a worker sends a copy of the model it trains, for the views that read it live (the Density page's
+#: critic map): at most every LIVE_MODEL_S seconds, and less often for a model slow to serialise.
+LIVE_MODEL_S = 2.0
 #: How long a worker that was told to stop may take to end before it is killed (seconds).
 GRACE_S = 30.0
 __all__ = ["WorkerDied", "execute_in_worker"]
@@ -59,11 +62,20 @@ class WorkerContext(JobContext):
         self._can_checkpoint = can_checkpoint
         self._batch: list[Progress] = []
         self._sent = time.monotonic()
+        self._model: "FittedModel | None" = None
+        self._model_sent = 0.0
+        self._model_cost = 0.0
 
     def report(self, progress: Progress) -> None:
         self._batch.append(progress)
-        if time.monotonic() - self._sent >= BATCH_S or progress.step >= progress.total:
+        now = time.monotonic()
+        if now - self._sent >= BATCH_S or progress.step >= progress.total:
             self.flush()
+        if self._model is not None and now - self._model_sent >= max(LIVE_MODEL_S, 50 * self._model_cost):
+            data = self._model.to_bytes()      # between two steps: a consistent copy
+            self._model_cost = time.monotonic() - now
+            self._model_sent = time.monotonic()
+            self._events.put(("model", data))
 
     def flush(self) -> None:
         if self._batch:
@@ -75,7 +87,7 @@ class WorkerContext(JobContext):
         return self._stop_event.is_set()
 
     def set_model(self, fitted: "FittedModel") -> None:
-        pass   # the model stays in the worker; the parent gets it with the result
+        self._model = fitted   # copies go to the parent every LIVE_MODEL_S seconds (job.fitted there)
 
     def checkpoint_due(self) -> bool:
         return self._can_checkpoint and self._every_s is not None and time.monotonic() - self._last >= self._every_s
@@ -147,6 +159,9 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
             if kind == "progress":
                 for progress in payload:
                     job._report(progress)
+            elif kind == "model":
+                from ..models import FittedModel
+                job.fitted = FittedModel.from_bytes(payload, "cpu", "the worker's model")   # a private copy
             elif kind == "checkpoint" and checkpoint is not None:
                 checkpoint(*_model(payload))
             elif kind == "results" and checkpoint_results is not None:
