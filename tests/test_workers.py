@@ -126,3 +126,13 @@ def test_a_killed_worker_fails_its_job_and_the_engine_carries_on(genlab_home) ->
 def test_an_unknown_executor_is_one_sentence() -> None:
     with pytest.raises(UserError, match="executor must be one of thread, local; got 'ray'"):
         JobManager(executor="ray")
+
+
+def test_a_task_that_cannot_go_to_a_worker_runs_in_a_thread(caplog) -> None:
+    task = WhereAmI()
+    task.callback = lambda: None          # a lambda cannot be pickled for a new interpreter
+    job = _local().submit(task)
+    assert job.wait(SAFETY_TIMEOUT)
+    assert job.snapshot().status is JobStatus.DONE
+    assert job.result.summary["pid"] == os.getpid()
+    assert any("runs in a thread" in r.message and "cannot be sent" in r.message for r in caplog.records)

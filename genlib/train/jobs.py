@@ -31,7 +31,7 @@ from ..models import FittedModel, NonFiniteLossError
 from ..store import JobStatus, RunRecord, RunStore, new_run_id, record_from_job
 from .fairshare import QuotaError, ShareLimits, check_submission, next_fair
 from .loop import resolve_device
-from .workers import execute_in_worker
+from .workers import WorkerUnavailable, execute_in_worker
 from .task import JobContext, Progress, Task, TaskResult
 
 log = logging.getLogger(__name__)
@@ -244,10 +244,14 @@ class Job:
                 self._begin(store)
             ctx = JobContext(self, device, self._checkpoint if store is not None else None,
                              self.spec.checkpoint_every_s, self._checkpoint_results if store is not None else None)
+            result = None
             if self.executor == "local" and self.spec.needs_slot:
-                result = execute_in_worker(self, device, ctx._checkpoint, self.spec.checkpoint_every_s,
-                                           ctx._checkpoint_results, self.worker_threads)
-            else:
+                try:
+                    result = execute_in_worker(self, device, ctx._checkpoint, self.spec.checkpoint_every_s,
+                                               ctx._checkpoint_results, self.worker_threads)
+                except WorkerUnavailable as exc:
+                    log.warning("%s runs in a thread: %s", self.id, exc)
+            if result is None:
                 result = self.spec.execute(ctx)
             with self._lock:
                 self.result = result

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import time
@@ -46,7 +47,12 @@ BATCH_S = 0.1
 LIVE_MODEL_S = 2.0
 #: How long a worker that was told to stop may take to end before it is killed (seconds).
 GRACE_S = 30.0
-__all__ = ["WorkerDied", "execute_in_worker"]
+__all__ = ["WorkerDied", "WorkerUnavailable", "execute_in_worker"]
+
+
+class WorkerUnavailable(Exception):
+    """The task cannot be sent to a worker (it holds something that cannot be pickled, e.g. a lambda): the job
+    runs in a thread instead, and the log says why."""
 
 
 class WorkerDied(UserError):
@@ -72,9 +78,14 @@ class WorkerContext(JobContext):
         if now - self._sent >= BATCH_S or progress.step >= progress.total:
             self.flush()
         if self._model is not None and now - self._model_sent >= max(LIVE_MODEL_S, 50 * self._model_cost):
-            data = self._model.to_bytes()      # between two steps: a consistent copy
+            self._model_sent = now
+            try:
+                data = self._model.to_bytes()      # between two steps: a consistent copy
+            except Exception:  # noqa: BLE001 - a live copy is a courtesy: the training goes on without it
+                log.warning("could not copy the model for the live views", exc_info=True)
+                self._model = None
+                return
             self._model_cost = time.monotonic() - now
-            self._model_sent = time.monotonic()
             self._events.put(("model", data))
 
     def flush(self) -> None:
@@ -87,7 +98,8 @@ class WorkerContext(JobContext):
         return self._stop_event.is_set()
 
     def set_model(self, fitted: "FittedModel") -> None:
-        self._model = fitted   # copies go to the parent every LIVE_MODEL_S seconds (job.fitted there)
+        if fitted.model.iterative:   # a classical model fits in one call: nothing to watch, and no state before it
+            self._model = fitted     # copies go to the parent every LIVE_MODEL_S seconds (job.fitted there)
 
     def checkpoint_due(self) -> bool:
         return self._can_checkpoint and self._every_s is not None and time.monotonic() - self._last >= self._every_s
@@ -139,7 +151,11 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
     can_checkpoint = checkpoint is not None or checkpoint_results is not None
     proc = mp.Process(target=_worker_main, name=f"genlab-{job.id}", daemon=True,
                       args=(job.spec, str(device), every_s, can_checkpoint, events, stop, threads))
-    proc.start()
+    try:
+        proc.start()   # pickles the task for the new interpreter
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        events.close()
+        raise WorkerUnavailable(f"its task cannot be sent to a worker process ({exc})") from None
     job.worker_pid = proc.pid
     log.info("%s runs in worker process %s", job.id, proc.pid)
     stopping_since: float | None = None
