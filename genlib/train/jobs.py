@@ -242,13 +242,14 @@ class Job:
             self.device = str(device)
             if store is not None:
                 self._begin(store)
-            ctx = JobContext(self, device, self._checkpoint if store is not None else None,
-                             self.spec.checkpoint_every_s, self._checkpoint_results if store is not None else None)
+            checkpoint = self._checkpoint if store is not None else None
+            checkpoint_results = self._checkpoint_results if store is not None else None
+            ctx = JobContext(self, device, checkpoint, self.spec.checkpoint_every_s, checkpoint_results)
             result = None
             if self.executor == "local" and self.spec.needs_slot:
                 try:
-                    result = execute_in_worker(self, device, ctx._checkpoint, self.spec.checkpoint_every_s,
-                                               ctx._checkpoint_results, self.worker_threads)
+                    result = execute_in_worker(self, device, checkpoint, self.spec.checkpoint_every_s,
+                                               checkpoint_results, self.worker_threads)
                 except WorkerUnavailable as exc:
                     log.warning("%s runs in a thread: %s", self.id, exc)
             if result is None:
