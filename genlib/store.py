@@ -48,7 +48,7 @@ import numpy as np
 from .access import Viewer
 from .errors import UserError
 from .models import CheckpointError, FittedModel
-from .paths import genlab_home
+from .paths import genlab_home, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -284,24 +284,11 @@ def process_alive(owner: str | None) -> bool | None:
 
 
 # --- files of a run folder ------------------------------------------------------------------------------------
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_results(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     """Arrays a page shows again (``results.npz``, read back without pickle)."""
     buf = io.BytesIO()
     np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    _write_atomic(folder / RESULTS_NAME, buf.getvalue())
+    write_atomic(folder / RESULTS_NAME, buf.getvalue())
 
 
 def read_results(path: Path) -> dict[str, np.ndarray]:
@@ -313,7 +300,7 @@ def read_results(path: Path) -> dict[str, np.ndarray]:
 
 
 def write_record(folder: Path, record: RunRecord) -> None:
-    _write_atomic(folder / RECORD_NAME, record.to_json().encode())
+    write_atomic(folder / RECORD_NAME, record.to_json().encode())
 
 
 def _read_record(folder: Path) -> RunRecord | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,6 +21,7 @@ from genlib.limits import SAMPLE_ROWS
 
 from ..transforms import Transform, transform_from_state
 from genlib.params import config_to_json
+from genlib.paths import write_atomic
 
 from .base import Capability, GenerativeModel, get_model_class, model_config
 
@@ -107,17 +107,7 @@ class FittedModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Serialised in memory first: torch.save on a full disk raises a bare RuntimeError from its zip writer
         # (measured on a 64 KiB tmpfs); a plain write raises OSError(ENOSPC), which callers report as such.
-        data = self.to_bytes(training)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)  # atomic: a crash mid-write never leaves a half checkpoint
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a full disk must not leave a partial file behind
-            raise
+        write_atomic(path, self.to_bytes(training))
         return path
 
     def to_bytes(self, training: dict[str, Any] | None = None) -> bytes:
