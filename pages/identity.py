@@ -79,7 +79,9 @@ def require_user(db_path: str) -> Viewer:
     st.session_state[_SECRET] = secret
     found = Viewer(user, Mode.CLASSROOM)
     st.session_state[_VIEWER] = found
-    if st.session_state.pop(_COOKIE_DUE, False):
+    if st.session_state.get(_COOKIE_DUE) and st.context.cookies.get(name) != secret:
+        # On every run of the session that joined (its cookies were read when it opened, before the secret
+        # existed): a reload right after Join, before the first script ran in the browser, must still find it.
         _write_cookie(name, secret)
     return found
 

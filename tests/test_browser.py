@@ -351,6 +351,10 @@ def test_classroom_browsers_keep_to_their_own_work_and_the_teacher_sees_all(serv
         pg.get_by_role("button", name="Join").click()
         pg.get_by_role("heading", name="Train a model").wait_for()
         _assert_no_exception(pg)
+        deadline = time.monotonic() + SAFETY_TIMEOUT   # the browser keeps its secret (a cookie) once the page ran
+        while not any(c["name"].startswith("genlab_user") for c in context.cookies()):
+            assert time.monotonic() < deadline, "no identity cookie was set"
+            pg.wait_for_timeout(50)
         return pg
 
     def sidebar(pg):

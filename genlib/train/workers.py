@@ -13,7 +13,9 @@ interpreter: no copy of the server's threads or locks), runs at a lower OS prior
   worker continues exactly like one trained in a thread;
 * the task's result, or its exception (re-raised in the parent with the worker's traceback as a note).
 
-The stop flag goes the other way, as a shared event. A worker that dies (killed, out of memory) fails its job with
+The queue is a one-way pipe whose writing end only the worker holds: a worker killed in the middle of a message
+ends the parent's read with EOF instead of leaving it waiting for the rest. The stop flag goes the other way, as a
+shared event. A worker that dies (killed, out of memory) fails its job with
 :class:`WorkerDied`; the parent carries on. Used by :class:`~genlib.train.jobs.JobManager` when its executor is
 ``"local"`` (the CLI's default; the app still runs jobs in threads until its live views read shipped state).
 """
@@ -23,7 +25,6 @@ import logging
 import multiprocessing
 import os
 import pickle
-import queue
 import signal
 import time
 import traceback
@@ -86,11 +87,11 @@ class WorkerContext(JobContext):
                 self._model = None
                 return
             self._model_cost = time.monotonic() - now
-            self._events.put(("model", data))
+            self._events.send(("model", data))
 
     def flush(self) -> None:
         if self._batch:
-            self._events.put(("progress", self._batch))
+            self._events.send(("progress", self._batch))
             self._batch = []
         self._sent = time.monotonic()
 
@@ -106,12 +107,12 @@ class WorkerContext(JobContext):
 
     def checkpoint(self, fitted: "FittedModel", training: dict[str, Any]) -> None:
         self.flush()   # the parent's record of the step goes with the checkpoint
-        self._events.put(("checkpoint", fitted.to_bytes(training)))
+        self._events.send(("checkpoint", fitted.to_bytes(training)))
         self._last = time.monotonic()
 
     def checkpoint_results(self, arrays: dict[str, np.ndarray], step: int) -> None:
         self.flush()
-        self._events.put(("results", (arrays, step)))
+        self._events.send(("results", (arrays, step)))
         self._last = time.monotonic()
 
 
@@ -130,32 +131,34 @@ def _worker_main(task: Task, device: str, every_s: float | None, can_checkpoint:
         result = task.execute(ctx)
         ctx.flush()
         model = None if result.fitted is None else result.fitted.to_bytes(result.training)
-        events.put(("done", (replace(result, fitted=None, training=None), model)))
+        events.send(("done", (replace(result, fitted=None, training=None), model)))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the job
         ctx.flush()
         detail = traceback.format_exc()
         try:
-            events.put(("error", (exc, detail)))
+            events.send(("error", (exc, detail)))
         except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its text
-            events.put(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), detail)))
+            events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), detail)))
     finally:
         events.close()
-        events.join_thread()   # everything sent has left before the process ends
 
 
 def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] | None, every_s: float | None,
                       checkpoint_results: Callable[..., None] | None, threads: int = 1) -> TaskResult:
     """Run ``job``'s task in a spawned worker and return its result, replaying its progress into ``job``."""
     mp = multiprocessing.get_context("spawn")
-    events, stop = mp.Queue(), mp.Event()
+    events, sender = mp.Pipe(duplex=False)
+    stop = mp.Event()
     can_checkpoint = checkpoint is not None or checkpoint_results is not None
     proc = mp.Process(target=_worker_main, name=f"genlab-{job.id}", daemon=True,
-                      args=(job.spec, str(device), every_s, can_checkpoint, events, stop, threads))
+                      args=(job.spec, str(device), every_s, can_checkpoint, sender, stop, threads))
     try:
         proc.start()   # pickles the task for the new interpreter
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         events.close()
+        sender.close()
         raise WorkerUnavailable(f"its task cannot be sent to a worker process ({exc})") from None
+    sender.close()     # the worker holds the only writing end: its death is an EOF here
     job.worker_pid = proc.pid
     log.info("%s runs in worker process %s", job.id, proc.pid)
     stopping_since: float | None = None
@@ -165,13 +168,15 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
                 stop.set()
                 stopping_since = time.monotonic()
             try:
-                kind, payload = events.get(timeout=0.2)
-            except queue.Empty:
-                if not proc.is_alive():
-                    raise _died(proc) from None
-                if stopping_since is not None and time.monotonic() - stopping_since > GRACE_S:
-                    proc.kill()
-                continue
+                if not events.poll(0.2):
+                    if not proc.is_alive() and not events.poll(0):
+                        raise _died(proc)
+                    if stopping_since is not None and time.monotonic() - stopping_since > GRACE_S:
+                        proc.kill()
+                    continue
+                kind, payload = events.recv()
+            except (EOFError, OSError):   # the worker ended, perhaps in the middle of a message
+                raise _died(proc) from None
             if kind == "progress":
                 for progress in payload:
                     job._report(progress)
