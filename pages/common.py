@@ -25,6 +25,7 @@ from genlib.train import Job, JobManager, JobSnapshot, JobStatus, Task, TrainSet
 from genlib.uploads import list_uploads, load_upload, save_upload
 from pages import urlstate
 from pages.identity import mode, viewer
+from pages import text as text_rules
 from pages.text import md
 
 APP_PATH = Path(__file__).resolve().parents[1] / "app.py"
@@ -307,8 +308,9 @@ def _status_line(s: JobSnapshot, owner: bool = False) -> str:
 
 
 def shown_error(text: str) -> str:
-    """An error message as this server may show it: on a classroom server without server paths (genlib.access)."""
-    return redact_paths(text) if mode() is Mode.CLASSROOM else text
+    """Text shown as plain text (a table cell, a JSON value) as this server may show it: without server paths on a
+    classroom server, the same rule :func:`pages.text.md` applies to Markdown."""
+    return redact_paths(text) if text_rules.REDACT_PATHS else text
 
 
 def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True) -> None:
@@ -397,7 +399,7 @@ def _monitor_body() -> None:
     for s in reversed(snaps[-8 if not teacher_view else -30:]):
         st.progress(s.fraction, text=_status_line(s, owner=teacher_view))
         if s.status is JobStatus.FAILED and s.error:
-            st.caption(f":material/error: {md(shown_error(s.error))}")
+            st.caption(f":material/error: {md(s.error)}")
             failure_details(s, key=f"sidebar_{s.id}")
         if not s.status.finished:
             st.button("Stop", key=f"sidebar_stop_{s.id}", on_click=manager.stop, args=(s.id,),

@@ -11,7 +11,7 @@ from genlib.params import Param
 from genlib.store import JobStatus, RunKind, StoreError
 from pages import urlstate
 from pages.addressing import dataset_of
-from genlib.access import Mode, redact_paths
+from genlib.access import Mode
 from pages.common import (PAGE_OF_KIND, continuable, continue_run, csv_bytes, damaged_rows_warning, ensure_app_shell,
                           fmt_time, job_manager, param_widget, run_store, samples_csv, shown_error, steps_to_continue)
 from pages.identity import viewer
@@ -102,14 +102,14 @@ with c1:
                       help="Every student can open it, sample from it and download it; only you and the teacher "
                            "can stop, continue, or delete it.")
     if record.error:
-        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(shown_error(record.error)))
+        (st.warning if record.status == JobStatus.INTERRUPTED.value else st.error)(md(record.error))
     for warning in (record.summary or {}).get("warnings", []):   # far-out or non-finite samples, NaN metrics
         st.warning(md(warning))
     if record.kind in PAGE_OF_KIND and record.status != JobStatus.FAILED.value:
         page, param = PAGE_OF_KIND[record.kind]
         st.page_link(page, label="Open it on its page →", icon=":material/open_in_new:",
                      query_params={param: record.id})
-    inputs = {k: redact_paths(v) if classroom and isinstance(v, str) else v for k, v in record.inputs.items()}
+    inputs = {k: shown_error(v) if isinstance(v, str) else v for k, v in record.inputs.items()}
     st.json({"settings": record.config, "inputs": inputs, "dataset parameters": record.dataset_params,
              "transform": record.transform, "metrics": record.metrics, "summary": record.summary}, expanded=False)
 with c2:
