@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("GENLAB_VENV", ROOT / ".venv"))
 PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 REQUIREMENTS = ROOT / "requirements.txt"
+RAY_REQUIREMENTS = ROOT / "requirements-ray.txt"   # the optional Ray executor: the tests install it (CI tests it)
 PYPROJECT = ROOT / "pyproject.toml"  # requirements.txt installs genlib itself from it (editable)
 STAMP = VENV / ".requirements.sha256"
 
@@ -31,12 +32,15 @@ def say(msg: str) -> None:
     print(f"[genlab] {msg}", flush=True)
 
 
-def ensure_env() -> None:
-    """Create the virtual environment and install the pinned requirements when missing or changed."""
+def ensure_env(with_ray: bool = False) -> None:
+    """Create the virtual environment and install the pinned requirements when missing or changed (and Ray's, for
+    the tests)."""
     if sys.version_info[:2] < (3, 11):
         sys.exit(f"GenLab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes() + PYPROJECT.read_bytes()).hexdigest()
     if PY.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        if with_ray:
+            ensure_ray()
         return
     if not PY.exists():
         say(f"creating virtual environment in {VENV}")
@@ -45,6 +49,19 @@ def ensure_env() -> None:
     subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], cwd=ROOT)
     STAMP.write_text(wanted)
+    if with_ray:
+        ensure_ray()
+
+
+def ensure_ray() -> None:
+    """Install the optional Ray executor's pinned requirements when missing or changed (stamped like the rest)."""
+    stamp = VENV / ".requirements-ray.sha256"
+    wanted = hashlib.sha256(RAY_REQUIREMENTS.read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    say("installing the optional Ray executor for its tests (requirements-ray.txt)")
+    subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(RAY_REQUIREMENTS)], cwd=ROOT)
+    stamp.write_text(wanted)
 
 
 def ensure_chromium() -> None:
@@ -67,7 +84,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, extra = argv[0], argv[1:]
-    ensure_env()
+    ensure_env(with_ray=command in ("test", "bench"))
     os.chdir(ROOT)
     if command == "run":
         address = os.environ.get("GENLAB_ADDRESS", "127.0.0.1")

@@ -124,8 +124,8 @@ def test_a_killed_worker_fails_its_job_and_the_engine_carries_on(genlab_home) ->
 
 
 def test_an_unknown_executor_is_one_sentence() -> None:
-    with pytest.raises(UserError, match="executor must be one of thread, local; got 'ray'"):
-        JobManager(executor="ray")
+    with pytest.raises(UserError, match="executor must be one of thread, local, ray; got 'spark'"):
+        JobManager(executor="spark")
 
 
 def test_a_task_that_cannot_go_to_a_worker_runs_in_a_thread(caplog) -> None:

@@ -55,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS",
                    help="write a checkpoint this often while training, so a killed run can be continued (default 30)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--executor", default=None, choices=["thread", "local", "ray"],
+                   help="where it trains: 'thread' in this process (the default: the command is its own process), "
+                        "'local' in a worker process, 'ray' on a Ray cluster (the default when GENLAB_RAY_ADDRESS "
+                        "is set)")
 
     c = sub.add_parser("continue", help="continue a stopped or interrupted run from its last checkpoint")
     c.add_argument("run", help="run id from 'genlib runs'")
@@ -63,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="run folder to create (default: a new folder in the run store)")
     c.add_argument("--checkpoint-every", type=float, default=30.0, metavar="SECONDS")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--executor", default=None, choices=["thread", "local", "ray"],
+                   help="where it trains: 'thread' in this process (the default: the command is its own process), "
+                        "'local' in a worker process, 'ray' on a Ray cluster (the default when GENLAB_RAY_ADDRESS "
+                        "is set)")
 
     s = sub.add_parser("sample", help="draw samples from a saved run into a CSV")
     s.add_argument("run", help="run folder, checkpoint file, or run id from 'genlib runs'")
@@ -143,7 +151,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                      batch_size=args.batch_size, seed=args.seed, device=args.device, transform=args.transform,
                      eval_period_s=None, out_dir=None if out is None else str(out),
                      checkpoint_every_s=args.checkpoint_every, data_ref=data_ref)
-    return _run_to_end(spec, RunStore(), args.quiet)
+    return _run_to_end(spec, RunStore(), args.quiet, args.executor)
 
 
 def cmd_continue(args: argparse.Namespace) -> int:
@@ -157,7 +165,7 @@ def cmd_continue(args: argparse.Namespace) -> int:
     store = RunStore()
     spec = continue_spec(store, args.run, args.steps, device=args.device, checkpoint_every_s=args.checkpoint_every,
                          out_dir=args.out, eval_period_s=None)
-    return _run_to_end(spec, store, args.quiet)
+    return _run_to_end(spec, store, args.quiet, args.executor)
 
 
 def _check_every(seconds: float) -> None:
@@ -165,15 +173,17 @@ def _check_every(seconds: float) -> None:
         raise CliError("--checkpoint-every must be a positive number of seconds")
 
 
-def _run_to_end(spec, store, quiet: bool) -> int:
-    """Run one job in this process, with a progress bar; print its run id on stdout. A failure (including a run that
-    could not be saved) exits non-zero with its reason."""
+def _run_to_end(spec, store, quiet: bool, executor: str | None = None) -> int:
+    """Run one job (in this process unless ``executor`` says otherwise), with a progress bar; print its run id on
+    stdout. A failure (including a run that could not be saved) exits non-zero with its reason."""
     from genlib.logs import log_file
     from genlib.metrics.sanity import run_warnings
     from genlib.access import cli_user
     from genlib.train import JobManager, JobStatus
 
-    manager = JobManager(max_concurrent=1, store=store)
+    if executor is None:   # one training: this command's own process is already out of everyone's way
+        executor = os.environ.get("GENLAB_EXECUTOR") or ("ray" if os.environ.get("GENLAB_RAY_ADDRESS") else "thread")
+    manager = JobManager(max_concurrent=1, store=store, executor=executor)
     job = manager.submit(spec, owner=cli_user())   # the store records who ran it
     _follow(job, quiet=quiet)
     snap = job.snapshot()

@@ -6,6 +6,8 @@ Every grid point is an ordinary training run (one per point, recorded in the run
 under ``DIR/runs/``), run by the engine with its fair shares; ``DIR/table.csv`` and ``DIR/table.json`` hold each
 point's settings, its run id and status, and the metric suite. Ctrl-C stops every run and keeps what each learned.
 ``--executor local`` (the default) trains the points in worker processes of this machine (genlib.train.workers),
+``--executor ray`` as actors of a Ray cluster (``GENLAB_RAY_ADDRESS``, default a Ray started on this machine; the
+points fan out over the cluster's CPUs, and the table and runs are written here; genlib.train.on_ray),
 ``--executor thread`` in threads of this process.
 """
 from __future__ import annotations
@@ -35,10 +37,11 @@ def add_parser(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     s.add_argument("--jobs", type=int, default=None,
-                   help="points trained at once (default: GENLAB_MAX_JOBS, else 2)")
-    s.add_argument("--executor", default="local", choices=["local", "thread"],
-                   help="where the points train: 'local' (default) in worker processes on this machine, 'thread' "
-                        "in threads of this process")
+                   help="points trained at once (default: GENLAB_MAX_JOBS, else half the CPUs, or the cluster's "
+                        "CPUs with --executor ray)")
+    s.add_argument("--executor", default=None, choices=["local", "ray", "thread"],
+                   help="where the points train: 'local' in worker processes on this machine (the default, or "
+                        "'ray' when GENLAB_RAY_ADDRESS is set), 'ray' on a Ray cluster, 'thread' in threads here")
     s.add_argument("--out", required=True, help="folder to create: runs/ (one run per point) and table.csv/.json")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -103,8 +106,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CliError(f"cannot create --out {out}: {exc.strerror or exc}") from None
 
+    from genlib.train.jobs import default_executor
     manager = JobManager(**({} if args.jobs is None else {"max_concurrent": args.jobs}), store=RunStore(),
-                         executor=args.executor)
+                         executor=args.executor or default_executor())
     specs = [TrainSpec(model=args.model, dataset=dataset, config=settings, steps=args.steps,
                        batch_size=args.batch_size, seed=args.seed, device=args.device, eval_period_s=None,
                        name=f"{args.model} " + ", ".join(f"{k}={v}" for k, v in point.items()),

@@ -100,8 +100,9 @@ class Job:
         self.id = f"job-{next(self._ids)}"
         self.spec = spec   # the task (a TrainSpec for training; pages read its dataset and settings)
         self.owner = owner
-        self.executor = "thread"          # or "local": a worker process (set by the manager; genlib.train.workers)
+        self.executor = "thread"          # "local": a worker process (genlib.train.workers); "ray": a Ray actor
         self.worker_threads = 1           # torch threads of its worker
+        self.max_concurrent = 1           # jobs that run at once (a CUDA worker's share of its GPU)
         self.worker_pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -246,10 +247,13 @@ class Job:
             checkpoint_results = self._checkpoint_results if store is not None else None
             ctx = JobContext(self, device, checkpoint, self.spec.checkpoint_every_s, checkpoint_results)
             result = None
-            if self.executor == "local" and self.spec.needs_slot:
+            if self.executor == "ray" and self.spec.needs_slot:
+                from .on_ray import execute_on_ray
+                result = execute_on_ray(self, checkpoint, self.spec.checkpoint_every_s, checkpoint_results)
+            elif self.executor == "local" and self.spec.needs_slot:
                 try:
                     result = execute_in_worker(self, device, checkpoint, self.spec.checkpoint_every_s,
-                                               checkpoint_results, self.worker_threads)
+                                               checkpoint_results, self.worker_threads, self.max_concurrent)
                 except WorkerUnavailable as exc:
                     log.warning("%s runs in a thread: %s", self.id, exc)
             if result is None:
@@ -352,8 +356,28 @@ def configure_torch_threads(max_concurrent: int) -> int:
     return n
 
 
-#: Where a job runs: a thread of this process, or a local worker process.
-EXECUTORS = ("thread", "local")
+#: Where a job runs: a thread of this process, a worker process of the local pool, or an actor on a Ray cluster.
+EXECUTORS = ("thread", "local", "ray")
+
+
+def default_executor() -> str:
+    """``GENLAB_EXECUTOR``; else Ray when ``GENLAB_RAY_ADDRESS`` names a cluster; else the local pool."""
+    chosen = os.environ.get("GENLAB_EXECUTOR", "").strip()
+    if chosen:
+        return chosen
+    return "ray" if os.environ.get("GENLAB_RAY_ADDRESS", "").strip() else "local"
+
+
+def default_slots(executor: str) -> int:
+    """Jobs that run at once: ``GENLAB_MAX_JOBS``; else the cluster's CPUs over a job's (Ray); else half this
+    machine's CPUs, at least 2 and at most 8 (each job also gets its share of torch threads)."""
+    if os.environ.get("GENLAB_MAX_JOBS"):
+        return max(1, int(os.environ["GENLAB_MAX_JOBS"]))
+    if executor == "ray":
+        from .on_ray import cluster_slots
+        return cluster_slots()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(2, min(8, cpus // 2))
 
 
 def _worker_threads(max_concurrent: int) -> int:
@@ -379,17 +403,27 @@ class JobManager:
     it through :meth:`for_viewer`, which shows a user only the jobs they may see and manage.
     """
 
-    max_concurrent: int = field(default_factory=lambda: int(os.environ.get("GENLAB_MAX_JOBS", "2")))
+    #: Jobs that run at once (default: :func:`default_slots`).
+    max_concurrent: int = None  # type: ignore[assignment]
     store: RunStore | None = None
     classroom: bool = False     # the fair-share defaults of a classroom server (genlib.train.fairshare)
-    #: "thread": each job in a thread of this process; "local": each job in a spawned worker process
-    #: (genlib.train.workers). Default: $GENLAB_EXECUTOR, else "thread".
-    executor: str = field(default_factory=lambda: os.environ.get("GENLAB_EXECUTOR", "thread") or "thread")
+    #: "local": each job in a worker process of this machine's pool (genlib.train.workers); "ray": each job in an
+    #: actor of a Ray cluster (genlib.train.on_ray); "thread": each job in a thread of this process (tests with
+    #: in-process fakes, debugging). Default: :func:`default_executor`.
+    executor: str = field(default_factory=default_executor)
 
     def __post_init__(self) -> None:
         if self.executor not in EXECUTORS:
             raise UserError(f"the executor must be one of {', '.join(EXECUTORS)}; got {self.executor!r} "
                             "(GENLAB_EXECUTOR or --executor)")
+        if self.executor == "ray":
+            from .on_ray import connect
+            connect()   # now: a missing Ray or an unreachable cluster is one sentence here, not a failure per job
+        if self.max_concurrent is None:
+            self.max_concurrent = default_slots(self.executor)
+        if self.executor == "local":
+            from .workers import worker_pool
+            worker_pool().fill()   # a warm worker waits for the first job
         configure_torch_threads(self.max_concurrent)
         configure_logging(getattr(self.store, "root", None))  # job failures land beside the runs
         self._lock = threading.Lock()
@@ -417,6 +451,7 @@ class JobManager:
         jobs = [Job(task, owner=owner) for task in tasks]
         for job in jobs:
             job.executor, job.worker_threads = self.executor, _worker_threads(self.max_concurrent)
+            job.max_concurrent = self.max_concurrent
         with self._lock:
             slotted = [j for j in jobs if j.spec.needs_slot]
             mine = sum(1 for j in self._jobs.values()

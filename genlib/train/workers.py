@@ -1,9 +1,9 @@
-"""Run a job's task in a worker process instead of a thread of the process that asked for it.
+"""Run a job's task in a worker process instead of a thread of the process that asked for it (the app's default).
 
 Why: a thread shares the interpreter lock (and the process's memory) with the Streamlit server, so pages slow down
 while models train and one job that runs out of memory takes the server with it. A worker is *spawned* (a fresh
 interpreter: no copy of the server's threads or locks), runs at a lower OS priority than the server, with its own
-``torch`` thread count, and talks to the job in the parent only through a queue:
+``torch`` thread count, and talks to the job in the parent only through messages:
 
 * progress (steps, losses, metrics, previews, live state) in batches, at most every ``BATCH_S`` seconds, which the
   parent replays into the job exactly as a thread would have reported it;
@@ -11,13 +11,24 @@ interpreter: no copy of the server's threads or locks), runs at a lower OS prior
   writes every file and row: a worker never touches SQLite). Models travel as checkpoint bytes, read back with
   ``weights_only=True`` (:meth:`FittedModel.from_bytes`), with their optimisers' state, so a run trained in a
   worker continues exactly like one trained in a thread;
+* copies of the model being trained, every ``LIVE_MODEL_S`` seconds, for the views that draw it live (the Density
+  page's critic map): the UI samples from its own copy and never touches the training model;
 * the task's result, or its exception (re-raised in the parent with the worker's traceback as a note).
 
-The queue is a one-way pipe whose writing end only the worker holds: a worker killed in the middle of a message
-ends the parent's read with EOF instead of leaving it waiting for the rest. The stop flag goes the other way, as a
-shared event. A worker that dies (killed, out of memory) fails its job with
-:class:`WorkerDied`; the parent carries on. Used by :class:`~genlib.train.jobs.JobManager` when its executor is
-``"local"`` (the CLI's default; the app still runs jobs in threads until its live views read shipped state).
+The same messages travel over a pipe here and through a Ray actor (:mod:`genlib.train.on_ray`): :func:`run_task`
+is the worker's side and :class:`Replay` the parent's, for both.
+
+**The local pool.** Starting an interpreter and importing torch takes seconds, so the pool keeps ``spares`` worker
+processes started and warm (torch and genlib imported), each waiting for one task. A job takes a spare (or starts
+one if none is ready) and the pool starts the next in the background. Each worker runs one task and exits, so the
+memory a large fit took goes back to the system with it. The pipe from a worker is one-way and only the worker
+holds its writing end: a worker killed in the middle of a message ends the parent's read with EOF instead of
+leaving it waiting. The stop flag goes the other way, as a shared event. A worker that dies (killed, out of memory)
+fails its job with :class:`WorkerDied`; the parent carries on.
+
+**GPUs.** Workers on a machine with several GPUs take them in turn; where jobs share one, each worker may use at
+most its share of the GPU's memory (``torch.cuda.set_per_process_memory_fraction``), so one large job cannot take
+the memory the others need.
 """
 from __future__ import annotations
 
@@ -26,10 +37,11 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
 import time
 import traceback
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 import numpy as np
 
@@ -48,7 +60,8 @@ BATCH_S = 0.1
 LIVE_MODEL_S = 2.0
 #: How long a worker that was told to stop may take to end before it is killed (seconds).
 GRACE_S = 30.0
-__all__ = ["WorkerDied", "WorkerUnavailable", "execute_in_worker"]
+__all__ = ["WorkerDied", "WorkerUnavailable", "WorkerPool", "execute_in_worker", "run_task", "Replay",
+           "worker_pool"]
 
 
 class WorkerUnavailable(Exception):
@@ -60,10 +73,20 @@ class WorkerDied(UserError):
     """The worker process running a job ended without a result (killed, out of memory, a crash in native code)."""
 
 
-class WorkerContext(JobContext):
-    """The task's handle inside the worker: the same methods as :class:`JobContext`, answered through the queue."""
+class Sink(Protocol):
+    """Where a worker's messages go: the pipe to the parent, or a Ray actor's outbox."""
 
-    def __init__(self, device: Any, events: Any, stop: Any, every_s: float | None, can_checkpoint: bool):
+    def send(self, message: tuple[str, Any]) -> None: ...
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class WorkerContext(JobContext):
+    """The task's handle inside the worker: the same methods as :class:`JobContext`, answered with messages."""
+
+    def __init__(self, device: Any, events: Sink, stop: StopFlag, every_s: float | None, can_checkpoint: bool):
         super().__init__(job=None, device=device, checkpoint=None, every_s=every_s)  # type: ignore[arg-type]
         self._events, self._stop_event = events, stop
         self._can_checkpoint = can_checkpoint
@@ -116,56 +139,248 @@ class WorkerContext(JobContext):
         self._last = time.monotonic()
 
 
-def _worker_main(task: Task, device: str, every_s: float | None, can_checkpoint: bool, events: Any, stop: Any,
-                 threads: int) -> None:
-    """The worker process: run the task and send its result (or its exception) back."""
-    import torch
+def run_task(task: Task, device: Any, every_s: float | None, can_checkpoint: bool, events: Sink,
+             stop: StopFlag) -> None:
+    """The worker's side, wherever it runs: resolve the device here (a cluster node's own GPU), run the task, and
+    send its progress and then its result (or its exception) as messages."""
+    from .loop import resolve_device
+    ctx: WorkerContext | None = None
     try:
-        os.nice(5)   # the server's pages come first
-    except (AttributeError, OSError):
-        pass
-    torch.set_num_threads(max(1, threads))
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the parent, which stops the job cleanly
-    ctx = WorkerContext(torch.device(device), events, stop, every_s, can_checkpoint)
-    try:
+        resolved = resolve_device(device)
+        events.send(("device", str(resolved)))
+        ctx = WorkerContext(resolved, events, stop, every_s, can_checkpoint)
         result = task.execute(ctx)
         ctx.flush()
         model = None if result.fitted is None else result.fitted.to_bytes(result.training)
         events.send(("done", (replace(result, fitted=None, training=None), model)))
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the job
-        ctx.flush()
+        if ctx is not None:
+            ctx.flush()
         detail = traceback.format_exc()
         try:
             events.send(("error", (exc, detail)))
         except Exception:  # noqa: BLE001 - an exception that cannot be pickled: its text
             events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), detail)))
+
+
+class Replay:
+    """The parent's side: apply a worker's messages to its job (progress, live model copies, checkpoints) and turn
+    its last message into the task's result or exception."""
+
+    def __init__(self, job: "Job", checkpoint: Callable[..., None] | None,
+                 checkpoint_results: Callable[..., None] | None, where: str):
+        self.job, self.where = job, where
+        self._checkpoint, self._checkpoint_results = checkpoint, checkpoint_results
+
+    def apply(self, kind: str, payload: Any) -> TaskResult | None:
+        """Apply one message; the task's result when it is the last one (its exception is raised)."""
+        job = self.job
+        if kind == "progress":
+            for progress in payload:
+                job._report(progress)
+        elif kind == "device":
+            job.device = payload
+        elif kind == "model":
+            from ..models import FittedModel
+            job.fitted = FittedModel.from_bytes(payload, "cpu", "the worker's model")   # a private copy
+        elif kind == "checkpoint" and self._checkpoint is not None:
+            self._checkpoint(*_model(payload))
+        elif kind == "results" and self._checkpoint_results is not None:
+            self._checkpoint_results(*payload)
+        elif kind == "done":
+            result, model = payload
+            if model is None:
+                return result
+            fitted, training = _model(model)
+            return replace(result, fitted=fitted, training=training)
+        elif kind == "error":
+            exc, detail = payload
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"in {self.where}:\n{detail}")
+            raise exc
+        return None
+
+
+# --- the local pool ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Worker:
+    """A started worker process and the parent's ends of its three channels."""
+
+    proc: Any
+    tasks: Any    # parent → worker: the one task it will run
+    events: Any   # worker → parent: its messages (only the worker writes)
+    stop: Any     # the stop flag (a shared event)
+
+
+def _serve(tasks: Any, events: Any, stop: Any) -> None:
+    """A pool worker: get warm (torch and the models imported), wait for one task, run it, exit."""
+    try:
+        os.nice(5)   # the server's pages come first
+    except (AttributeError, OSError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the parent, which stops the job cleanly
+    import torch
+    from .. import models  # noqa: F401 - the registry, imported while nobody waits
+    from . import loop  # noqa: F401
+    try:
+        message = tasks.recv()
+    except (EOFError, OSError):   # the pool closed (or the parent ended) before this spare was needed
+        return
+    task_bytes, device, every_s, can_checkpoint, threads, gpu = message
+    torch.set_num_threads(max(1, threads))
+    try:
+        task = pickle.loads(task_bytes)
+        if gpu is not None and str(device).startswith("cuda") and torch.cuda.is_available():
+            index, share = gpu
+            torch.cuda.set_device(index)
+            device = f"cuda:{index}"
+            if share < 1.0:
+                torch.cuda.set_per_process_memory_fraction(share, index)
+        run_task(task, device, every_s, can_checkpoint, events, stop)
+    except BaseException as exc:  # noqa: BLE001 - a task that cannot be read here fails its job, with the reason
+        try:
+            events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
+        except Exception:  # noqa: BLE001
+            pass
     finally:
         events.close()
 
 
+class WorkerPool:
+    """Spawned worker processes, ``spares`` of them started ahead and waiting, each for one task."""
+
+    def __init__(self, spares: int = 1):
+        self.spares = max(0, spares)
+        self._mp = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._ready: list[_Worker] = []
+        self._filling = False
+        self._closed = False
+        self._gpu_turn = 0
+
+    def _start(self) -> _Worker:
+        tasks_recv, tasks_send = self._mp.Pipe(duplex=False)
+        events_recv, events_send = self._mp.Pipe(duplex=False)
+        stop = self._mp.Event()
+        proc = self._mp.Process(target=_serve, name="genlab-worker", daemon=True,
+                                args=(tasks_recv, events_send, stop))
+        proc.start()
+        tasks_recv.close()    # the worker holds the only reading end of its tasks …
+        events_send.close()   # … and the only writing end of its messages: its death is an EOF here
+        return _Worker(proc, tasks_send, events_recv, stop)
+
+    def fill(self) -> None:
+        """Start spares until ``spares`` are waiting (in a background thread: a job never waits for a spare)."""
+        with self._lock:
+            if self._filling or self._closed or len(self._ready) >= self.spares:
+                return
+            self._filling = True
+        threading.Thread(target=self._fill, name="genlab-pool", daemon=True).start()
+
+    def _fill(self) -> None:
+        try:
+            while True:
+                with self._lock:
+                    if self._closed or len(self._ready) >= self.spares:
+                        return
+                worker = self._start()
+                with self._lock:
+                    if self._closed:
+                        _end(worker)
+                        return
+                    self._ready.append(worker)
+        except Exception:  # noqa: BLE001 - without spares jobs start their own workers
+            log.warning("could not start a spare worker", exc_info=True)
+        finally:
+            with self._lock:
+                self._filling = False
+
+    def take(self) -> _Worker:
+        """A worker for one task: a waiting spare when there is one, else a new one; then top the spares up."""
+        worker = None
+        with self._lock:
+            while self._ready and worker is None:
+                candidate = self._ready.pop(0)
+                if candidate.proc.is_alive():
+                    worker = candidate
+                else:
+                    _end(candidate)
+        if worker is None:
+            worker = self._start()
+        self.fill()
+        return worker
+
+    def gpu_for_next(self, max_concurrent: int) -> tuple[int, float] | None:
+        """Which GPU the next CUDA job uses (in turn) and its share of that GPU's memory."""
+        import torch
+        if not torch.cuda.is_available():
+            return None
+        count = torch.cuda.device_count()
+        with self._lock:
+            index = self._gpu_turn % count
+            self._gpu_turn += 1
+        per_gpu = max(1, -(-max_concurrent // count))   # jobs that may share one GPU
+        return index, (1.0 if per_gpu == 1 else round(0.95 / per_gpu, 3))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            ready, self._ready = self._ready, []
+        for worker in ready:
+            _end(worker)
+
+
+def _end(worker: _Worker) -> None:
+    for conn in (worker.tasks, worker.events):
+        try:
+            conn.close()
+        except OSError:
+            pass
+    worker.proc.join(timeout=2)
+    if worker.proc.is_alive():
+        worker.proc.kill()
+        worker.proc.join()
+
+
+_POOL: WorkerPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def worker_pool() -> WorkerPool:
+    """This process's pool (``GENLAB_WORKER_SPARES`` spares, default 1), started on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = WorkerPool(int(os.environ.get("GENLAB_WORKER_SPARES", "1") or 0))
+        return _POOL
+
+
 def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] | None, every_s: float | None,
-                      checkpoint_results: Callable[..., None] | None, threads: int = 1) -> TaskResult:
-    """Run ``job``'s task in a spawned worker and return its result, replaying its progress into ``job``."""
-    mp = multiprocessing.get_context("spawn")
-    events, sender = mp.Pipe(duplex=False)
-    stop = mp.Event()
-    can_checkpoint = checkpoint is not None or checkpoint_results is not None
-    proc = mp.Process(target=_worker_main, name=f"genlab-{job.id}", daemon=True,
-                      args=(job.spec, str(device), every_s, can_checkpoint, sender, stop, threads))
+                      checkpoint_results: Callable[..., None] | None, threads: int = 1,
+                      max_concurrent: int = 1) -> TaskResult:
+    """Run ``job``'s task in a worker of the local pool and return its result, replaying its progress into ``job``."""
     try:
-        proc.start()   # pickles the task for the new interpreter
+        task_bytes = pickle.dumps(job.spec)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        events.close()
-        sender.close()
         raise WorkerUnavailable(f"its task cannot be sent to a worker process ({exc})") from None
-    sender.close()     # the worker holds the only writing end: its death is an EOF here
+    pool = worker_pool()
+    gpu = pool.gpu_for_next(max_concurrent) if str(device).startswith("cuda") else None
+    worker = pool.take()
+    can_checkpoint = checkpoint is not None or checkpoint_results is not None
+    proc, events = worker.proc, worker.events
     job.worker_pid = proc.pid
     log.info("%s runs in worker process %s", job.id, proc.pid)
+    replay = Replay(job, checkpoint, checkpoint_results, f"worker process {proc.pid}")
     stopping_since: float | None = None
     try:
+        try:
+            worker.tasks.send((task_bytes, str(device), every_s, can_checkpoint, threads, gpu))
+        except (OSError, EOFError):
+            raise _died(proc) from None
         while True:
-            if job.stop_requested and not stop.is_set():
-                stop.set()
+            if job.stop_requested and not worker.stop.is_set():
+                worker.stop.set()
                 stopping_since = time.monotonic()
             try:
                 if not events.poll(0.2):
@@ -177,34 +392,12 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
                 kind, payload = events.recv()
             except (EOFError, OSError):   # the worker ended, perhaps in the middle of a message
                 raise _died(proc) from None
-            if kind == "progress":
-                for progress in payload:
-                    job._report(progress)
-            elif kind == "model":
-                from ..models import FittedModel
-                job.fitted = FittedModel.from_bytes(payload, "cpu", "the worker's model")   # a private copy
-            elif kind == "checkpoint" and checkpoint is not None:
-                checkpoint(*_model(payload))
-            elif kind == "results" and checkpoint_results is not None:
-                checkpoint_results(*payload)
-            elif kind == "done":
-                result, model = payload
-                if model is None:
-                    return result
-                fitted, training = _model(model)
-                return replace(result, fitted=fitted, training=training)
-            elif kind == "error":
-                exc, detail = payload
-                if hasattr(exc, "add_note"):
-                    exc.add_note(f"in worker process {proc.pid}:\n{detail}")
-                raise exc
+            result = replay.apply(kind, payload)
+            if result is not None:
+                return result
     finally:
-        stop.set()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        events.close()
+        worker.stop.set()
+        _end(worker)
 
 
 def _model(data: bytes) -> tuple["FittedModel", dict[str, Any] | None]:
