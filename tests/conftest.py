@@ -39,6 +39,8 @@ def _session_genlab_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
             mp.delenv(var, raising=False)
         for var in ("GENLAB_MAX_COLUMNS", "GENLAB_MAX_SAMPLE_ROWS", "GENLAB_EVAL_ROWS", "GENLAB_MAX_MODEL_MB"):
             mp.delenv(var, raising=False)  # genlib.limits: the suite checks the defaults
+        for var in ("GENLAB_EXECUTOR", "GENLAB_RAY_ADDRESS", "GENLAB_WORKER_SPARES", "GENLAB_TORCH_THREADS"):
+            mp.delenv(var, raising=False)  # jobs run where the app runs them: the local worker pool
         yield
 
 
