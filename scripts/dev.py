@@ -42,9 +42,11 @@ def ensure_env(with_ray: bool = False) -> None:
         if with_ray:
             ensure_ray()
         return
-    if not PY.exists():
+    has_pip = PY.exists() and subprocess.call([str(PY), "-m", "pip", "--version"], stdout=subprocess.DEVNULL,
+                                              stderr=subprocess.DEVNULL) == 0
+    if not has_pip:   # missing, or left half-made by an interrupted set-up: make it afresh
         say(f"creating virtual environment in {VENV}")
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        venv.EnvBuilder(with_pip=True, clear=PY.exists()).create(VENV)
     say("installing requirements (pinned; torch is the CPU build unless you install a CUDA one)")
     subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     subprocess.check_call([str(PY), "-m", "pip", "install", "--quiet", "-r", str(REQUIREMENTS)], cwd=ROOT)

@@ -136,3 +136,44 @@ def test_a_task_that_cannot_go_to_a_worker_runs_in_a_thread(caplog) -> None:
     assert job.snapshot().status is JobStatus.DONE
     assert job.result.summary["pid"] == os.getpid()
     assert any("runs in a thread" in r.message and "cannot be sent" in r.message for r in caplog.records)
+
+
+@pytest.fixture
+def optimizer_steps_here():
+    """Counts every torch optimiser step taken in this process (a global hook on ``Optimizer.step``)."""
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    steps = []
+    handle = register_optimizer_step_pre_hook(lambda optimizer, args, kwargs: steps.append(1))
+    yield steps
+    handle.remove()
+
+
+def test_the_asking_process_takes_no_training_step(optimizer_steps_here) -> None:
+    worker = _local().submit(_long_vae(steps=150))
+    assert worker.wait(SAFETY_TIMEOUT) and worker.snapshot().status is JobStatus.DONE, worker.snapshot().error
+    assert worker.snapshot().step == 150 and worker.fitted is not None
+    assert optimizer_steps_here == []                    # 150 steps trained, none of them here
+    thread = JobManager(max_concurrent=1, executor="thread").submit(_long_vae(steps=20))   # the control:
+    assert thread.wait(SAFETY_TIMEOUT) and len(optimizer_steps_here) == 20   # the hook sees a step taken here
+
+
+@pytest.mark.slow
+def test_the_train_page_trains_in_a_worker_process(optimizer_steps_here) -> None:
+    from pathlib import Path
+
+    from conftest import settle_jobs
+    from streamlit.testing.v1 import AppTest
+
+    from pages.common import job_manager
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.switch_page("pages/train.py").run()
+    at.selectbox(key="train_model").set_value("vae").run()
+    at.number_input(key="train_steps").set_value(150).run()
+    before = {j.id for j in job_manager().jobs()}   # the process-wide engine may hold earlier tests' jobs
+    at.button(key="train_start").click().run()
+    jobs = [j for j in settle_jobs(job_manager()) if j.id not in before]
+    assert [j.snapshot().status for j in jobs] == [JobStatus.DONE], [j.snapshot().error for j in jobs]
+    assert jobs[0].worker_pid not in (None, os.getpid()) and jobs[0].snapshot().step == 150
+    assert optimizer_steps_here == []                    # the app's process ran none of the training
+    at.run()
+    assert not at.exception and any(p.text.startswith("done") for p in at.get("progress"))
