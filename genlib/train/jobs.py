@@ -1,5 +1,10 @@
-"""The engine: a process-wide :class:`JobManager` running every long computation (a :class:`Task`) as a job in its
-own thread, and writing each job's result as a run of the store.
+"""The engine: a process-wide :class:`JobManager` running every long computation (a :class:`Task`) as a job, and
+writing each job's result as a run of the store.
+
+Each job has a thread here that follows it; the task itself runs where the manager's *executor* puts it: in a
+worker process of the local pool (the default, :mod:`genlib.train.workers`), in an actor of a Ray cluster
+(:mod:`genlib.train.on_ray`), or in that thread (``"thread"``). Whichever it is, the job's status, fair share,
+stop and cancel, progress and run behave the same: only the task's steps move.
 
 Pages and the CLI never wait on a job: they read :meth:`Job.snapshot`, an immutable copy taken under the job's
 lock, as often as they like. A failing job (exception, NaN loss, a run folder that cannot be written) ends as
