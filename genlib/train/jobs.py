@@ -35,6 +35,7 @@ from ..logs import configure_logging, log_file
 from ..models import FittedModel, NonFiniteLossError
 from ..store import JobStatus, RunRecord, RunStore, new_run_id, record_from_job
 from .fairshare import QuotaError, ShareLimits, check_submission, next_fair
+from .pacing import LocalPace, PaceCell
 from .loop import resolve_device
 from .workers import WorkerUnavailable, execute_in_worker
 from .task import JobContext, Progress, Task, TaskResult
@@ -77,6 +78,8 @@ class JobSnapshot:
     start_step: int = 0            # a continued run starts here
     owner: str = PERSONAL_USER.id  # the user it belongs to (genlib.access), and their label
     owner_name: str = PERSONAL_USER.name
+    paused: bool = False           # held between two steps (genlib.train.pacing); the status stays "running"
+    max_rate: float = 0.0          # the cap on its steps per second (0: none)
 
     @property
     def fraction(self) -> float:
@@ -111,6 +114,7 @@ class Job:
         self.worker_pid: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self.pace: PaceCell = LocalPace()   # pause, allowed steps, cap: moved to where the task runs when it starts
         self._discard = False
         self._done = threading.Event()
         self._log_points = log_points
@@ -199,6 +203,32 @@ class Job:
         self._discard = True
         self._stop.set()
 
+    def pause(self) -> None:
+        """Hold the task before its next step (it keeps its place, its status stays ``running``)."""
+        self.pace.set(paused=True)
+
+    def resume(self) -> None:
+        self.pace.set(paused=False)
+
+    def advance(self, steps: int = 1) -> None:
+        """Let a paused task take ``steps`` more steps, then hold it again (pauses it first if it was running)."""
+        if steps < 1:
+            raise UserError("the number of steps to take must be at least 1")
+        self.pace.set(paused=True, more=int(steps))
+
+    def set_rate(self, steps_per_s: float | None) -> None:
+        """Cap the task's steps per second (None or 0: no cap), so a class can watch it move."""
+        if steps_per_s is not None and not steps_per_s >= 0:
+            raise UserError(f"a speed must be a number of steps per second of at least 0; got {steps_per_s}")
+        self.pace.set(rate=steps_per_s or 0.0)
+
+    def use_pace(self, cell: PaceCell) -> None:
+        """The task now runs where ``cell`` is read: carry this job's pace over to it (called by the executor)."""
+        with self._lock:
+            paused, allowed, rate = self.pace.read()
+            cell.set(paused=paused, more=allowed, rate=rate)
+            self.pace = cell
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has finished and its run is written; True if it did within ``timeout`` seconds."""
         return self._done.wait(timeout)
@@ -217,6 +247,7 @@ class Job:
         return self.owner.teacher
 
     def snapshot(self) -> JobSnapshot:
+        paused, _, rate = self.pace.read()
         with self._lock:
             elapsed = self._elapsed()
             done = self.step - self._start_step
@@ -229,7 +260,7 @@ class Job:
                 metric_history=[dict(m) for m in self._metric_history], error=self.error,
                 run_id=self.run_id, config=dict(self.spec.settings()), traceback=self.traceback,
                 kind=self.kind, live=self.live, start_step=self._start_step, owner=self.owner.id,
-                owner_name=self.owner.name)
+                owner_name=self.owner.name, paused=paused and not self.status.finished, max_rate=rate)
 
     # --- the thread body ------------------------------------------------------------------------------------
     def run(self, store: RunStore | None) -> None:
@@ -250,7 +281,8 @@ class Job:
                 self._begin(store)
             checkpoint = self._checkpoint if store is not None else None
             checkpoint_results = self._checkpoint_results if store is not None else None
-            ctx = JobContext(self, device, checkpoint, self.spec.checkpoint_every_s, checkpoint_results)
+            ctx = JobContext(self, device, checkpoint, self.spec.checkpoint_every_s, checkpoint_results,
+                             pace=self.pace)
             result = None
             if self.executor == "ray" and self.spec.needs_slot:
                 from .on_ray import execute_on_ray
@@ -521,6 +553,23 @@ class JobManager:
         job.stop()
         self._drop_if_waiting(job)
 
+    def pace(self, job_id: str, by: Viewer | None = None, *, pause: bool | None = None, steps: int = 0,
+             rate: float | None = None) -> None:
+        """Training as an instrument (:mod:`genlib.train.pacing`), for any job and executor: ``pause=True`` holds
+        it before its next step, ``pause=False`` resumes it, ``steps=k`` lets it take k more steps and hold again,
+        ``rate`` caps its steps per second (0: no cap). ``by`` must own it or be the teacher."""
+        job = self.get(job_id)
+        if by is not None:
+            by.check_manage(job.owner_id, f"job {job_id}")
+        if rate is not None:
+            job.set_rate(rate)
+        if steps:
+            job.advance(steps)
+        elif pause is True:
+            job.pause()
+        elif pause is False:
+            job.resume()
+
     def _drop_if_waiting(self, job: Job) -> None:
         """A job stopped or cancelled before it started leaves the queue now (and its user's quota), not when its
         turn comes."""
@@ -611,6 +660,9 @@ class ViewerJobs:
 
     def cancel(self, job_id: str) -> None:
         self.manager.cancel(self.get(job_id).id, by=self.viewer)
+
+    def pace(self, job_id: str, *, pause: bool | None = None, steps: int = 0, rate: float | None = None) -> None:
+        self.manager.pace(self.get(job_id).id, by=self.viewer, pause=pause, steps=steps, rate=rate)
 
     def remove_finished(self) -> None:
         self.manager.remove_finished(by=self.viewer)

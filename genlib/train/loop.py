@@ -120,7 +120,7 @@ class TrainSpec(Task):
             if ctx.checkpoint_due():
                 ctx.checkpoint(fitted, loop.to_checkpoint())
 
-        train(self, fitted, ctx.report, ctx.should_stop, state=state, on_step=checkpoint)
+        train(self, fitted, ctx.report, ctx.wait_turn, state=state, on_step=checkpoint)   # pause, step, cap
         final = evaluate_fitted(fitted, self.dataset, self.eval_samples)
         preview = draw_preview(fitted, self)
         if preview is not None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import UserError
+from .pacing import LocalPace
 from .task import TaskResult
 from .workers import GRACE_S, Replay, WorkerDied, run_task
 
@@ -104,6 +105,7 @@ class _Outbox:
         self._messages: collections.deque[tuple[str, Any]] = collections.deque()
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._pace = LocalPace()
 
     def send(self, message: tuple[str, Any]) -> None:
         with self._lock:
@@ -115,7 +117,10 @@ class _Outbox:
     def run(self, task: Any, device: str, every_s: float | None, can_checkpoint: bool, threads: int) -> None:
         import torch
         torch.set_num_threads(max(1, threads))
-        run_task(task, device, every_s, can_checkpoint, self, self._stop)
+        run_task(task, device, every_s, can_checkpoint, self, self._stop, self._pace)
+
+    def pace(self, paused: bool | None, more: int, rate: float | None) -> None:
+        self._pace.set(paused=paused, more=more, rate=rate)
 
     def poll(self) -> list[tuple[str, Any]]:
         with self._lock:
@@ -125,6 +130,18 @@ class _Outbox:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+class _RayPace(LocalPace):
+    """The job's side of an actor's pace: a copy here (what its snapshot shows), every change sent to the actor."""
+
+    def __init__(self, actor: Any):
+        super().__init__()
+        self._actor = actor
+
+    def set(self, paused: bool | None = None, more: int = 0, rate: float | None = None) -> None:
+        super().set(paused=paused, more=more, rate=rate)
+        self._actor.pace.remote(paused, more, rate)
 
 
 def _actor_class(ray: Any) -> Any:
@@ -144,6 +161,7 @@ def execute_on_ray(job: "Job", checkpoint: Callable[..., None] | None, every_s: 
     gpus = _gpus_for(ray, str(job.spec.device))
     actor = _actor_class(ray).options(num_cpus=cpus, num_gpus=gpus, name=None).remote()
     can_checkpoint = checkpoint is not None or checkpoint_results is not None
+    job.use_pace(_RayPace(actor))   # sent before `run`: an actor runs one caller's calls in order
     running = actor.run.remote(job.spec, str(job.spec.device), every_s, can_checkpoint, cpus)
     replay = Replay(job, checkpoint, checkpoint_results, "a Ray worker")
     stopping_since: float | None = None

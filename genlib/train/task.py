@@ -17,6 +17,7 @@ import torch
 
 from ..models import FittedModel
 from ..store import RunKind
+from .pacing import LocalPace, PaceCell, Turns
 
 if TYPE_CHECKING:
     from .jobs import Job
@@ -100,13 +101,23 @@ class JobContext:
 
     def __init__(self, job: "Job", device: torch.device, checkpoint: Callable[[FittedModel, dict[str, Any]], None]
                  | None, every_s: float | None,
-                 checkpoint_results: Callable[[dict[str, np.ndarray], int], None] | None = None):
+                 checkpoint_results: Callable[[dict[str, np.ndarray], int], None] | None = None,
+                 pace: PaceCell | None = None):
         self.job = job
         self.device = device
         self._checkpoint = checkpoint
         self._checkpoint_results = checkpoint_results
         self._every_s = every_s
         self._last = time.monotonic()
+        self._turns = Turns(pace if pace is not None else LocalPace(), self.should_stop, self._on_hold)
+
+    def wait_turn(self) -> bool:
+        """Call before each step: waits while the job is paused (or ahead of its steps-per-second cap) and lets
+        the allowed single steps through (:mod:`genlib.train.pacing`); True when the task should stop instead."""
+        return self._turns.wait()
+
+    def _on_hold(self) -> None:
+        """The task has just paused: in a thread its job already shows everything; a worker sends it now."""
 
     def report(self, progress: Progress) -> None:
         self.job._report(progress)

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 import numpy as np
 
 from ..errors import UserError
+from .pacing import PaceCell, SharedPace
 from .task import JobContext, Progress, Task, TaskResult
 
 if TYPE_CHECKING:
@@ -86,8 +87,10 @@ class StopFlag(Protocol):
 class WorkerContext(JobContext):
     """The task's handle inside the worker: the same methods as :class:`JobContext`, answered with messages."""
 
-    def __init__(self, device: Any, events: Sink, stop: StopFlag, every_s: float | None, can_checkpoint: bool):
-        super().__init__(job=None, device=device, checkpoint=None, every_s=every_s)  # type: ignore[arg-type]
+    def __init__(self, device: Any, events: Sink, stop: StopFlag, every_s: float | None, can_checkpoint: bool,
+                 pace: PaceCell | None = None):
+        super().__init__(job=None, device=device, checkpoint=None, every_s=every_s,  # type: ignore[arg-type]
+                         pace=pace)
         self._events, self._stop_event = events, stop
         self._can_checkpoint = can_checkpoint
         self._batch: list[Progress] = []
@@ -121,6 +124,13 @@ class WorkerContext(JobContext):
     def should_stop(self) -> bool:
         return self._stop_event.is_set()
 
+    def _on_hold(self) -> None:
+        """Paused (or after one allowed step): the job sees this step and this model now, not in two seconds."""
+        self.flush()
+        if self._model is not None:
+            self._model_sent = time.monotonic()
+            self._events.send(("model", self._model.to_bytes()))
+
     def set_model(self, fitted: "FittedModel") -> None:
         if fitted.model.iterative:   # a classical model fits in one call: nothing to watch, and no state before it
             self._model = fitted     # copies go to the parent every LIVE_MODEL_S seconds (job.fitted there)
@@ -140,7 +150,7 @@ class WorkerContext(JobContext):
 
 
 def run_task(task: Task, device: Any, every_s: float | None, can_checkpoint: bool, events: Sink,
-             stop: StopFlag) -> None:
+             stop: StopFlag, pace: PaceCell | None = None) -> None:
     """The worker's side, wherever it runs: resolve the device here (a cluster node's own GPU), run the task, and
     send its progress and then its result (or its exception) as messages."""
     from .loop import resolve_device
@@ -148,7 +158,7 @@ def run_task(task: Task, device: Any, every_s: float | None, can_checkpoint: boo
     try:
         resolved = resolve_device(device)
         events.send(("device", str(resolved)))
-        ctx = WorkerContext(resolved, events, stop, every_s, can_checkpoint)
+        ctx = WorkerContext(resolved, events, stop, every_s, can_checkpoint, pace)
         result = task.execute(ctx)
         ctx.flush()
         model = None if result.fitted is None else result.fitted.to_bytes(result.training)
@@ -211,9 +221,10 @@ class _Worker:
     tasks: Any    # parent → worker: the one task it will run
     events: Any   # worker → parent: its messages (only the worker writes)
     stop: Any     # the stop flag (a shared event)
+    pace: SharedPace   # pause, allowed steps, steps-per-second cap (genlib.train.pacing)
 
 
-def _serve(tasks: Any, events: Any, stop: Any) -> None:
+def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
     """A pool worker: get warm (torch and the models imported), wait for one task, run it, exit."""
     try:
         os.nice(5)   # the server's pages come first
@@ -237,7 +248,7 @@ def _serve(tasks: Any, events: Any, stop: Any) -> None:
             device = f"cuda:{index}"
             if share < 1.0:
                 torch.cuda.set_per_process_memory_fraction(share, index)
-        run_task(task, device, every_s, can_checkpoint, events, stop)
+        run_task(task, device, every_s, can_checkpoint, events, stop, pace)
     except BaseException as exc:  # noqa: BLE001 - a task that cannot be read here fails its job, with the reason
         try:
             events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
@@ -263,12 +274,13 @@ class WorkerPool:
         tasks_recv, tasks_send = self._mp.Pipe(duplex=False)
         events_recv, events_send = self._mp.Pipe(duplex=False)
         stop = self._mp.Event()
+        pace = SharedPace(self._mp)
         proc = self._mp.Process(target=_serve, name="genlab-worker", daemon=True,
-                                args=(tasks_recv, events_send, stop))
+                                args=(tasks_recv, events_send, stop, pace))
         proc.start()
         tasks_recv.close()    # the worker holds the only reading end of its tasks …
         events_send.close()   # … and the only writing end of its messages: its death is an EOF here
-        return _Worker(proc, tasks_send, events_recv, stop)
+        return _Worker(proc, tasks_send, events_recv, stop, pace)
 
     def fill(self) -> None:
         """Start spares until ``spares`` are waiting (in a background thread: a job never waits for a spare)."""
@@ -370,6 +382,7 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
     can_checkpoint = checkpoint is not None or checkpoint_results is not None
     proc, events = worker.proc, worker.events
     job.worker_pid = proc.pid
+    job.use_pace(worker.pace)   # from now on pause, step and the cap reach the worker
     log.info("%s runs in worker process %s", job.id, proc.pid)
     replay = Replay(job, checkpoint, checkpoint_results, f"worker process {proc.pid}")
     stopping_since: float | None = None
