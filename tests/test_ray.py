@@ -118,3 +118,9 @@ def test_without_ray_the_ray_executor_is_one_sentence(monkeypatch, tmp_path: Pat
                "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert rc != 0 and "the ray executor needs Ray, which is not installed: pip install '.[ray]'" in err
+
+
+def test_pause_step_and_cap_reach_a_ray_actor(local_ray, genlab_home) -> None:
+    from test_pacing import check_pacing
+    store = RunStore(genlab_home)
+    check_pacing(JobManager(max_concurrent=1, store=store, executor="ray"), store)

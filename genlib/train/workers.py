@@ -59,6 +59,9 @@ BATCH_S = 0.1
 #: How often a worker sends a copy of the model it trains, for the views that read it live (the Density page's
 #: critic map): at most every LIVE_MODEL_S seconds, and less often for a model slow to serialise.
 LIVE_MODEL_S = 2.0
+#: How much lower a worker's OS priority is than the server's (``GENLAB_WORKER_NICE``): at 10 the scheduler gives a
+#: busy worker about a tenth of a CPU the server wants, so pages stay quick; an idle server leaves it everything.
+NICE = 10
 #: How long a worker that was told to stop may take to end before it is killed (seconds).
 GRACE_S = 30.0
 __all__ = ["WorkerDied", "WorkerUnavailable", "WorkerPool", "execute_in_worker", "run_task", "Replay",
@@ -227,8 +230,8 @@ class _Worker:
 def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
     """A pool worker: get warm (torch and the models imported), wait for one task, run it, exit."""
     try:
-        os.nice(5)   # the server's pages come first
-    except (AttributeError, OSError):
+        os.nice(int(os.environ.get("GENLAB_WORKER_NICE", NICE)))   # the server's pages come first
+    except (AttributeError, OSError, ValueError):
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C goes to the parent, which stops the job cleanly
     import torch
