@@ -177,3 +177,21 @@ def test_the_train_page_trains_in_a_worker_process(optimizer_steps_here) -> None
     assert optimizer_steps_here == []                    # the app's process ran none of the training
     at.run()
     assert not at.exception and any(p.text.startswith("done") for p in at.get("progress"))
+
+
+def test_a_worker_serves_the_next_task_unless_it_holds_too_much_memory(monkeypatch) -> None:
+    manager = _local()
+
+    def pids(n: int) -> list[int]:
+        out = []
+        for _ in range(n):
+            job = manager.submit(WhereAmI())
+            assert job.wait(SAFETY_TIMEOUT) and job.snapshot().status is JobStatus.DONE, job.snapshot().error
+            out.append(job.result.summary["pid"])
+        return out
+
+    warm = pids(4)
+    assert len(set(warm)) <= 2        # the first worker and perhaps the spare: no new interpreter per task
+    monkeypatch.setenv("GENLAB_WORKER_MAX_MB", "1")   # every worker now holds "too much" after its task
+    fresh = pids(4)
+    assert len(set(fresh)) == 4       # each let go after its task

@@ -460,7 +460,9 @@ class JobManager:
             self.max_concurrent = default_slots(self.executor)
         if self.executor == "local":
             from .workers import worker_pool
-            worker_pool().fill()   # a warm worker waits for the first job
+            pool = worker_pool()
+            pool.keep = max(pool.keep, self.max_concurrent)   # idle workers kept: as many as run at once
+            pool.fill()   # a warm worker waits for the first job
         configure_torch_threads(self.max_concurrent)
         configure_logging(getattr(self.store, "root", None))  # job failures land beside the runs
         self._lock = threading.Lock()

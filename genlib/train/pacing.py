@@ -77,6 +77,11 @@ class SharedPace(LocalPace):
         with self._array.get_lock():
             _apply(self._array, paused, more, rate)
 
+    def reset(self) -> None:
+        """Running, no steps allowed ahead, no cap: for the worker's next task."""
+        with self._array.get_lock():
+            self._array[:] = [0.0, 0.0, 0.0]
+
 
 def _apply(state: Any, paused: bool | None, more: int, rate: float | None) -> None:
     if paused is not None:

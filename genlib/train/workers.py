@@ -18,11 +18,12 @@ interpreter: no copy of the server's threads or locks), runs at a lower OS prior
 The same messages travel over a pipe here and through a Ray actor (:mod:`genlib.train.on_ray`): :func:`run_task`
 is the worker's side and :class:`Replay` the parent's, for both.
 
-**The local pool.** Starting an interpreter and importing torch takes seconds, so the pool keeps ``spares`` worker
-processes started and warm (torch and genlib imported), each waiting for one task. A job takes a spare (or starts
-one if none is ready) and the pool starts the next in the background. Each worker runs one task and exits, so the
-memory a large fit took goes back to the system with it. The pipe from a worker is one-way and only the worker
-holds its writing end: a worker killed in the middle of a message ends the parent's read with EOF instead of
+**The local pool.** Starting an interpreter and importing torch takes seconds, so the pool keeps worker processes
+started and warm (torch and genlib imported): a job takes an idle one (or starts one if none is ready), the pool
+starts a spare in the background, and a worker whose task has ended waits for the next. A worker is let go after
+``WorkerPool.MAX_TASKS`` tasks or when a task left it holding more than ``GENLAB_WORKER_MAX_MB`` of memory, so the
+memory a large fit took goes back to the system. The pipe from a worker is one-way and only the worker holds its
+writing end: a worker killed in the middle of a message ends the parent's read with EOF instead of
 leaving it waiting. The stop flag goes the other way, as a shared event. A worker that dies (killed, out of memory)
 fails its job with :class:`WorkerDied`; the parent carries on.
 
@@ -225,10 +226,12 @@ class _Worker:
     events: Any   # worker → parent: its messages (only the worker writes)
     stop: Any     # the stop flag (a shared event)
     pace: SharedPace   # pause, allowed steps, steps-per-second cap (genlib.train.pacing)
+    tasks_done: int = 0
 
 
 def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
-    """A pool worker: get warm (torch and the models imported), wait for one task, run it, exit."""
+    """A pool worker: get warm (torch and the models imported), then run the tasks it is given, one at a time, until
+    the pool closes its task pipe (or the parent ends)."""
     try:
         os.nice(int(os.environ.get("GENLAB_WORKER_NICE", NICE)))   # the server's pages come first
     except (AttributeError, OSError, ValueError):
@@ -238,9 +241,17 @@ def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
     from .. import models  # noqa: F401 - the registry, imported while nobody waits
     from . import loop  # noqa: F401
     try:
-        message = tasks.recv()
-    except (EOFError, OSError):   # the pool closed (or the parent ended) before this spare was needed
-        return
+        while True:
+            try:
+                message = tasks.recv()
+            except (EOFError, OSError):   # the pool let this worker go (or the parent ended)
+                return
+            _serve_one(torch, message, events, stop, pace)
+    finally:
+        events.close()
+
+
+def _serve_one(torch: Any, message: tuple[Any, ...], events: Any, stop: Any, pace: SharedPace) -> None:
     task_bytes, device, every_s, can_checkpoint, threads, gpu = message
     torch.set_num_threads(max(1, threads))
     try:
@@ -249,23 +260,29 @@ def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
             index, share = gpu
             torch.cuda.set_device(index)
             device = f"cuda:{index}"
-            if share < 1.0:
-                torch.cuda.set_per_process_memory_fraction(share, index)
+            torch.cuda.set_per_process_memory_fraction(share, index)
         run_task(task, device, every_s, can_checkpoint, events, stop, pace)
     except BaseException as exc:  # noqa: BLE001 - a task that cannot be read here fails its job, with the reason
-        try:
-            events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
-        except Exception:  # noqa: BLE001
-            pass
+        events.send(("error", (RuntimeError(f"{type(exc).__name__}: {exc}"), traceback.format_exc())))
     finally:
-        events.close()
+        del message
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()   # the next task (perhaps another user's) starts with the GPU memory free
 
 
 class WorkerPool:
-    """Spawned worker processes, ``spares`` of them started ahead and waiting, each for one task."""
+    """Spawned worker processes: ``spares`` started ahead, and up to ``keep`` idle ones kept for the next tasks.
 
-    def __init__(self, spares: int = 1):
+    A worker serves task after task (starting an interpreter and importing torch costs seconds), and is let go when
+    it has served ``MAX_TASKS`` or holds more than ``GENLAB_WORKER_MAX_MB`` of memory after a task (a large fit's
+    memory then goes back to the system), or when it dies."""
+
+    #: Tasks one worker serves before it is replaced (memory that Python's allocator keeps, leaks in libraries).
+    MAX_TASKS = 50
+
+    def __init__(self, spares: int = 1, keep: int = 2):
         self.spares = max(0, spares)
+        self.keep = max(self.spares, keep)
         self._mp = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._ready: list[_Worker] = []
@@ -316,7 +333,7 @@ class WorkerPool:
         worker = None
         with self._lock:
             while self._ready and worker is None:
-                candidate = self._ready.pop(0)
+                candidate = self._ready.pop()   # the most recently used: its caches are warm
                 if candidate.proc.is_alive():
                     worker = candidate
                 else:
@@ -325,6 +342,19 @@ class WorkerPool:
             worker = self._start()
         self.fill()
         return worker
+
+    def give_back(self, worker: _Worker) -> None:
+        """A worker whose task has ended: kept for the next task if it is healthy and the pool wants it."""
+        worker.tasks_done += 1
+        max_mb = float(os.environ.get("GENLAB_WORKER_MAX_MB", "2048") or 2048)
+        healthy = worker.proc.is_alive() and worker.tasks_done < self.MAX_TASKS and _rss_mb(worker.proc.pid) < max_mb
+        with self._lock:
+            if healthy and not self._closed and len(self._ready) < self.keep:
+                worker.stop.clear()
+                worker.pace.reset()
+                self._ready.append(worker)
+                return
+        _end(worker)
 
     def gpu_for_next(self, max_concurrent: int) -> tuple[int, float] | None:
         """Which GPU the next CUDA job uses (in turn) and its share of that GPU's memory."""
@@ -344,6 +374,15 @@ class WorkerPool:
             ready, self._ready = self._ready, []
         for worker in ready:
             _end(worker)
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (Linux; 0 where it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
 
 
 def _end(worker: _Worker) -> None:
@@ -389,6 +428,7 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
     log.info("%s runs in worker process %s", job.id, proc.pid)
     replay = Replay(job, checkpoint, checkpoint_results, f"worker process {proc.pid}")
     stopping_since: float | None = None
+    ended_cleanly = False   # the worker sent its last message ("done" or "error") and may serve again
     try:
         try:
             worker.tasks.send((task_bytes, str(device), every_s, can_checkpoint, threads, gpu))
@@ -408,12 +448,16 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
                 kind, payload = events.recv()
             except (EOFError, OSError):   # the worker ended, perhaps in the middle of a message
                 raise _died(proc) from None
+            ended_cleanly = kind in ("done", "error")
             result = replay.apply(kind, payload)
             if result is not None:
                 return result
     finally:
-        worker.stop.set()
-        _end(worker)
+        if ended_cleanly:
+            pool.give_back(worker)
+        else:
+            worker.stop.set()
+            _end(worker)
 
 
 def _model(data: bytes) -> tuple["FittedModel", dict[str, Any] | None]:
