@@ -175,7 +175,8 @@ def test_diverging_critic_fails_the_job_with_its_message(monkeypatch, make_manag
 
     monkeypatch.setattr(avo_fit.Critic, "forward", overflowing)
     store = RunStore()
-    job = make_manager(store=store).submit(AVOTask(AVOConfig(simulator="poisson", steps=50, n_observed=200)))
+    manager = make_manager(store=store, executor="thread")   # the monkeypatched critic exists in this process only
+    job = manager.submit(AVOTask(AVOConfig(simulator="poisson", steps=50, n_observed=200)))
     assert job.wait(SAFETY_TIMEOUT)
     snap = job.snapshot()
     assert snap.status is JobStatus.FAILED and snap.error.startswith("the critic's loss became")

@@ -254,7 +254,7 @@ def test_diverging_training_fails_with_loss_and_step_while_other_job_finishes(fi
 
 
 def test_nan_loss_fails_the_job_naming_loss_and_step(finance, make_manager, faulty) -> None:
-    manager = make_manager(max_concurrent=2)
+    manager = make_manager(max_concurrent=2, executor="thread")   # the faulty model is registered in this process
     bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 5}, steps=100, eval_period_s=None))
     good = manager.submit(vae_spec(finance, steps=100))
     assert manager.wait_all(SAFETY_TIMEOUT)
@@ -268,7 +268,7 @@ def test_nan_loss_fails_the_job_naming_loss_and_step(finance, make_manager, faul
 
 def test_exception_inside_model_fails_only_that_job(finance, make_manager, faulty, tmp_path) -> None:
     store = RunStore(tmp_path / "store")
-    manager = make_manager(max_concurrent=2, store=store)
+    manager = make_manager(max_concurrent=2, store=store, executor="thread")   # an in-process fake model
     bad = manager.submit(TrainSpec(faulty, finance, config={"fail_at": 3, "fault": "raise"}, steps=100))
     good = manager.submit(vae_spec(finance, steps=100))
     assert manager.wait_all(SAFETY_TIMEOUT)
@@ -337,7 +337,7 @@ def test_snapshots_are_consistent_while_training(finance, make_manager, pausing_
     """Snapshots taken while the training thread writes: each one is consistent.
     The job cannot end before 200 of them saw it running with a loss history (it holds at step 100 until then),
     so the test sees it mid-run on any machine; until then, or the pause, the two threads really race."""
-    manager = make_manager()
+    manager = make_manager(executor="thread")   # the pausing fake lives in this process
     # 3000 steps → one logged point every 7 steps (14 by the pause)
     job = manager.submit(TrainSpec(pausing_vae.name, finance, steps=3000, eval_period_s=None))
     seen = 0

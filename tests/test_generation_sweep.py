@@ -79,7 +79,7 @@ def test_generation_job_stores_what_the_page_computed_in_process(windows, window
 def test_stopped_generation_keeps_the_trajectories_without_the_table(windows, window_model, make_manager,
                                                                     tmp_path) -> None:
     store = RunStore(tmp_path / "store")
-    manager = make_manager(store=store)
+    manager = make_manager(store=store, executor="thread")   # the blocking fake holds threading events
     entered, release = threading.Event(), threading.Event()
     fitted = _blocking(fit("gaussian", windows, device="cpu"), entered, release)
     job = manager.submit(GenerationTask(source_run="r", fitted=fitted, dataset=windows, n=8))
@@ -95,7 +95,7 @@ def test_stopped_generation_keeps_the_trajectories_without_the_table(windows, wi
 
 def test_cancelled_generation_leaves_nothing(windows, make_manager, tmp_path) -> None:
     store = RunStore(tmp_path / "store")
-    manager = make_manager(store=store)
+    manager = make_manager(store=store, executor="thread")   # the blocking fake holds threading events
     entered, release = threading.Event(), threading.Event()
     fitted = _blocking(fit("gaussian", windows, device="cpu"), entered, release)
     job = manager.submit(GenerationTask(source_run="r", fitted=fitted, dataset=windows, n=8))

@@ -107,6 +107,15 @@ def test_an_exception_in_the_worker_fails_the_job_with_its_message() -> None:
     assert "in worker process" in snap.traceback and "raise self.exc" in snap.traceback   # the worker's frames
 
 
+def test_a_diverging_training_in_a_worker_fails_with_its_one_sentence() -> None:
+    from genlib.models import NonFiniteLossError
+    job = _local().submit(Raises(NonFiniteLossError("loss 'loss' became nan at step 7: training diverged")))
+    assert job.wait(SAFETY_TIMEOUT)
+    snap = job.snapshot()
+    assert snap.status is JobStatus.FAILED and snap.traceback is None   # the user's run, not a bug
+    assert snap.error == "loss 'loss' became nan at step 7: training diverged"
+
+
 def test_a_killed_worker_fails_its_job_and_the_engine_carries_on(genlab_home) -> None:
     store = RunStore(genlab_home)
     manager = _local(store)
