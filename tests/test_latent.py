@@ -345,10 +345,10 @@ def test_ascii_images_draw_the_digit_and_selected_rows_read_the_row_index() -> N
 
 
 # ----------------------------------------------------------------------------- the projection as a job
-def _projection_store(tmp_path, make_manager):
+def _projection_store(tmp_path, make_manager, executor: str | None = None):
     from genlib.store import RunStore
     store = RunStore(tmp_path / "store")
-    return store, make_manager(store=store)
+    return store, make_manager(store=store, **({} if executor is None else {"executor": executor}))
 
 
 def test_projection_job_stores_the_embedding_the_page_would_compute_and_is_found_again(digits, make_manager,
@@ -390,7 +390,7 @@ def test_projection_job_stops_between_phases_and_fails_with_one_line(digits, mak
     from genlib.latent import ProjectionSettings, ProjectionTask, projection_source
     from genlib.store import JobStatus
     task_module = importlib.import_module("genlib.latent.task")
-    store, manager = _projection_store(tmp_path, make_manager)
+    store, manager = _projection_store(tmp_path, make_manager, executor="thread")   # monkeypatched here, in-process
     codes = latent_codes(fit_pca(digits.train, 6), digits.test[:100])
     source = projection_source("pca", "digits", digits.params, 6)
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import UserError
 from .pacing import LocalPace
 from .task import TaskResult
-from .workers import GRACE_S, Replay, WorkerDied, run_task
+from .workers import GRACE_S, Replay, WorkerDied, genlab_settings, run_task, use_settings
 
 if TYPE_CHECKING:
     from .jobs import Job
@@ -114,8 +114,10 @@ class _Outbox:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, task: Any, device: str, every_s: float | None, can_checkpoint: bool, threads: int) -> None:
+    def run(self, task: Any, device: str, every_s: float | None, can_checkpoint: bool, threads: int,
+            env: dict[str, str]) -> None:
         import torch
+        use_settings(env)   # the limits the app runs under (GENLAB_MAX_MODEL_MB…), on whichever node this is
         torch.set_num_threads(max(1, threads))
         run_task(task, device, every_s, can_checkpoint, self, self._stop, self._pace)
 
@@ -162,7 +164,7 @@ def execute_on_ray(job: "Job", checkpoint: Callable[..., None] | None, every_s: 
     actor = _actor_class(ray).options(num_cpus=cpus, num_gpus=gpus, name=None).remote()
     can_checkpoint = checkpoint is not None or checkpoint_results is not None
     job.use_pace(_RayPace(actor))   # sent before `run`: an actor runs one caller's calls in order
-    running = actor.run.remote(job.spec, str(job.spec.device), every_s, can_checkpoint, cpus)
+    running = actor.run.remote(job.spec, str(job.spec.device), every_s, can_checkpoint, cpus, genlab_settings())
     replay = Replay(job, checkpoint, checkpoint_results, "a Ray worker")
     stopping_since: float | None = None
     try:

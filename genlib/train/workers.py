@@ -33,16 +33,19 @@ the memory the others need.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -153,6 +156,18 @@ class WorkerContext(JobContext):
         self._last = time.monotonic()
 
 
+def genlab_settings() -> dict[str, str]:
+    """This process's ``GENLAB_*`` variables (limits, modes): a task runs under the settings of its submission."""
+    return {k: v for k, v in os.environ.items() if k.startswith("GENLAB_")}
+
+
+def use_settings(env: dict[str, str]) -> None:
+    """Make ``env`` this worker's ``GENLAB_*`` variables (a long-lived worker must not keep an earlier task's)."""
+    for key in [k for k in os.environ if k.startswith("GENLAB_") and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+
+
 def run_task(task: Task, device: Any, every_s: float | None, can_checkpoint: bool, events: Sink,
              stop: StopFlag, pace: PaceCell | None = None) -> None:
     """The worker's side, wherever it runs: resolve the device here (a cluster node's own GPU), run the task, and
@@ -252,7 +267,8 @@ def _serve(tasks: Any, events: Any, stop: Any, pace: SharedPace) -> None:
 
 
 def _serve_one(torch: Any, message: tuple[Any, ...], events: Any, stop: Any, pace: SharedPace) -> None:
-    task_bytes, device, every_s, can_checkpoint, threads, gpu = message
+    task_bytes, device, every_s, can_checkpoint, threads, gpu, env = message
+    use_settings(env)
     torch.set_num_threads(max(1, threads))
     try:
         task = pickle.loads(task_bytes)
@@ -297,7 +313,8 @@ class WorkerPool:
         pace = SharedPace(self._mp)
         proc = self._mp.Process(target=_serve, name="genlab-worker", daemon=True,
                                 args=(tasks_recv, events_send, stop, pace))
-        proc.start()
+        with _without_main():
+            proc.start()
         tasks_recv.close()    # the worker holds the only reading end of its tasks …
         events_send.close()   # … and the only writing end of its messages: its death is an EOF here
         return _Worker(proc, tasks_send, events_recv, stop, pace)
@@ -376,6 +393,31 @@ class WorkerPool:
             _end(worker)
 
 
+_MAIN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_main() -> Iterator[None]:
+    """Start a worker without it re-running this process's main script.
+
+    A spawned child imports the parent's ``__main__`` (to find functions defined there). Under ``streamlit run`` that
+    is the app's page script: the worker would run the whole app on import, with Streamlit warnings, and try to start
+    a pool of its own. A worker needs nothing from it (its code is genlib's), so while the child is prepared
+    ``__main__`` is a bare module, and the real one is put back at once."""
+    with _MAIN_LOCK:
+        real = sys.modules.get("__main__")
+        stand_in = types.ModuleType("__main__")
+        sys.modules["__main__"] = stand_in
+        try:
+            yield
+        finally:
+            if sys.modules.get("__main__") is stand_in:   # unless the app replaced it meanwhile (a new script run)
+                if real is None:
+                    del sys.modules["__main__"]
+                else:
+                    sys.modules["__main__"] = real
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of a process in MiB (Linux; 0 where it cannot be read)."""
     try:
@@ -431,7 +473,7 @@ def execute_in_worker(job: "Job", device: Any, checkpoint: Callable[..., None] |
     ended_cleanly = False   # the worker sent its last message ("done" or "error") and may serve again
     try:
         try:
-            worker.tasks.send((task_bytes, str(device), every_s, can_checkpoint, threads, gpu))
+            worker.tasks.send((task_bytes, str(device), every_s, can_checkpoint, threads, gpu, genlab_settings()))
         except (OSError, EOFError):
             raise _died(proc) from None
         while True:
