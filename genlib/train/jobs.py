@@ -371,6 +371,11 @@ class Job:
             store.fail(record, self._staging)
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one: a container's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def configure_torch_threads(max_concurrent: int) -> int:
     """Share the CPUs between concurrent jobs (plus the UI thread) instead of letting each oversubscribe.
 
@@ -386,8 +391,7 @@ def configure_torch_threads(max_concurrent: int) -> int:
     elif os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads()
     else:
-        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        n = max(1, cpus // (max_concurrent + 1))
+        n = max(1, available_cpus() // (max_concurrent + 1))
     if n != torch.get_num_threads():
         torch.set_num_threads(n)
     return n
@@ -413,14 +417,12 @@ def default_slots(executor: str) -> int:
     if executor == "ray":
         from .on_ray import cluster_slots
         return cluster_slots()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(2, min(8, cpus // 2))
+    return max(2, min(8, available_cpus() // 2))
 
 
 def _worker_threads(max_concurrent: int) -> int:
     """Torch threads of each worker: the CPUs shared between the jobs that run at once."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cpus // max(1, max_concurrent))
+    return max(1, available_cpus() // max(1, max_concurrent))
 
 
 def _describe(exc: Exception) -> str:
