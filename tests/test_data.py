@@ -23,7 +23,7 @@ from genlib.data.toy2d import SHAPES
 from genlib.systems.lorenz import lorenz_ivp, simulate_lorenz
 
 # Small lorenz settings keep the suite fast where the attractor itself is not under test.
-FAST = {"lorenz": {"T": 5.0, "n_traj": 2}}
+FAST = {"lorenz": {"T": 5.0, "n_traj": 2}, "lorenz_series": {"T": 10.0, "n_traj": 4, "n_test": 1}}
 
 
 @pytest.fixture(scope="module")

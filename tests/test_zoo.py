@@ -18,12 +18,15 @@ from genlib.models import REGISTRY, Capability, CheckpointError, FittedModel, ca
 from genlib.train.loop import Progress, TrainSpec, build, train
 
 ALL_MODELS = sorted(REGISTRY)
-TABULAR = [n for n in ALL_MODELS if not REGISTRY[n].needs_images and not REGISTRY[n].needs_labels]
+TABULAR = [n for n in ALL_MODELS
+           if not REGISTRY[n].needs_images and not REGISTRY[n].needs_labels and not REGISTRY[n].needs_series]
 QUICK_STEPS = 30
 
 
 def _dataset_for(name: str):
     cls = REGISTRY[name]
+    if cls.needs_series:   # sequence models learn from whole trajectories in time order
+        return load_dataset("lorenz_series", T=30.0, n_traj=2, n_test=1)
     return load_dataset("digits") if (cls.needs_images or cls.needs_labels) else load_dataset("finance")
 
 

@@ -5,6 +5,7 @@
     genlib lorenz lyapunov --data traj.csv --dt 0.01         # Rosenstein on any trajectory, per coordinate
     genlib lorenz fit --dt 0.1 --noise 0.01                  # every parametric method (JSON table)
     genlib lorenz fit --data traj.csv --dt 0.1 --method integrated
+    genlib lorenz generate RUN --n 16 --steps 10000 --out traj.csv   # a sequence model's own trajectories
 """
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--method", default="all",
                    choices=["all", "stlsq", "lasso", "ridge", "constrained", "integrated"])
 
+    g = lsub.add_parser("generate", help="free-running trajectories of a trained sequence model (e.g. esn); "
+                                         "CSV traj,t,x,y,z in the run's dt")
+    g.add_argument("run", help="a stored run id, a run folder or a checkpoint file")
+    g.add_argument("--n", type=int, default=4, help="number of trajectories")
+    g.add_argument("--steps", type=int, default=1000, help="states per trajectory")
+    g.add_argument("--seed", type=int, default=0, help="seed of the starting points (same seed, same output)")
+    g.add_argument("--out", required=True, help="CSV file to write")
+
 
 def _read_states(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     """x, y, z columns in file order (a trajectory must not be shuffled, unlike a training table), and t if given."""
@@ -89,8 +98,49 @@ def _rosenstein_json(r: Any) -> dict[str, Any]:
             "fit_range_steps": [int(r.fit_start), int(r.fit_stop)]}
 
 
+def generate(args: argparse.Namespace) -> int:
+    """``genlib lorenz generate``: n trajectories of a sequence model, each from a start of its own choosing."""
+    from genlib.limits import SAMPLE_ROWS
+    from genlib.models import Capability, models_with
+    from genlib.models.fitted import seeded
+
+    from .main import CliError, load_run
+
+    if args.n < 1 or args.steps < 1:
+        raise CliError("--n and --steps must be at least 1")
+    SAMPLE_ROWS.check(args.n * args.steps, "--n × --steps")
+    fitted = load_run(args.run)
+    if not fitted.model.has(Capability.SEQUENCE):
+        raise CliError(f"run {args.run} is a {fitted.name}, which does not generate trajectories; train a sequence "
+                       f"model ({', '.join(models_with(Capability.SEQUENCE))}) on lorenz_series")
+    dt = float((fitted.info.get("dataset_params") or {}).get("dt", 0.0))
+    if not dt > 0:
+        raise CliError(f"run {args.run} does not record its time step dt (trained on "
+                       f"{fitted.info.get('dataset', 'unknown data')!r})")
+    with fitted.model.evaluating(), seeded(fitted.model, args.seed):
+        z = fitted.model.generate_trajectories(args.n, args.steps).detach().cpu().double().numpy()
+    states = fitted.transform.inverse(z.reshape(-1, z.shape[-1])).reshape(z.shape)
+    bad = ~np.all(np.isfinite(states), axis=2)
+    if bad.any():
+        k, step = np.argwhere(bad)[0]
+        raise CliError(f"trajectory {int(k)} left the numbers (overflow) at step {int(step) + 1}: the model is "
+                       "unstable when run on its own; nothing was written")
+    t = np.tile(np.arange(1, args.steps + 1) * dt, args.n)
+    table = np.column_stack([np.repeat(np.arange(args.n), args.steps), t, states.reshape(-1, states.shape[-1])])
+    try:
+        np.savetxt(args.out, table, delimiter=",", header="traj,t," + ",".join(fitted.columns), comments="",
+                   fmt=["%d"] + ["%.10g"] * (table.shape[1] - 1))
+    except OSError as exc:
+        raise CliError(f"cannot write --out {args.out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.n} trajectories × {args.steps} steps (dt = {dt:g}) to {args.out}", file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from genlib.dynamics import lorenz as lz
+
+    if args.lorenz_command == "generate":
+        return generate(args)
 
     if args.lorenz_command == "simulate":
         traj = lz.simulate(tuple(args.x0), args.sigma, args.rho, args.beta, dt=args.dt, t_max=args.t_max,

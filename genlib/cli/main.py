@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("datasets", help="list built-in datasets")
-    sub.add_parser("models", help="list models and their capabilities")
+    mo = sub.add_parser("models", help="list models and their capabilities")
+    mo.add_argument("--json", action="store_true", help="one JSON object per model: name, label, family, "
+                                                        "capabilities")
 
     t = sub.add_parser("train", help="train a model and save the run")
     t.add_argument("--model", required=True, help="model name (see 'genlib models')")
@@ -95,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="only runs whose owner's id or name contains TEXT (a student's name on a classroom server)")
     r.add_argument("--check", action="store_true",
                    help="check the store's integrity (database and run folders); exit status 3 when damaged")
+    r.add_argument("--rename", nargs=2, metavar=("RUN", "NAME"),
+                   help="give run RUN a name, shown in every table, legend and download (\"\" for the name built "
+                        "from its settings)")
+    r.add_argument("--note", nargs=2, metavar=("RUN", "TEXT"), help="write a note on run RUN (\"\" to clear it)")
 
     from . import anomaly, lorenz, sweep
     lorenz.add_parser(sub)
@@ -118,7 +124,12 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from genlib.models import capability_table
+    from genlib.models import REGISTRY, capability_table
+    if args.json:
+        print(json.dumps([{"name": name, "label": cls.label, "family": cls.family,
+                           "capabilities": sorted(c.value for c in cls.capabilities)}
+                          for name, cls in sorted(REGISTRY.items())]))
+        return 0
     for row in capability_table():
         caps = [k for k in ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional") if row[k]]
         print(f"{row['model']:10s} {row['family']:10s} {row['description']}  ({', '.join(caps)})")
@@ -230,7 +241,8 @@ def _follow(job, quiet: bool) -> None:
             bar.close()
 
 
-def _load_run(ref: str):
+def load_run(ref: str):
+    """A trained model from a run folder, a checkpoint file or a stored run id; a clear CliError otherwise."""
     from genlib.store import RunStore, StoreError, read_run_dir
     path = Path(ref)
     if path.exists():
@@ -254,7 +266,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():  # checked before sampling: a long draw must not end in "Is a directory"
         raise CliError(f"--out {out} is a folder; give a file name, e.g. {out / 'samples.csv'}")
-    fitted = _load_run(args.run)
+    fitted = load_run(args.run)
     try:
         rows = fitted.sample(args.n, seed=args.seed)
     except FloatingPointError as exc:  # the model diverged: its samples are NaN/inf, nothing worth writing
@@ -341,6 +353,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from genlib.store import RunKind, RunStore
     configure_logging()  # the store's warnings (damaged rows, repairs) go to the log; stderr gets one line
     store = RunStore()   # opening it reconciles: runs whose process died are listed as interrupted
+    if args.rename or args.note:   # the command line runs on the server: its user may manage every run
+        from genlib.store import run_label
+        run_id = (args.rename or args.note)[0]
+        if args.rename:
+            store.rename(args.rename[0], args.rename[1])
+        if args.note:
+            if args.rename and args.note[0] != run_id:
+                raise CliError("--rename and --note name two different runs; change one run at a time")
+            store.set_note(args.note[0], args.note[1])
+        print(run_label(store.get(run_id)))
+        return 0
     if args.check:
         problems = store.verify()
         for line in problems:

@@ -29,6 +29,9 @@ class Dataset:
         labels_train, labels_test: optional integer class labels (digits) for colouring and conditioning.
         image_shape: e.g. (8, 8) when each row is a flattened image.
         params: the generator parameters that produced it (for the run store and reproducibility).
+        trajectory_train, trajectory_test: for time series (``lorenz_series``), which trajectory each row belongs
+            to; rows are then in time order within a trajectory. Sequence models (capability ``sequence``) train
+            on them; every other model sees the rows as states, as in any table.
     """
 
     name: str
@@ -40,6 +43,13 @@ class Dataset:
     labels_test: np.ndarray | None = None
     image_shape: tuple[int, ...] | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    trajectory_train: np.ndarray | None = None
+    trajectory_test: np.ndarray | None = None
+
+    @property
+    def is_series(self) -> bool:
+        """True for time-ordered trajectories (what a sequence model needs)."""
+        return self.trajectory_train is not None
 
     @property
     def n_features(self) -> int:

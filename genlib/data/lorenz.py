@@ -1,4 +1,5 @@
-r"""`lorenz`: states (x, y, z) sampled along trajectories of the Lorenz-63 system; and `lorenz_trajectories`.
+r"""`lorenz`: states (x, y, z) sampled along trajectories of the Lorenz-63 system; `lorenz_series`: the same
+trajectories kept whole and in time order (for sequence models); and `lorenz_trajectories`.
 
 A 3-D density concentrated on a strange attractor: thin, curved and two-lobed, a hard target for a
 generative model. The system and its batch integrator (DOP853, rtol = atol = 1e-9, read off every `dt`) are
@@ -38,11 +39,14 @@ class LorenzSystemParams:
 
 @dataclass
 class LorenzParams(LorenzSystemParams):
-    dt: float = param(0.01, "time between saved states", range=(1e-4, 0.5))
-    T: float = param(50.0, "time kept per trajectory (after burn-in)", range=(1.0, 1000.0))
-    n_traj: int = param(4, "number of trajectories from random initial states", range=(1, 100))
-    burn_in: float = param(5.0, "time discarded at the start so states lie on the attractor", range=(0.0, 100.0))
-    seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1))
+    dt: float = param(0.01, "time between saved states", range=(1e-4, 0.5), label="time step dt")
+    T: float = param(50.0, "time kept per trajectory (after burn-in)", range=(1.0, 1000.0),
+                     label="time per trajectory T")
+    n_traj: int = param(4, "number of trajectories from random initial states", range=(1, 100), label="trajectories")
+    burn_in: float = param(5.0, "time discarded at the start so states lie on the attractor", range=(0.0, 100.0),
+                           label="burn-in time")
+    seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1),
+                      label="random seed")
 
 
 def _simulate(x0: np.ndarray, sigma: float, rho: float, beta: float, dt: float, n_burn: int, n_keep: int
@@ -136,3 +140,40 @@ def lorenz_trajectories(
         return traj
 
     return _CACHE.get_or_build(key, simulate).copy()
+
+
+@dataclass
+class SeriesParams(LorenzSystemParams):
+    dt: float = param(0.01, "time between saved states: the step the sequence model learns", range=(1e-3, 0.5),
+                      label="time step dt")
+    T: float = param(100.0, "time kept per trajectory (after burn-in)", range=(1.0, 2000.0),
+                     label="time per trajectory T")
+    n_traj: int = param(4, "training trajectories, each from its own random start", range=(1, 64),
+                        label="training trajectories")
+    n_test: int = param(1, "held-out trajectories (the test split)", range=(1, 64), label="test trajectories")
+    seed: int = param(0, "random seed of the initial states", range=(0, 2**32 - 1), label="random seed")
+
+
+def load_lorenz_series(sigma: float = SIGMA, rho: float = RHO, beta: float = BETA, dt: float = 0.01,
+                       T: float = 100.0, n_traj: int = 4, n_test: int = 1, seed: int = 0) -> Dataset:
+    """``n_traj`` + ``n_test`` whole Lorenz trajectories (after :data:`TRAJECTORY_BURN_IN`), rows in time order:
+    the first ``n_traj`` are the train split, the rest the test split, with ``trajectory_train/test`` saying
+    which trajectory each row is on. Not shuffled: a sequence model learns the step from one row to the next."""
+    n_steps = int(round(T / dt)) + 1
+    traj = lorenz_trajectories(int(n_traj) + int(n_test), n_steps, dt=dt, seed=seed, sigma=sigma, rho=rho, beta=beta)
+    ids = np.repeat(np.arange(len(traj)), n_steps)
+    rows = traj.reshape(-1, 3)
+    cut = int(n_traj) * n_steps
+    return Dataset(
+        name="lorenz_series",
+        description=(f"{n_traj} + {n_test} whole Lorenz-63 trajectories (σ={sigma:g}, ρ={rho:g}, β={beta:.4g}), "
+                     f"{T:g} time units each every dt = {dt:g}, in time order: train and test are different "
+                     "trajectories."),
+        columns=["x", "y", "z"],
+        train=rows[:cut].copy(),
+        test=rows[cut:].copy(),
+        params={"sigma": float(sigma), "rho": float(rho), "beta": float(beta), "dt": float(dt), "T": float(T),
+                "n_traj": int(n_traj), "n_test": int(n_test), "seed": int(seed)},
+        trajectory_train=ids[:cut].copy(),
+        trajectory_test=ids[cut:] - int(n_traj),
+    )

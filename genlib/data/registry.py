@@ -13,6 +13,7 @@ from genlib.data import digits, finance, lorenz, lorenz_images, toy2d
 from genlib.data.base import DataError, Dataset, DatasetInfo
 from genlib.data.csv_loader import CsvParams, load_csv
 from genlib.params import config_dict, make_config
+from genlib.sources import cite
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
@@ -42,8 +43,16 @@ DATASETS: dict[str, DatasetInfo] = {
             lorenz.LorenzParams,
         ),
         DatasetInfo(
+            "lorenz_series",
+            "Whole Lorenz-63 trajectories in time order (train and test are different trajectories), for sequence "
+            "models such as the echo state network.",
+            lorenz.load_lorenz_series,
+            lorenz.SeriesParams,
+        ),
+        DatasetInfo(
             "lorenz_images",
-            "Whole Lorenz trajectories (1,024 steps at dt 0.1) as 32×32 RGB images, channels x, y, z (seed 001).",
+            f"Whole Lorenz trajectories (1,024 steps at dt 0.1) as 32×32 RGB images, channels x, y, z "
+            f"({cite('lorenz_study')}).",
             lorenz_images.load_lorenz_images,
             lorenz_images.ImageParams,
         ),

@@ -4,6 +4,7 @@ from .base import (REGISTRY, Capability, GenerativeModel, ModelError, NonFiniteL
 from . import classical, vae  # noqa: F401  (registration side effect)
 from . import flow  # noqa: F401
 from . import gan  # noqa: F401
+from . import sequence  # noqa: F401
 from .fitted import CheckpointError, FittedModel
 
 __all__ = ["REGISTRY", "Capability", "GenerativeModel", "ModelError", "NonFiniteLossError", "capability_table",

@@ -34,6 +34,7 @@ class Capability(str, enum.Enum):
     DECODE = "decode"
     CONDITION = "condition"
     ADVERSARIAL = "adversarial"
+    SEQUENCE = "sequence"
 
     @property
     def description(self) -> str:
@@ -50,6 +51,8 @@ _DESCRIPTIONS = {
     Capability.ADVERSARIAL: "a generator trained against a discriminator (critic) that can score data; such a "
                             "model carries ``generator``, ``discriminator`` (with ``features``), "
                             "``sampling_generator`` and ``loss_kind``",
+    Capability.SEQUENCE: "learns a dynamical system from trajectories (rows in time order, one label per "
+                         "trajectory) and generates new trajectories by running on its own",
 }
 
 #: The methods (or properties) a capability promises; :func:`register` refuses a model that lacks one.
@@ -59,6 +62,7 @@ REQUIRED_METHODS: dict[Capability, tuple[str, ...]] = {
     Capability.ENCODE: ("encode_mean",),
     Capability.DECODE: ("decode",),
     Capability.ADVERSARIAL: ("sampling_generator", "critic"),
+    Capability.SEQUENCE: ("generate_trajectories",),
 }
 
 
@@ -92,6 +96,8 @@ class GenerativeModel(ABC):
     #: labelled datasets.
     needs_images: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    #: True for sequence models: they train on whole trajectories in time order (``Dataset.is_series``) only.
+    needs_series: ClassVar[bool] = False
     #: Default number of optimiser steps for iterative models.
     default_steps: ClassVar[int] = 2000
     #: The model's defining formula (LaTeX, shown with ``st.latex``) and a few sentences a student can follow.
@@ -174,6 +180,11 @@ class GenerativeModel(ABC):
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Rows (model space) from latent codes. Only with :attr:`Capability.DECODE`."""
         raise NotImplementedError(f"{self.name} has no decoder")
+
+    def generate_trajectories(self, n: int, steps: int) -> torch.Tensor:
+        """n new trajectories of ``steps`` states, shape (n, steps, d), in model space, each from a start of the
+        model's own choosing. Only with :attr:`Capability.SEQUENCE`."""
+        raise NotImplementedError(f"{self.name} does not generate trajectories")
 
     # --- persistence ----------------------------------------------------------------------------------
     @abstractmethod
@@ -277,10 +288,13 @@ def require(model: GenerativeModel, capability: Capability, purpose: str) -> Non
                          f"({', '.join(models_with(capability))}); got {model.name}")
 
 
-def compatible_models(n_classes: int = 0, image_shape: tuple[int, ...] | None = None) -> list[str]:
-    """Names of the models that can train on a dataset with these labels / image shape."""
+def compatible_models(n_classes: int = 0, image_shape: tuple[int, ...] | None = None, series: bool = False
+                      ) -> list[str]:
+    """Names of the models that can train on a dataset with these labels / image shape; sequence models only
+    when the dataset is a time series (``series``)."""
     return sorted(name for name, cls in REGISTRY.items()
-                  if (image_shape or not cls.needs_images) and (n_classes or not cls.needs_labels))
+                  if (image_shape or not cls.needs_images) and (n_classes or not cls.needs_labels)
+                  and (series or not cls.needs_series))
 
 
 def capability_table() -> list[dict[str, Any]]:

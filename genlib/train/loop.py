@@ -205,6 +205,14 @@ def draw_preview(fitted: FittedModel, spec: TrainSpec) -> np.ndarray | None:
     return fitted.sample(spec.preview_samples, seed=4242)
 
 
+def require_series(dataset: Dataset, model: str) -> None:
+    """A sequence model learns the step from one row to the next: it needs trajectories in time order."""
+    if not dataset.is_series:
+        raise ModelError(f"{model} learns from whole trajectories in time order; '{dataset.name}' is a table of "
+                         "states (its rows are shuffled). Use the dataset lorenz_series, e.g. "
+                         "--data lorenz_series --param dt=0.01")
+
+
 def build(spec: TrainSpec, device: torch.device) -> FittedModel:
     """Fit the transform on the training split only and build an untrained model with the run's seed; or, to
     continue a run, reload its checkpoint (weights, transform, optimisers, random streams)."""
@@ -218,6 +226,8 @@ def build(spec: TrainSpec, device: torch.device) -> FittedModel:
         return fitted
     model_cls = get_model_class(spec.model)
     config = model_config(model_cls, spec.config)
+    if Capability.SEQUENCE in model_cls.capabilities:
+        require_series(spec.dataset, model_cls.name)
     # before any allocation: a model too large for this machine is refused with its estimate (genlib.limits), for
     # the app, the CLI and the library alike
     check_model_memory(model_cls, spec.dataset.n_features, config, spec.batch_size, len(spec.dataset.train))
@@ -262,6 +272,8 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
     x = fitted.to_model_space(spec.dataset.train)
     labels = (None if spec.dataset.labels_train is None
               else torch.as_tensor(spec.dataset.labels_train, device=device))
+    if model.has(Capability.SEQUENCE):   # its "labels" say which trajectory each row is on (build checked the data)
+        labels = torch.as_tensor(spec.dataset.trajectory_train, device=device)
     if not model.iterative:
         report(Progress(0, 1))
         losses = model.fit(x, labels)
