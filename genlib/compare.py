@@ -23,7 +23,8 @@ from .data import Dataset
 from .metrics.suite import SUITE
 from .models import ModelError, get_model_class
 from .params import ParamError, params_of
-from .store import JobStatus, RunKind, RunRecord
+from .store import JobStatus, RunKind, RunRecord, default_run_name, run_label, settings_text, short_id, swept
+from .words import short_label, word
 from .train import Job, JobContext, Progress, Task, TaskResult, TrainSpec
 
 FLOOR_LABEL = "oracle floor (real vs real)"
@@ -52,14 +53,41 @@ class RunRow:
     config: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
     error: str | None = None
+    note: str = ""
+    swept: tuple[str, ...] = ()    # a sweep member's axes (shown in its settings even at their default)
+
+    @property
+    def color_key(self) -> str:
+        """What its colour follows (:func:`genlib.figures.style.assign_colors`): the run id once it has one."""
+        return self.run_id or self.key
+
+    @property
+    def settings(self) -> str:
+        """Its settings changed from the model's defaults, in one cell."""
+        return settings_text(self.model, self.config, self.swept)
 
 
-def row_from_snapshot(s: Any) -> RunRow:
-    """A live job's :class:`~genlib.train.jobs.JobSnapshot` → row."""
-    return RunRow(key=s.id, label=s.name, model=s.model, source="live", status=s.status.value, step=s.step,
-                  total=s.total, elapsed=s.elapsed, steps_per_s=s.steps_per_s, device=s.device,
+def snapshot_label(s: Any, record: RunRecord | None = None) -> str:
+    """How a live job is named in tables and legends: its run's :func:`~genlib.store.run_label` when the store has
+    its row (a rename shows at once), else the same name built from the job itself (the job id stands in for the
+    run id while it is queued)."""
+    if record is not None:
+        return run_label(record)
+    tag = s.run_id or s.id
+    if s.name and s.name != f"{s.model} on {s.dataset}":
+        return f"{s.name} · {short_id(tag) if s.run_id else tag}"
+    name = default_run_name(s.model, s.dataset, dict(s.config), s.total, tag, s.seed)
+    return name if s.run_id else name.rsplit(" · ", 1)[0] + f" · {tag}"
+
+
+def row_from_snapshot(s: Any, record: RunRecord | None = None) -> RunRow:
+    """A live job's :class:`~genlib.train.jobs.JobSnapshot` → row (``record``: its run's row, for its name and
+    note)."""
+    return RunRow(key=s.id, label=snapshot_label(s, record), model=s.model, source="live", status=s.status.value,
+                  step=s.step, total=s.total, elapsed=s.elapsed, steps_per_s=s.steps_per_s, device=s.device,
                   metrics=dict(s.metrics), history=list(s.metric_history), config=dict(s.config),
-                  run_id=s.run_id, error=s.error)
+                  run_id=s.run_id, error=s.error, note=record.note if record is not None else "",
+                  swept=swept(record) if record is not None else ())
 
 
 def row_from_record(record: Any, metrics: dict[str, float] | None = None) -> RunRow:
@@ -67,11 +95,12 @@ def row_from_record(record: Any, metrics: dict[str, float] | None = None) -> Run
     record's own, which may predate metrics added since it was trained."""
     history = (record.history or {}).get("metric_history") or []
     steps_per_s = record.steps / record.elapsed if record.elapsed else 0.0
-    return RunRow(key=f"run:{record.id}", label=f"{record.name} [{record.id[-6:]}]", model=record.model,
+    return RunRow(key=f"run:{record.id}", label=run_label(record), model=record.model,
                   source="stored", status=record.status, step=record.steps, total=record.steps,
                   elapsed=record.elapsed, steps_per_s=steps_per_s, device=record.device,
                   metrics=dict(metrics if metrics is not None else record.metrics), history=list(history),
-                  config=dict(record.config), run_id=record.id, error=record.error)
+                  config=dict(record.config), run_id=record.id, error=record.error, note=record.note,
+                  swept=swept(record))
 
 
 def metric_keys(rows: Iterable[RunRow], floor: dict[str, float] | None = None) -> list[str]:
@@ -84,28 +113,59 @@ def metric_table(rows: Sequence[RunRow], floor: dict[str, float] | None, keys: S
                  spark: str = SPARK_METRIC) -> pd.DataFrame:
     """The comparison table: oracle-floor row first, then one row per run.
 
-    Columns: run, model, status, progress, steps/s, elapsed (s), device, one column per metric key (raw keys, so
-    callers label them), and ``history`` (the ``spark`` metric over time, for a sparkline)."""
+    Columns (raw keys: :func:`column_names` gives the words): run (its name, :func:`~genlib.store.run_label`),
+    ``history`` (the ``spark`` metric over time, for a sparkline right beside the name), settings (those changed
+    from the defaults), run_id, model, status, progress, steps_per_s, elapsed (seconds), device, one column per
+    metric key, and note."""
     keys = list(keys) if keys is not None else metric_keys(rows, floor)
     records: list[dict[str, Any]] = []
     if floor is not None:
-        rec: dict[str, Any] = {"run": FLOOR_LABEL, "model": "—", "status": "reference", "progress": "",
-                               "steps/s": None, "elapsed (s)": None, "device": ""}
+        rec: dict[str, Any] = {"run": FLOOR_LABEL, "history": [], "settings": "", "run_id": "", "model": "—",
+                               "status": "reference", "progress": "", "steps_per_s": None, "elapsed": None,
+                               "device": ""}
         rec.update({k: _finite(floor.get(k)) for k in keys})
-        rec["history"] = []
+        rec["note"] = "two real samples: what no model can beat except by luck"
         records.append(rec)
     for r in rows:
-        rec = {"run": r.label, "model": r.model, "status": r.status,
-               "progress": f"{r.step}/{r.total}" if r.total else "", "steps/s": round(r.steps_per_s, 1),
-               "elapsed (s)": round(r.elapsed, 1), "device": r.device}
+        rec = {"run": r.label,
+               "history": [float(h[spark]) for h in r.history if _finite(h.get(spark)) is not None],
+               "settings": r.settings, "run_id": r.run_id or "", "model": r.model, "status": r.status,
+               "progress": f"{r.step}/{r.total}" if r.total else "", "steps_per_s": round(r.steps_per_s, 1),
+               "elapsed": round(r.elapsed, 1), "device": r.device}
         rec.update({k: _finite(r.metrics.get(k)) for k in keys})
-        rec["history"] = [float(h[spark]) for h in r.history if _finite(h.get(spark)) is not None]
+        rec["note"] = r.note
         records.append(rec)
-    columns = ["run", "model", "status", "progress", "steps/s", "elapsed (s)", "device", *keys, "history"]
+    columns = ["run", "history", "settings", "run_id", "model", "status", "progress", "steps_per_s", "elapsed",
+               "device", *keys, "note"]
     table = pd.DataFrame.from_records(records, columns=columns)
-    for col in ("steps/s", "elapsed (s)", *keys):  # None → NaN: numeric columns sort and format as numbers
+    for col in ("steps_per_s", "elapsed", *keys):  # None → NaN: numeric columns sort and format as numbers
         table[col] = pd.to_numeric(table[col], errors="coerce").astype(float)
     return table
+
+
+def metric_column(key: str) -> str:
+    """A metric's column in words with its unit ("Held-out log-likelihood (nats/dim)"): the suite's metadata."""
+    info = SUITE.get(key)
+    if info is None:
+        return word(key)
+    return f"{info.title} ({info.unit})" if info.unit else info.title
+
+
+def column_names(keys: Sequence[str], spark: str = SPARK_METRIC) -> dict[str, str]:
+    """Raw column → the words a table and its CSV show (:data:`genlib.words.WORDS` for the run columns, the metric
+    metadata for the metrics)."""
+    spark_title = SUITE[spark].title if spark in SUITE else word(spark)
+    names = {c: word(c) for c in ("run", "settings", "run_id", "model", "status", "progress", "steps_per_s",
+                                  "elapsed", "device", "note")}
+    names["history"] = f"{spark_title} over time"
+    names.update({k: metric_column(k) for k in keys})
+    return names
+
+
+def table_for_download(table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The comparison table as its CSV holds it: every column in words, no sparkline (a list is no CSV cell);
+    missing values are left empty (not "nan"), so a spreadsheet reads the numbers as numbers."""
+    return table.drop(columns=["history"]).rename(columns=column_names(keys))
 
 
 def _finite(value: Any) -> float | None:
@@ -161,8 +221,10 @@ class SweepPlan:
         return out
 
     def label(self, x: Any, y: Any) -> str:
-        text = f"{self.model} {self.x_field}={x}"
-        return text + (f" {self.y_field}={y}" if self.y_field is not None else "")
+        """A grid point's job name ("vae · σ 0.05 · encoder width 32"): the settings in words."""
+        text = f"{self.model} · {short_label(field_title(self.model, self.x_field))} {x}"
+        return text + (f" · {short_label(field_title(self.model, self.y_field))} {y}" if self.y_field is not None
+                       else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "x_field": self.x_field, "x_values": list(self.x_values),
@@ -175,10 +237,21 @@ class SweepPlan:
                    tuple(data.get("y_values") or (None,)))
 
     def describe(self) -> str:
-        text = f"{self.x_field} ∈ {{{', '.join(map(str, self.x_values))}}}"
+        """The grid in words ("vae: σ ∈ {0.01, 0.05} × encoder width ∈ {32, 128}")."""
+        text = f"{field_title(self.model, self.x_field)} ∈ {{{', '.join(map(str, self.x_values))}}}"
         if self.y_field is not None:
-            text += f" × {self.y_field} ∈ {{{', '.join(map(str, self.y_values))}}}"
+            text += f" × {field_title(self.model, self.y_field)} ∈ {{{', '.join(map(str, self.y_values))}}}"
         return f"{self.model}: {text}"
+
+
+def field_title(model: str, name: str) -> str:
+    """A setting's label (the param metadata), or its key in words for a model no longer registered."""
+    try:
+        params = {p.name: p for p in params_of(get_model_class(model).Config)}
+    except ModelError:
+        return word(name)
+    p = params.get(name)
+    return (p.label if p is not None and p.label else None) or word(name)
 
 
 def sweepable_fields(model: str) -> list[str]:
@@ -238,18 +311,21 @@ class SweepMember(TrainSpec):
 
     sweep_id: str = ""
     point: tuple[Any, Any] = (None, None)
+    fields: tuple[str, ...] = ()   # the sweep's axes: its run names show them even at their defaults
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
-        out["inputs"] = {**out.get("inputs", {}), "sweep": self.sweep_id, "point": list(self.point)}
+        out["inputs"] = {**out.get("inputs", {}), "sweep": self.sweep_id, "point": list(self.point),
+                         "fields": list(self.fields)}
         return out
 
 
 def sweep_specs(plan: SweepPlan, sweep_id: str, dataset: Dataset, base: dict[str, Any], **common: Any
                 ) -> list[SweepMember]:
     """The training runs of a sweep, one per grid point (``common``: steps, seed, device… shared by all)."""
+    fields = (plan.x_field,) + ((plan.y_field,) if plan.y_field is not None else ())
     return [SweepMember(model=plan.model, dataset=dataset, config=plan.config(base, x, y), name=plan.label(x, y),
-                        sweep_id=sweep_id, point=(x, y), **common) for x, y in plan.points()]
+                        sweep_id=sweep_id, point=(x, y), fields=fields, **common) for x, y in plan.points()]
 
 
 def sweep_record(plan: SweepPlan, sweep_id: str, dataset: Dataset, base: dict[str, Any], common: dict[str, Any]

@@ -59,7 +59,8 @@ def param(default: Any, help: str, range: tuple[float, float] | None = None, cho
         range: inclusive (low, high) for numbers (each item of a tuple setting).
         choices: the allowed values.
         log: numbers spanning decades (learning rates): widgets step multiplicatively.
-        label: the widget's label when it should differ from the field name (e.g. "λ (gradient penalty)").
+        label: what the app calls the setting, in plain words with the unit (e.g. "learning rate",
+            "noise (std, data units)"): every setting shown in the app has one (tests/test_words.py checks).
         group: a heading that gathers settings in the app (e.g. "optimiser").
         kind: the type when the default does not show it (``None`` defaults, tuples).
         item: for ``kind=tuple``, the type of each item (float or str).
@@ -106,8 +107,9 @@ class Param:
 
     @property
     def title(self) -> str:
-        """What a widget or a table column calls the setting."""
-        return self.label or self.name
+        """What a widget or a table column calls the setting: its label, else the name as words (never a raw
+        key such as ``grad_clip`` in front of a student)."""
+        return self.label or self.name.replace("_", " ")
 
     def show(self, choice: Any) -> str:
         """How the app shows one of the choices."""

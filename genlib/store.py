@@ -41,7 +41,7 @@ import zipfile
 from contextlib import closing
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -56,7 +56,10 @@ CHECKPOINT_NAME = "model.pt"
 RECORD_NAME = "run.json"
 RESULTS_NAME = "results.npz"
 STAGING = ".staging"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+#: The longest name a run can be given, and the longest note (both shown to the whole class when it is shared).
+MAX_RUN_NAME = 80
+MAX_RUN_NOTE = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -73,11 +76,17 @@ CREATE TABLE IF NOT EXISTS runs (
     run_dir TEXT,
     error TEXT,
     record TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'train'
+    kind TEXT NOT NULL DEFAULT 'train',
+    title TEXT,
+    note TEXT NOT NULL DEFAULT ''
 )
 """
 _COLUMNS = ("id", "created", "name", "model", "dataset", "status", "device", "seed", "steps", "elapsed", "run_dir",
-            "error", "record", "kind")
+            "error", "record", "kind", "title", "note")
+#: Columns a person edits (rename, note): written when a row is first inserted, never overwritten by the engine's
+#: progress updates (it holds its own copy of the record and rewrites the row every few seconds while it trains).
+_PERSONAL = ("title", "note")
+_READ = "id, record, kind, title, note"   # what a read takes from a row
 
 
 class StoreError(UserError):
@@ -153,6 +162,8 @@ class RunRecord:
     owner: str | None = None            # the user it belongs to (genlib.access; None: made before users existed)
     owner_name: str | None = None       # their label, as it was when the run started
     shared: bool = False                # visible to the whole class, read-only (classroom mode)
+    title: str | None = None            # the name a person gave it (None: run_label builds one from its settings)
+    note: str = ""                      # what a person wrote about it (why it was run, what it showed)
 
     @property
     def checkpoint(self) -> Path | None:
@@ -200,7 +211,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "metrics": (dict,), "history": (dict,), "kind": (str,), "total": (int,), "inputs": (dict,), "summary": (dict,),
     "parent": (str, _NONE), "checkpoint_step": (int, _NONE), "owner_process": (str, _NONE),
     "staging": (str, _NONE), "target": (str, _NONE), "owner": (str, _NONE), "owner_name": (str, _NONE),
-    "shared": (bool,)}
+    "shared": (bool,), "title": (str, _NONE), "note": (str,)}
 
 
 def _checked(name: str, value: Any) -> Any:
@@ -248,6 +259,192 @@ def _jsonable(obj: Any) -> Any:
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+# --- telling runs apart: names, key settings, notes -------------------------------------------------------------
+#: Short names of the models for run names and legends ("VAE on finance", not "Variational autoencoder (MLP, …)").
+MODEL_SHORT = {"vae": "VAE", "cvae": "conditional VAE", "vae_lars": "VAE with LARS prior", "conv_vae": "conv VAE",
+               "wae": "WAE", "ae": "autoencoder", "gmm": "GMM", "gaussian": "Gaussian", "copula": "copula",
+               "kde": "KDE", "realnvp": "RealNVP", "maf": "MAF", "nsf": "NSF", "gan": "GAN", "wgan_gp": "WGAN-GP",
+               "dcgan": "DCGAN"}
+#: At most this many changed settings go into a run's built name (all of them go into the settings column).
+NAME_SETTINGS = 3
+
+
+def clean_run_name(name: str | None) -> str | None:
+    """A run's name as stored: one line, no control characters, at most :data:`MAX_RUN_NAME` characters; None
+    (blank) means "no name of its own". :class:`StoreError` with one sentence for a name that is too long."""
+    if name is None:
+        return None
+    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(name)).split())
+    if len(text) > MAX_RUN_NAME:
+        raise StoreError(f"a run name has at most {MAX_RUN_NAME} characters; this one has {len(text)}")
+    return text or None
+
+
+def clean_run_note(note: str | None) -> str:
+    """A note as stored: several lines allowed, control characters dropped, at most :data:`MAX_RUN_NOTE`."""
+    text = "".join(ch for ch in str(note or "") if ch.isprintable() or ch in "\n\t").strip()
+    if len(text) > MAX_RUN_NOTE:
+        raise StoreError(f"a note has at most {MAX_RUN_NOTE} characters; this one has {len(text)}")
+    return text
+
+
+def short_id(run_id: str) -> str:
+    """The last four characters of a run id, as a run's name shows them ("#a1b2"): enough to tell a class's runs
+    apart, and a suffix of the id the Runs table lists in full."""
+    return "#" + str(run_id)[-4:]
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_value(v) for v in value)
+    return str(value)
+
+
+def _config_params(model: str) -> list[Any]:
+    """The settings a model declares ([] for a model this version no longer registers, or a non-model run)."""
+    from .models import REGISTRY
+    from .params import params_of
+    cls = REGISTRY.get(model)
+    return params_of(cls.Config) if cls is not None else []
+
+
+def _iterative(model: str) -> bool:
+    """Whether steps mean anything for this model (a classical model fits in one call; its "1 step" says nothing)."""
+    from .models import REGISTRY
+    cls = REGISTRY.get(model)
+    return cls is None or bool(getattr(cls, "iterative", True))
+
+
+def _setting_label(p: Any) -> str:
+    from .words import word
+    return p.label or word(p.name)
+
+
+def _short_label(p: Any) -> str:
+    """A setting's label without its explanation in brackets ("β (weight of the KL term)" → "β"): names and table
+    cells stay short; the Runs page's settings table shows the whole label and what the setting does."""
+    from .words import short_label
+    return short_label(_setting_label(p))
+
+
+def _shown_setting(p: Any, value: Any) -> str:
+    """A setting's value in words: a choice by its label, "—" for none."""
+    if value is None:
+        return "—"
+    if p.choices is not None and not isinstance(value, (list, tuple)):
+        return p.show(value)
+    return _format_value(value)
+
+
+def key_settings(model: str, config: dict[str, Any], always: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(label, value) of each setting of ``config`` that differs from the model's default, in the model's order:
+    what tells two runs of one model apart. ``always``: settings shown even at their default (a sweep's axes, so
+    its grid point at the default still says which it is). A run of a model no longer registered shows every
+    stored setting."""
+    params = _config_params(model)
+    if not params:
+        return [(_plain_key(k), _format_value(v)) for k, v in sorted(config.items())]
+    out = []
+    for p in params:
+        if p.name not in config:
+            continue
+        value = config[p.name]
+        default = p.default
+        same = value == default or (isinstance(value, list) and isinstance(default, tuple) and tuple(value) == default)
+        if not same or p.name in always:
+            out.append((_short_label(p), _shown_setting(p, value)))
+    return out
+
+
+def _plain_key(key: str) -> str:
+    from .words import word
+    return word(key)
+
+
+def settings_text(model: str, config: dict[str, Any], always: Sequence[str] = ()) -> str:
+    """The changed settings in one cell ("latent dim 8, β 2"), or "default settings"."""
+    changed = key_settings(model, config, always)
+    return ", ".join(f"{label} {value}" for label, value in changed) if changed else "default settings"
+
+
+def _given_name(record: "RunRecord") -> str | None:
+    """The name a person gave the run: renamed later (``title``), or named when started (a CLI ``--name``, a page
+    that names its runs). The engine's generic "vae on finance" and a sweep's grid-point label are not names given
+    by a person: the run's settings say more."""
+    if record.title:
+        return record.title
+    generic = {f"{record.model} on {record.dataset}", ""}
+    if record.name in generic or (record.inputs or {}).get("sweep") or record.kind == RunKind.SWEEP.value:
+        return None
+    return record.name
+
+
+def default_run_name(model: str, dataset: str, config: dict[str, Any], steps: int, run_id: str,
+                     seed: int | None = 0, always: Sequence[str] = ()) -> str:
+    """A name that tells runs apart without anyone naming them: model, data, the settings changed from the
+    defaults (at most :data:`NAME_SETTINGS`), the steps asked for (iterative models), the seed when not 0, and the
+    short id, e.g.
+    "VAE on finance · latent dim 8 · 2,000 steps · #a1b2"."""
+    parts = [f"{MODEL_SHORT.get(model, model)} on {dataset}" if dataset else MODEL_SHORT.get(model, model)]
+    changed = key_settings(model, config, always)
+    parts += [f"{label} {value}" for label, value in changed[:NAME_SETTINGS]]
+    if len(changed) > NAME_SETTINGS:
+        parts.append(f"+{len(changed) - NAME_SETTINGS} more")
+    if steps and _iterative(model):
+        parts.append(f"{steps:,} step" + ("" if steps == 1 else "s"))
+    if seed:
+        parts.append(f"seed {seed}")
+    parts.append(short_id(run_id))
+    return " · ".join(parts)
+
+
+def run_label(record: "RunRecord") -> str:
+    """How every table, legend, picker and download names a run: the name a person gave it followed by its short
+    id ("β = 4 · #a1b2"), else :func:`default_run_name` from its settings. Two runs never share a label (their ids
+    differ), so two "vae on finance" runs read apart everywhere."""
+    given = _given_name(record)
+    if given:
+        return f"{given} · {short_id(record.id)}"
+    if record.kind == RunKind.SWEEP.value:
+        return f"{record.name} · {short_id(record.id)}"
+    return default_run_name(record.model, record.dataset, record.config, record.total or record.steps, record.id,
+                            record.seed, swept(record))
+
+
+def swept(record: "RunRecord") -> tuple[str, ...]:
+    """The settings a sweep varied for this run (its grid axes), shown in its name even at their default."""
+    fields = (record.inputs or {}).get("fields") or ()
+    return tuple(f for f in fields if isinstance(f, str))
+
+
+def settings_rows(record: "RunRecord") -> list[dict[str, Any]]:
+    """The run's settings as rows of a table (setting, value, default, changed, what it does), every setting the
+    model declares in its order, so the Runs page shows them readably instead of a collapsed ``{...}``. A run stores
+    the settings it changed; the others show the model's default (today's). Stored settings the model no longer
+    declares come last (no default, no help)."""
+    params = _config_params(record.model)
+    rows, seen = [], set()
+    for p in params:
+        seen.add(p.name)
+        value = record.config.get(p.name, p.default)
+        changed = p.name in record.config and not (value == p.default or (
+            isinstance(value, list) and isinstance(p.default, tuple) and tuple(value) == p.default))
+        rows.append({"setting": _setting_label(p), "value": _shown_setting(p, value),
+                     "default": _shown_setting(p, p.default),
+                     "changed": changed, "what_it_does": p.help})
+    for key, value in sorted(record.config.items()):
+        if key not in seen:
+            rows.append({"setting": _plain_key(key), "value": _format_value(value), "default": "—",
+                         "changed": False, "what_it_does": ""})
+    return rows
 
 
 # --- which process owns a running row -------------------------------------------------------------------------
@@ -388,12 +585,25 @@ class RunStore:
 
     @staticmethod
     def _migrate(con: sqlite3.Connection) -> None:
-        """Stores written by earlier versions (schema 1: no ``kind`` column) open unchanged: every old row is a
-        training run, which the column's default says."""
+        """Stores written by earlier versions open unchanged: schema 1 had no ``kind`` column (every old row is a
+        training run, which the column's default says); schema 2 had no ``title`` and ``note`` (old runs have no
+        given name, so :func:`run_label` names them from their settings, and an empty note)."""
         columns = {row[1] for row in con.execute("PRAGMA table_info(runs)")}
         if "kind" not in columns:
             con.execute("ALTER TABLE runs ADD COLUMN kind TEXT NOT NULL DEFAULT 'train'")
+        if "title" not in columns:
+            con.execute("ALTER TABLE runs ADD COLUMN title TEXT")
+        if "note" not in columns:
+            con.execute("ALTER TABLE runs ADD COLUMN note TEXT NOT NULL DEFAULT ''")
         con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _personal(self, run_id: str, title: str | None, note: str) -> tuple[str | None, str]:
+        """The name and note the row holds for ``run_id`` (those given when it has no row yet)."""
+        rows = self._execute("SELECT title, note FROM runs WHERE id = ?", (run_id,))
+        if not rows:
+            return title, note
+        return (rows[0][0] if isinstance(rows[0][0], str) else None), (rows[0][1] if isinstance(rows[0][1], str)
+                                                                         else "")
 
     def _execute(self, sql: str, args: tuple = ()) -> list[tuple]:
         with closing(self._connect()) as con, con:
@@ -440,6 +650,7 @@ class RunStore:
                 write_results(staging, results)
             pause_for_tests("commit")
             record.run_dir, record.staging = str(target), None
+            record.title, record.note = self._personal(record.id, record.title, record.note)
             write_record(staging, record)
             if target.is_dir() and not any(target.iterdir()):
                 target.rmdir()   # an empty --out folder made by the user: take its place
@@ -496,10 +707,43 @@ class RunStore:
         return record.id
 
     def add(self, record: RunRecord) -> None:
+        """Insert or update the row of ``record``. Its name and note are taken only when the row is new: after that
+        they change through :meth:`rename` and :meth:`set_note` alone, so the engine's progress updates (from its
+        own copy of the record) never undo a rename made while the run trains."""
         values = asdict(record)
         values["record"] = record.to_json()
-        self._execute(f"INSERT OR REPLACE INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                      tuple(values[c] if c != "kind" else str(record.kind) for c in _COLUMNS))
+        values["kind"] = str(record.kind)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id" and c not in _PERSONAL)
+        self._execute(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+                      f"ON CONFLICT(id) DO UPDATE SET {updates}", tuple(values[c] for c in _COLUMNS))
+
+    # --- what a person says about a run: its name and its note --------------------------------------------------
+    def rename(self, run_id: str, name: str | None) -> RunRecord:
+        """Give run ``run_id`` a name (None or blank: back to the name built from its settings, see
+        :func:`run_label`). One line, at most :data:`MAX_RUN_NAME` characters; :class:`StoreError` otherwise."""
+        title = clean_run_name(name)
+        self.get(run_id)   # an unknown or damaged run: its StoreError
+        self._execute("UPDATE runs SET title = ? WHERE id = ?", (title, run_id))
+        return self._rewrite_folder_record(run_id)
+
+    def set_note(self, run_id: str, note: str | None) -> RunRecord:
+        """Write the note of run ``run_id`` (None or blank: no note); at most :data:`MAX_RUN_NOTE` characters."""
+        text = clean_run_note(note)
+        self.get(run_id)
+        self._execute("UPDATE runs SET note = ? WHERE id = ?", (text, run_id))
+        return self._rewrite_folder_record(run_id)
+
+    def _rewrite_folder_record(self, run_id: str) -> RunRecord:
+        """The run as stored now; a finished run's ``run.json`` gets the new name and note too, so a folder adopted
+        into another store (or this one after its database is lost) keeps them. A running run's folder is written
+        at its commit, which reads them from the row."""
+        record = self.get(run_id)
+        if record.run_dir and record.status != JobStatus.RUNNING.value and Path(record.run_dir).is_dir():
+            try:
+                write_record(Path(record.run_dir), record)
+            except OSError as exc:   # the row holds them; the folder copy is a convenience
+                log.warning("run %s: could not update %s (%s)", run_id, record.run_dir, _os_reason(exc))
+        return record
 
     def _try_add(self, record: RunRecord) -> None:
         try:
@@ -629,16 +873,17 @@ class RunStore:
             wanted = [str(k) for k in ((kinds,) if isinstance(kinds, str) else kinds)]
             where.append(f"kind IN ({', '.join('?' * len(wanted))})")
             args.extend(wanted)
-        sql = "SELECT id, record, kind FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = f"SELECT {_READ} FROM runs" + (f" WHERE {' AND '.join(where)}" if where else "")
         records = []
-        for run_id, text, kind in self._execute(sql + " ORDER BY created DESC", tuple(args)):
-            record = self._from_row(run_id, text, kind)
+        for row in self._execute(sql + " ORDER BY created DESC", tuple(args)):
+            record = self._from_row(*row)
             if record is not None:
                 records.append(record)
         return records
 
-    def _from_row(self, run_id: Any, text: Any, kind: Any) -> RunRecord | None:
-        """A row's record, or None for a damaged row (logged once per row id, remembered for :meth:`damaged`)."""
+    def _from_row(self, run_id: Any, text: Any, kind: Any, title: Any = None, note: Any = "") -> RunRecord | None:
+        """A row's record, or None for a damaged row (logged once per row id, remembered for :meth:`damaged`).
+        The row's own ``title`` and ``note`` columns are what count (see :meth:`add`)."""
         try:
             record = RunRecord.from_json(text)
             if not isinstance(kind, str):
@@ -651,13 +896,16 @@ class RunStore:
             return None
         self._damaged.pop(str(run_id), None)
         record.kind = kind
+        record.title = title if isinstance(title, str) and title else None
+        record.note = note if isinstance(note, str) else ""
         return record
 
     def damaged(self) -> dict[str, str]:
         """Every row that cannot be read back (id → why), what :meth:`list` skips; each is logged once."""
         found = {}
-        for run_id, text, kind in self._execute("SELECT id, record, kind FROM runs"):
-            if self._from_row(run_id, text, kind) is None:
+        for row in self._execute(f"SELECT {_READ} FROM runs"):
+            run_id = row[0]
+            if self._from_row(*row) is None:
                 found[str(run_id)] = self._damaged[str(run_id)]
         return found
 
@@ -698,7 +946,7 @@ class RunStore:
         return ViewerStore(self, viewer)
 
     def get(self, run_id: str) -> RunRecord:
-        rows = self._execute("SELECT id, record, kind FROM runs WHERE id = ?", (run_id,))
+        rows = self._execute(f"SELECT {_READ} FROM runs WHERE id = ?", (run_id,))
         if not rows:
             raise StoreError(f"no run with id {run_id!r} in {self.db_path}")
         record = self._from_row(*rows[0])
@@ -734,6 +982,10 @@ class ViewerStore:
         self.store, self.viewer = store, viewer
 
     def __getattr__(self, name: str) -> Any:
+        # Unpickling (a job's ``partial(store.load, id)`` sent to a worker) looks up attributes before __init__
+        # ran: without this line, ``self.store`` would call __getattr__ again, forever.
+        if name == "store":
+            raise AttributeError(name)
         return getattr(self.store, name)
 
     def _visible(self, record: RunRecord) -> bool:
@@ -777,6 +1029,15 @@ class ViewerStore:
     def set_shared(self, run_id: str, shared: bool) -> RunRecord:
         self.viewer.check_manage(self.get(run_id).owner, f"run {run_id}")
         return self.store.set_shared(run_id, shared)
+
+    def rename(self, run_id: str, name: str | None) -> RunRecord:
+        """Only its owner or the teacher may rename a run (a shared run is read-only to the rest of the class)."""
+        self.viewer.check_manage(self.get(run_id).owner, f"run {run_id}")
+        return self.store.rename(run_id, name)
+
+    def set_note(self, run_id: str, note: str | None) -> RunRecord:
+        self.viewer.check_manage(self.get(run_id).owner, f"run {run_id}")
+        return self.store.set_note(run_id, note)
 
 
 def record_from_job(snapshot: Any, spec: Any, run_id: str, run_dir: Path | None) -> RunRecord:

@@ -22,7 +22,9 @@ from genlib.errors import UserError
 from genlib.store import RunKind, RunRecord, RunStore, ViewerStore, default_root
 from genlib.train import Job, JobManager, JobSnapshot, JobStatus, Task, TrainSettings, ViewerJobs, \
     continue_spec
+from genlib.train.estimate import format_duration, format_eta, format_rate
 from genlib.uploads import list_uploads, load_upload, save_upload
+from genlib.words import plain_columns
 from pages import urlstate
 from pages.identity import mode, viewer
 from pages import text as text_rules
@@ -287,24 +289,29 @@ PAGE_OF_KIND = {
 }
 
 
-def fmt_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 def _status_line(s: JobSnapshot, owner: bool = False) -> str:
     """One job's line; ``owner``: name whose job it is (the teacher's view of a classroom)."""
     extra = ""
-    if s.status is JobStatus.RUNNING:
-        rate = s.steps_per_s
-        extra = (f" · {rate:.0f} steps/s" if rate >= 1 else "") + \
-            (f" · {fmt_duration(s.eta_s)} left" if s.eta_s is not None else "")
+    if s.status is JobStatus.RUNNING:   # a speed that never reads 0 while it moves, and the time left
+        extra = "".join(f" · {p}" for p in (format_rate(s.rate), format_eta(s.eta_s, s.paused)) if p)
     whose = f" ({md(s.owner_name)})" if owner else ""
-    return f"{STATUS_ICON[s.status]} **{md(s.name)}**{whose} — {s.status.value} · {s.step}/{s.total}{extra}"
+    status = "paused" if s.paused else s.status.value
+    return f"{STATUS_ICON[s.status]} **{md(s.name)}**{whose} — {status} · {s.step}/{s.total}{extra}"
+
+
+def progress_text(s: JobSnapshot, with_steps: bool = True, named: bool = True, phase: str = "") -> str:
+    """A job's progress line, the same on every page: (its name,) status, its phase, steps, its speed (never
+    "0 steps/s" while it moves), the time left and its speed cap."""
+    status = "paused" if s.paused else s.status.value
+    parts = [f"{md(s.name)} — {status}" if named else status, phase,
+             f"step {s.step:,}/{s.total:,}" if with_steps else ""]
+    if s.status is JobStatus.RUNNING:
+        parts += [format_rate(s.rate), format_eta(s.eta_s) if not s.paused else ""]
+        if s.max_rate:
+            parts.append(f"capped at {s.max_rate:g} steps/s")
+    elif s.status.finished and s.elapsed:
+        parts.append(f"took {format_duration(s.elapsed)}")
+    return " · ".join(p for p in parts if p)
 
 
 def shown_error(text: str) -> str:
@@ -313,17 +320,16 @@ def shown_error(text: str) -> str:
     return redact_paths(text) if text_rules.REDACT_PATHS else text
 
 
-def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True) -> None:
-    """A page's live progress line for one job (its phase, steps and time left), refreshed every second; the whole
-    page reruns when the job ends (or when ``rerun_also`` says so), so it can draw the result."""
-    @st.fragment(run_every=1.0)
+def follow_job(job: Job, rerun_also: Callable[[JobSnapshot], bool] | None = None, with_steps: bool = True,
+               every: float = 1.0) -> None:
+    """A page's live progress line for one job (its phase, steps, speed and time left), refreshed every ``every``
+    seconds; the whole page reruns when the job ends (or when ``rerun_also`` says so), so it can draw the result."""
+    @st.fragment(run_every=every)
     def body() -> None:
         s = job.snapshot()
         live = s.live if isinstance(s.live, dict) else {}
         phase = live.get("phase", "waiting for a free slot" if s.status is JobStatus.QUEUED else "")
-        parts = [f"{md(s.name)} — {s.status.value}", phase, f"step {s.step:,}/{s.total:,}" if with_steps else "",
-                 f"{fmt_duration(s.eta_s)} left" if s.eta_s is not None else ""]
-        st.progress(s.fraction, text=" · ".join(p for p in parts if p))
+        st.progress(s.fraction, text=progress_text(s, with_steps=with_steps, phase=phase))
         if s.status.finished or (rerun_also is not None and rerun_also(s)):
             st.rerun()
 
@@ -452,11 +458,12 @@ def samples_csv(rows: np.ndarray, columns: list[str]) -> bytes:
 
 
 def describe(ds: Dataset) -> pd.DataFrame:
-    """Summary statistics per column; quantiles show heavy tails better than mean ± std."""
+    """Summary statistics per column, headed in words ("standard deviation", "99th percentile"); quantiles show
+    heavy tails better than mean ± std."""
     df = pd.DataFrame(ds.train, columns=ds.columns)
     stats = df.describe(percentiles=[0.5, 0.99]).T
     stats["skew"] = df.skew()
-    return stats
+    return plain_columns(stats)
 
 
 def fmt_time(ts: float) -> str:

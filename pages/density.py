@@ -1,5 +1,5 @@
-"""Density (seeds 000 and 003): how likely is an observation? A Gaussian mixture on an encoder's codes (seed 003's
-"AE + GMM" generator and its p(x) < ε outliers), and parametric vs non-parametric densities, a flow and a GAN's
+"""Density (the GenHack tutorial and the astronomy lecture): how likely is an observation? A Gaussian mixture on an
+encoder's codes (the lecture's "AE + GMM" generator and its p(x) < ε outliers), and parametric vs non-parametric densities, a flow and a GAN's
 discriminator on 2-D toy data. Thin: genlib.latent and genlib.density do the work."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from genlib import figures
 from genlib.data import DataError
 from genlib.cache import array_digest
 from genlib.params import Param
+from genlib.sources import cite
 from pages import urlstate
 from pages.text import md
 from pages.addressing import url_value
@@ -19,12 +20,13 @@ from pages.common import csv_bytes, ensure_app_shell, param_widget
 from pages.density_toy import toy_section
 from pages.latent_common import codes_of, data_picker, pick_source, pixel_range, shown_rows, train_controls
 from pages.presets_ui import page_state
+from pages.presentation import page_sections, presenting
 
 ensure_app_shell()
 
 st.title("Density")
 st.markdown(
-    "A density p(x) answers seed 003's third question — *how likely is this new observation?* — and, if it can "
+    f"A density p(x) answers {cite('astro_lecture')}'s third question — *how likely is this new observation?* — and, if it can "
     "be sampled, its second: *how do I draw new data?* Below, first a mixture of Gaussians fitted to the codes "
     "of an encoder (sample codes, decode them: a generator; score codes: an outlier detector), then the "
     "classic density estimators side by side on 2-D data you can see.")
@@ -32,7 +34,15 @@ page_state("density")
 SECTIONS = ["1 · Gaussian mixture on latent codes", "2 · Densities on 2-D toy data"]
 if url_value("flow") and "dn_section" not in st.session_state:   # a link to a flow run opens its section
     st.session_state["dn_section"] = SECTIONS[1]
-section = urlstate.choice("Section", SECTIONS, "dn_section", radio=True)
+if presenting():   # one section at a time, with ◀ Previous / Next ▶ (pages/presentation.py)
+    if url_value("flow") and "section" not in st.query_params:
+        st.query_params["section"] = SECTIONS[1]
+    show = page_sections("density", SECTIONS)
+else:              # the page's own picker (its choice in the address), which names the section
+    section = urlstate.choice("Section", SECTIONS, "dn_section", radio=True)
+
+    def show(title: str) -> bool:
+        return title == section
 
 
 EPS = Param("eps", 0.01, "the share of rows with the lowest p(z) flagged as outliers",
@@ -40,7 +50,7 @@ EPS = Param("eps", 0.01, "the share of rows with the lowest p(z) flagged as outl
             label="outlier threshold ε: lowest share flagged", labels={q: f"{100 * q:g} %" for q in
                                                                   (0.001, 0.005, 0.01, 0.02, 0.05, 0.1)})
 N_SAMPLES = Param("ns", 32, "", choices=(8, 16, 32, 64), widget="slider", label="samples")
-SAMPLE_SEED = Param("seed", 0, "", range=(0, 10_000))
+SAMPLE_SEED = Param("seed", 0, "", range=(0, 10_000), label="random seed")
 
 
 @st.cache_data(show_spinner="Fitting mixtures for k = 1…15…", max_entries=16)
@@ -55,14 +65,15 @@ def _gmm(fp: str, _codes: np.ndarray, k: int, cov: str):
 
 def latent_gmm_section() -> None:
     st.markdown(
-        "Seed 003's *AE + GMM*: an autoencoder alone cannot generate (nothing says which codes are valid), so "
+        f"{cite('astro_lecture', capital=True)}'s *AE + GMM*: an autoencoder alone cannot generate (nothing says which codes are valid), so "
         "fit a Gaussian mixture p(z) to the codes of the training rows, draw new codes from it and decode them. "
         "The same mixture scores every row: a code in a region with little mass — log p(z) below log ε — is an "
         "outlier. **BIC** and **AIC** pick the number of components k (lower is better; BIC penalises "
         "parameters more and prefers fewer).")
+    # two short formulas, not one long line: each wraps on its own on a narrow screen (assets/formulas.css)
     st.latex(r"p(z) = \sum_{k=1}^{K}\pi_k\,\mathcal N(z\mid\mu_k,\Sigma_k), \qquad "
-             r"\mathrm{BIC} = -2\log L + p\log n, \quad \mathrm{AIC} = -2\log L + 2p, \qquad "
              r"\text{outlier} \iff p(z) < \varepsilon")
+    st.latex(r"\mathrm{BIC} = -2\log L + p\log n, \qquad \mathrm{AIC} = -2\log L + 2p")
     ds = data_picker("dn")
     if ds is None:
         return
@@ -134,7 +145,7 @@ def latent_gmm_section() -> None:
                        .pipe(csv_bytes), "latent_loglik.csv", "text/csv", key="dn_ll_dl")
 
 
-if section.startswith("1"):
+if show(SECTIONS[0]):
     latent_gmm_section()
-else:
+if show(SECTIONS[1]):
     toy_section()

@@ -23,7 +23,9 @@ from genlib.train import Job, TrainSpec
 from pages import urlstate
 from pages.text import md
 from pages.addressing import load_model, not_found, set_url_value, url_value
-from pages.common import _builtin, csv_bytes, job_manager, page_jobs, param_widget, run_store, start_page_job
+from pages.common import (_builtin, csv_bytes, job_manager, page_jobs, param_widget, progress_text, run_store,
+                          start_page_job)
+from pages.instrument import control_strip, start_button
 
 FLOWS = ("maf", "realnvp", "nsf")
 GANS = ("gan", "wgan_gp")
@@ -161,8 +163,8 @@ def toy_section() -> None:
         steps = int(param_widget(FLOW_STEPS, "dn"))
         spec = TrainSpec(model=flow_name, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
                          name=f"{flow_name} on {shape}")
-        st.button(f"Train the {flow_name} flow", key="dn_flow_start", on_click=_start, args=("flow", spec),
-                  disabled=bool(running))
+        start_button(f"Train the {flow_name} flow", spec, "dn_flow_start", _start, args=("flow", spec),
+                     disabled=bool(running), primary=False)
         if running:
             _flow_progress(running[-1])
         elif flow is None:
@@ -183,7 +185,7 @@ def _flow_progress(job: Job) -> None:
     @st.fragment(run_every=1.0)
     def body() -> None:
         s = job.snapshot()
-        st.progress(s.fraction, text=f"{md(s.name)}: step {s.step}/{s.total}")
+        st.progress(s.fraction, text=progress_text(s))
         if s.status.finished:
             st.rerun()  # the whole section, so the finished flow joins the row
 
@@ -206,7 +208,7 @@ def gan_section(ds: Dataset, shape: str) -> None:
                                                                            help=STRETCH.help))
     spec = TrainSpec(model=model, dataset=ds, steps=steps, batch_size=256, eval_period_s=None,
                      name=f"{model} on {shape}")
-    st.button(f"Train the {model}", key="dn_gan_start", on_click=_start, args=("gan", spec))
+    start_button(f"Train the {model}", spec, "dn_gan_start", _start, args=("gan", spec), primary=False)
     # The GAN shown: the one the address names (?gan=<run id>), else the newest this session started, else the newest
     # stored one on these data; a live job is drawn as it trains, a stored run from its checkpoint.
     gans = [e for e in catalog.runs_on(ds, job_manager().jobs(), run_store()) if e.model in GANS]
@@ -226,11 +228,15 @@ def gan_section(ds: Dataset, shape: str) -> None:
     job = entry.job
     grid = dn.Grid.around(ds.train, n=80, margin=0.3, square=True)
 
-    @st.fragment(run_every=1.0 if job is not None and not job.status.finished else None)
+    every = control_strip(job, "dn_gan") if job is not None and not job.status.finished else None
+
+    @st.fragment(run_every=every)
     def live() -> None:
         if job is not None:
             s = job.snapshot()
-            st.progress(s.fraction, text=f"{md(s.name)} — {s.status.value} · step {s.step}/{s.total}")
+            st.progress(s.fraction, text=progress_text(s))
+            if every is not None and s.status.finished:
+                st.rerun()   # once: the strip goes, the finished run is drawn from its final model
             if s.error:
                 st.error(md(s.error))
                 return

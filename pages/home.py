@@ -6,8 +6,10 @@ import streamlit as st
 
 from genlib import figures
 from genlib.models import capability_table
+from genlib.sources import cite
 from pages.common import csv_bytes, dataset_picker, describe, ensure_app_shell
 from pages.presets_ui import page_state, presets_list
+from pages.presentation import page_sections
 from pages.text import md
 
 ensure_app_shell()
@@ -21,18 +23,19 @@ st.markdown(
     "find every finished run on **Runs**.")
 
 st.markdown(
-    "A generative model answers three questions (seed 003): *how can I represent my data more efficiently?* "
+    f"A generative model answers three questions ({cite('astro_lecture')}): *how can I represent my data more efficiently?* "
     "(a latent space), *how can I sample new data from the same unknown distribution?*, and *how likely is a "
     "new observation?* (a density). The first way to answer the last two is to fit a density by maximum "
-    "likelihood, parametric or not (seed 000):")
+    f"likelihood, parametric or not ({cite('tutorial')}):")
 c1, c2 = st.columns(2)
 c1.latex(r"L(\theta) = \prod_{i=1}^{n} f(x_i \mid \theta)")
 c1.caption("Parametric: choose a family (Gaussian, mixture…) and maximise the likelihood of its parameters θ.")
 c2.latex(r"\hat f_h(x) = \frac{1}{n h^d}\sum_{i=1}^{n} K\!\left(\frac{x - X_i}{h}\right)")
 c2.caption("Non-parametric (kernel density): a bump K of width h on every point; h trades smoothness for detail.")
 
-st.header("Built-in data")
-ds = dataset_picker("home")
+SECTIONS = ["Built-in data", "Which model can do what", "Presets"]
+show = page_sections("home", SECTIONS)   # in presentation mode, one at a time (pages/presentation.py)
+ds = dataset_picker("home") if show("Built-in data") else None
 if ds is not None:
     left, right = st.columns([2, 3])
     with left:
@@ -52,6 +55,10 @@ if ds is not None:
         elif ds.n_features == 3 and ds.name == "lorenz":
             st.plotly_chart(figures.samples.trajectory_3d(ds.train), key="home_3d")
             st.caption("States on the Lorenz attractor: the butterfly. Drag to rotate.")
+        elif ds.n_features == 3 and ds.is_series:
+            st.plotly_chart(figures.samples.trajectory_3d(ds.train[ds.trajectory_train == 0]), key="home_3d")
+            st.caption("The first training trajectory, in time order: what a sequence model (the echo state "
+                       "network) learns to continue on its own. Drag to rotate.")
         elif ds.n_features == 2:
             st.plotly_chart(figures.samples.scatter_2d(ds.train, columns=ds.columns), key="home_2d")
         else:
@@ -68,16 +75,16 @@ if ds is not None:
         b.plotly_chart(figures.samples.correlation_heatmap(ds.train, ds.columns, title="Kendall τ between columns"),
                        key="home_corr")
 
-st.header("Which model can do what")
-st.markdown("GANs and VAEs sample in one pass but give no exact likelihood; flows and classical densities do "
-            "(seed 003's table). Pages only offer what a model's capabilities allow.")
-table = pd.DataFrame(capability_table())
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={k: st.column_config.CheckboxColumn(k) for k in
-                            ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional")})
-st.header("Presets")
-st.markdown("Saved page states, each a link to its page with its settings (save one from any page's **Presets** box; "
-            "import a colleague's JSON file there too).")
-presets_list()
+if show("Which model can do what"):
+    st.markdown("GANs and VAEs sample in one pass but give no exact likelihood; flows and classical densities do "
+                f"({cite('astro_lecture')}'s table). Pages only offer what a model's capabilities allow.")
+    table = pd.DataFrame(capability_table())
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={k: st.column_config.CheckboxColumn(k) for k in
+                                ("sample", "exact log-likelihood", "ELBO", "encoder", "conditional")})
+if show("Presets"):
+    st.markdown("Saved page states, each a link to its page with its settings (save one from any page's **Presets** "
+                "box; import a colleague's JSON file there too).")
+    presets_list()
 st.page_link("pages/train.py", label="Train a model →", icon=":material/model_training:")
 st.page_link("pages/compare.py", label="Compare several models side by side →", icon=":material/leaderboard:")

@@ -1,5 +1,5 @@
 """Lorenz lab: simulate the attractor, measure chaos, recover the equations, and ask whether generated
-trajectories are still chaotic — seed 001, live. Thin: every computation lives in ``genlib.dynamics`` (the system
+trajectories are still chaotic — the Lorenz study's question, live. Thin: every computation lives in ``genlib.dynamics`` (the system
 itself in ``genlib.systems.lorenz``)."""
 from __future__ import annotations
 
@@ -15,12 +15,14 @@ from genlib.dynamics import lyapunov as ly
 from genlib.data.lorenz import LorenzSystemParams
 from genlib.dynamics import sindy
 from genlib.params import Param, params_of
+from genlib.sources import cite
 from genlib.systems import lorenz as system
 from pages import urlstate
 from pages.addressing import url_value
 from pages.common import csv_bytes, ensure_app_shell, param_widget
 from pages.presets_ui import page_state
 from pages.lorenz_gen import generative_section
+from pages.presentation import page_sections, presenting
 
 ensure_app_shell()
 
@@ -28,22 +30,23 @@ ensure_app_shell()
 # widget key (``lz_`` + the prefix given to param_widget + the name), e.g. ``?lz_method=euler&lz_dt=0.05``.
 METHOD = Param("method", lz.METHODS[1], "explicit Euler, classical Runge–Kutta 4, or scipy's DOP853 as the accurate "
                "reference", choices=tuple(lz.METHODS), label="integrator")
-DT = Param("dt", 0.01, "", choices=(0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1), widget="slider")
-T_MAX = Param("T", 40.0, "", range=(5.0, 100.0), widget="slider", step=5.0)
+DT = Param("dt", 0.01, "", choices=(0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1), widget="slider",
+           label="time step dt")
+T_MAX = Param("T", 40.0, "", range=(5.0, 100.0), widget="slider", step=5.0, label="duration T")
 X0 = Param("x0", 1.0, "", range=(-30.0, 30.0), step=0.01, label="x₀")
 _EPS = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
 EPS = Param("eps", 1e-8, "", choices=_EPS, widget="slider", label="nudge ε of the second start",
             labels={v: f"{v:.0e}" for v in _EPS})
 BEN_T = Param("T", 200.0, "", choices=(50.0, 100.0, 200.0, 400.0), widget="slider", label="integration time T")
 BEN_DT = Param("dt", 0.01, "", choices=(0.005, 0.01, 0.02), widget="slider", label="dt ")
-ROS_DT = Param("dt", 0.01, "seed 001's data use 0.1: fewer points per orbit make the estimate harder",
+ROS_DT = Param("dt", 0.01, f"{cite('lorenz_study', capital=True)}'s data use 0.1: fewer points per orbit make the estimate harder",
                choices=(0.01, 0.02, 0.05, 0.1), widget="slider", label="sampling step")
 ROS_T = Param("T", 100.0, "", choices=(50.0, 100.0, 200.0), widget="slider", label="length T")
 FIT_NOISE = Param("noise", 0.0, "", choices=(0.0, 0.5, 1.0, 2.0, 5.0), widget="slider",
                   label="observation noise (% of std)")
 FIT_T = Param("T", 50.0, "", choices=(20.0, 50.0, 100.0), widget="slider", label="trajectory length T")
 FIT_THR = Param("thr", 0.1, "", choices=(0.02, 0.05, 0.1, 0.2, 0.5), widget="slider", label="STLSQ threshold")
-FIT_SEED = Param("seed", 0, "", range=(0, 10_000))
+FIT_SEED = Param("seed", 0, "", range=(0, 10_000), label="random seed")
 EQ_DT = Param("dt", 0.01, "", choices=(0.01, 0.1), widget="radio", label="equations at dt")
 EQ_IDX = Param("idx", "ẋ", "", choices=("ẋ", "ẏ", "ż"), widget="radio", label="equation")
 
@@ -51,8 +54,8 @@ st.title("Lorenz attractor lab")
 page_state("lorenz")
 st.markdown(
     "Lorenz's 1963 model of convection: three ordinary differential equations whose solutions never settle and "
-    "never repeat, and whose nearby starts separate exponentially — **chaos**. Seed 001 asks whether a generative "
-    "model trained on such trajectories produces trajectories that are still chaotic. Work through the sections: "
+    "never repeat, and whose nearby starts separate exponentially — **chaos**. "
+    f"{cite('lorenz_study', capital=True)} asks whether a generative model trained on such trajectories produces trajectories that are still chaotic. Work through the sections: "
     "simulate, measure the largest Lyapunov exponent, recover the equations from data, then train models and "
     "compare their trajectories with the real ones.")
 st.latex(r"\dot x = \sigma (y - x), \qquad \dot y = x(\rho - z) - y, \qquad \dot z = xy - \beta z")
@@ -60,7 +63,15 @@ st.latex(r"\dot x = \sigma (y - x), \qquad \dot y = x(\rho - z) - y, \qquad \dot
 SECTIONS = ("1 · Simulate", "2 · Lyapunov exponent", "3 · Fit the equations", "4 · Generative models")
 if (url_value("run") or url_value("gen")) and "lz_section" not in st.session_state:
     st.session_state["lz_section"] = SECTIONS[3]   # a link to a model run (or its trajectories) opens section 4
-section = urlstate.choice("Section", SECTIONS, "lz_section", radio=True, label_visibility="collapsed")
+if presenting():   # one section at a time, with ◀ Previous / Next ▶ (pages/presentation.py)
+    if (url_value("run") or url_value("gen")) and "section" not in st.query_params:
+        st.query_params["section"] = SECTIONS[3]
+    show = page_sections("lorenz", list(SECTIONS))
+else:              # the lab's own picker (its choice in the address): one section at a time too, named by the radio
+    section = urlstate.choice("Section", SECTIONS, "lz_section", radio=True, label_visibility="collapsed")
+
+    def show(title: str) -> bool:
+        return title == section
 
 
 # --- cached computations (pure genlib calls) ---------------------------------------------------------------------
@@ -182,12 +193,12 @@ def lyapunov() -> None:
 
 # --- 3. parametric fits -------------------------------------------------------------------------------------------
 def fits() -> None:
-    st.markdown("Seed 001, slides 10–12: estimate dX/dt from the samples, then regress it on a library of "
+    st.markdown(f"As in {cite('lorenz_study')} (slides 10–12): estimate dX/dt from the samples, then regress it on a library of "
                 "candidate terms — every monomial of x, y, z up to degree 2 — and hope the right seven survive.")
     st.latex(r"\dot X \approx \Theta(X)\,\Xi,\qquad \Theta = [1,\ x,\ y,\ z,\ x^2,\ xy,\ xz,\ y^2,\ yz,\ z^2]")
     st.markdown("**LASSO** adds λ‖Ξ‖₁; **Ridge** λ‖Ξ‖²₂ (never exactly zero); **STLSQ** (sequentially "
                 "thresholded least squares) fits, zeroes every coefficient below a threshold and refits on the "
-                "survivors; the **constrained** fit (the seed's Galerkin) fixes the structure and one known "
+                "survivors; the **constrained** fit (the study's Galerkin) fixes the structure and one known "
                 "parameter. All of them need a finite-difference derivative, which is fine at dt = 0.01 and "
                 "useless at dt = 0.1. The **integrated** fit never differentiates: it integrates the model over "
                 "each sampling step with RK4 and fits σ, ρ, β to land on the next sample.")
@@ -211,7 +222,7 @@ def fits() -> None:
     st.dataframe(table.style.format({"dt": "{:g}", "coefficient RMSE": "{:.3g}", "σ": "{:.3f}", "ρ": "{:.3f}", "β": "{:.4f}",
                                      "λ of fitted system": "{:.3f}"}, na_rep="—"),
                  hide_index=True, key="lz_fit_table")
-    st.caption("True values σ = 10, ρ = 28, β = 8/3 ≈ 2.6667; RMSE over all 30 library coefficients. The seed's "
+    st.caption("True values σ = 10, ρ = 28, β = 8/3 ≈ 2.6667; RMSE over all 30 library coefficients. The study's "
                "methods reach RMSE 5.9–8.3 at dt = 0.1.")
     st.download_button("Download the table (CSV)", table.pipe(csv_bytes), "lorenz_fits.csv",
                        "text/csv", key="lz_fit_dl")
@@ -227,11 +238,6 @@ def fits() -> None:
                     key="lz_coef_fig")
 
 
-if section == SECTIONS[0]:
-    simulator()
-elif section == SECTIONS[1]:
-    lyapunov()
-elif section == SECTIONS[2]:
-    fits()
-else:
-    generative_section()
+for title, draw in zip(SECTIONS, (simulator, lyapunov, fits, generative_section)):
+    if show(title):
+        draw()

@@ -11,7 +11,8 @@ from pages.text import md
 
 #: Page file stem → the title the navigation shows (the Home list names the page of each preset).
 TITLES = {"home": "Home", "train": "Train", "compare": "Compare", "lorenz": "Lorenz lab", "latent": "Latent explorer",
-          "density": "Density", "anomaly": "Anomalies", "simulator": "Simulator fitting", "runs": "Runs"}
+          "density": "Density", "anomaly": "Anomalies", "simulator": "Simulator fitting", "runs": "Runs",
+          "sources": "Sources"}
 _MSG = "_presets_msg"
 
 

@@ -86,6 +86,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float = SAFETY_TIMEOUT, i
         time.sleep(interval)
 
 
+def steady_step(job, seconds: float = 0.8) -> int:
+    """The job's step once it has not moved for ``seconds`` (a paused job's last step has reached the job)."""
+    deadline = time.monotonic() + SAFETY_TIMEOUT
+    last, since = job.snapshot().step, time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        step = job.snapshot().step
+        if step != last:
+            last, since = step, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return step
+    raise AssertionError(f"{job.id} never held still (step {last})")
+
+
 def settle_jobs(manager, timeout: float = SAFETY_TIMEOUT) -> list:
     """Block until every job of ``manager`` (queued ones included) has finished and its thread has ended, by
     waiting on the jobs' own completion events and joining their threads: no polling, no guessed delays.

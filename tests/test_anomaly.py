@@ -433,3 +433,112 @@ def test_scoring_task_failure_is_a_failed_row_with_the_reason(gan, make_manager,
     record = store.get(snap.run_id)
     assert record.status == "failed" and "2 columns" in record.error and record.run_dir is None
     assert record.dataset == "finance" and record.inputs["scenario_params"] == {"frac": 0.2}
+
+
+def test_a_classroom_stores_gan_loader_survives_pickling(tmp_path) -> None:
+    """The page hands a scoring job ``partial(store.load, run_id)``; in classroom mode that store is a ViewerStore,
+    and a job sent to a worker process is pickled. Unpickling used to recurse forever in ``__getattr__``."""
+    import pickle
+    from functools import partial
+
+    from genlib.access import Mode, User, Viewer
+    from genlib.store import RunStore, ViewerStore
+
+    view = ViewerStore(RunStore(tmp_path), Viewer(User("u-ana", "Ana"), Mode.CLASSROOM))
+    loader = pickle.loads(pickle.dumps(partial(view.load, "some-run")))
+    assert loader.func.__self__.viewer.user.id == "u-ana" and loader.func.__self__.root == view.root
+    assert not hasattr(ViewerStore.__new__(ViewerStore), "anything")   # no store yet: a plain AttributeError
+
+
+def test_gallery_marks_say_whether_the_threshold_gets_each_row_right() -> None:
+    from genlib.anomaly import gallery_marks, top_rows
+
+    scores = np.array([0.9, 0.2, 0.7, 0.5, 0.7])
+    labels = np.array([1, 1, 0, 0, 1])
+    marks = gallery_marks(scores, labels, threshold=0.6, rows=top_rows(scores, 5))
+    assert [m.row for m in marks] == [0, 2, 4, 3, 1]              # highest first; the tie keeps the row order
+    # row 0: anomalous, flagged ✓; row 2: normal, flagged ✗; row 4 ✓; row 3: normal, not flagged ✓;
+    # row 1: anomalous, missed ✗
+    assert [m.mark for m in marks] == ["✓", "✗", "✓", "✓", "✗"]
+    assert [m.flagged for m in marks] == [True, True, True, False, False]
+    assert marks[1].verdict == "normal, flagged" and marks[4].verdict == "anomalous, not flagged"
+    assert marks[0].lines == ("✓ 0.9", "row 0") and marks[0].text == "✓ 0.9 · row 0"
+    unlabelled = gallery_marks(scores, None, 0.6, rows=[2])
+    assert unlabelled[0].mark == "" and unlabelled[0].text == "0.7 · row 2" and unlabelled[0].verdict == "flagged"
+    with pytest.raises(ValueError):
+        gallery_marks(scores, labels[:3], 0.6)
+
+
+def test_image_gallery_html_captions_each_tile_and_draws_its_three_images_on_one_scale() -> None:
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    from genlib import figures
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 16, size=(16, 64))
+    recon = np.clip(x * 0.9 + 1, 0, 16)
+    page = figures.anomaly.image_gallery_html(x, recon, (8, 8), [f"✓ {i}.5\nrow {i}" for i in range(16)], vmax=16,
+                                              hovers=[f"normal <{i}>" for i in range(16)])
+    captions = re.findall(r'class="genlab-tile-caption"[^>]*>(.*?)</div>', page)
+    assert captions == [f"✓ {i}.5<br>row {i}" for i in range(16)]
+    assert 'title="normal &lt;3&gt;"' in page                     # hovers escaped, not markup
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
+    assert [name for name, _ in images[:3]] == ["input", "reconstruction", "|residual|"] and len(images) == 48
+    decoded = [np.asarray(Image.open(io.BytesIO(base64.b64decode(data)))) for _, data in images[3:6]]   # tile 1
+    for img, want in zip(decoded, (x[1], recon[1], np.abs(x[1] - recon[1]))):
+        assert img.shape == (8, 8) and np.abs(img.astype(float) - want.reshape(8, 8) / 16 * 255).max() <= 0.5
+
+
+def test_score_histogram_counts_every_row_by_truth_and_draws_both_thresholds() -> None:
+    from genlib import figures
+
+    rng = np.random.default_rng(2)
+    scores = np.r_[rng.normal(0, 1, 300), rng.normal(3, 1, 40), np.nan]
+    labels = np.r_[np.zeros(300), np.ones(40), 1].astype(int)
+    spec = figures.anomaly.score_histogram(scores, labels, 1.0, 3.0, bins=30)
+    bars = spec["layer"][0]["data"]["values"]
+    counts = {name: sum(b["rows"] for b in bars if b["truth"] == name) for name in ("normal", "anomalous")}
+    assert counts == {"normal": 300, "anomalous": 40}             # every finite score counted once, NaN left out
+    assert len(bars) == 60 and all(b["from"] < b["to"] for b in bars)
+    assert [layer["data"]["values"][0]["x"] for layer in spec["layer"][1:3]] == [1.0, 3.0]
+    assert {t["label"] for t in spec["layer"][3]["data"]["values"]} == {"1σ", "3σ"}
+
+
+def test_roc_figure_keeps_each_curves_points_in_order_beside_chance() -> None:
+    from genlib import figures
+
+    spec = figures.anomaly.roc_figure({"GAN": (np.array([0, 0, 0.5, 1]), np.array([0, 0.5, 1, 1]), 0.875)})
+    points = spec["layer"][0]["data"]["values"]
+    gan = [(p["fpr"], p["tpr"]) for p in sorted(points, key=lambda p: p["i"]) if p["detector"] == "GAN (AUROC 0.875)"]
+    assert gan == [(0, 0), (0, 0.5), (0.5, 1), (1, 1)]             # the vertical step kept, in order
+    assert spec["layer"][0]["encoding"]["order"]["field"] == "i"
+    assert spec["layer"][0]["encoding"]["color"]["sort"][0] == "chance (AUROC 0.5)"
+
+
+def test_result_table_and_auroc_at_any_lambda_match_the_reference_and_reuse_the_baselines(monkeypatch) -> None:
+    """What a λ move redraws (the table, the ROC, the AUROC) equals compare_detectors/auroc on the recombined
+    scores, while the baselines' ROC is computed once per result, not once per move."""
+    from genlib.anomaly import AnomalyResult, ScenarioScores, compare_detectors
+    from genlib.anomaly import task as task_module
+
+    rng = np.random.default_rng(1)
+    y = (rng.random(200) < 0.2).astype(np.int64)
+    parts = ScoreParts(rng.random(200) + y, rng.random(200) + 0.5 * y)
+    result = AnomalyResult(scores=ScenarioScores(parts, ScoreParts(rng.random(50), rng.random(50)),
+                                                 np.zeros((200, 2))),
+                           baselines={"GMM on PCA": rng.random(200) + 0.3 * y, "isolation forest": rng.random(200)},
+                           test_x=np.zeros((200, 2)), test_y=y, columns=["a", "b"], image_shape=None,
+                           description="", scale=np.ones(2), vmax=1.0)
+    calls = []
+    real_roc = task_module.roc
+    monkeypatch.setattr(task_module, "roc", lambda yy, s: calls.append(1) or real_roc(yy, s))
+    for lam in (0.9, 0.2, 0.9, 1.0):
+        pd.testing.assert_frame_equal(result.table(lam), compare_detectors(y, result.detectors(lam)))
+        assert result.auroc(lam) == pytest.approx(auroc(y, combine(parts, lam)), abs=1e-12)
+        fpr, tpr, area, _ = result.detector_stats(lam)["isolation forest"]
+        assert area == pytest.approx(auroc(y, result.baselines["isolation forest"]))
+    assert len(calls) == 2 + 3 * 2   # the two baselines once; the GAN and the rank mean at λ = 0.9, 0.2, 1.0

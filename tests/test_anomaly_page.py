@@ -60,7 +60,8 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     n_jobs = len(job_manager().jobs())
     at.slider(key="an_lam").set_value(1.0).run()  # pure residual: re-weighted from the stored parts
     _ok(at)
-    assert float(_metric(at, "AUROC")) != auroc or int(_metric(at, "flagged above 1σ")) != flagged
+    residual_auroc = float(_metric(at, "AUROC"))
+    assert residual_auroc != auroc or int(_metric(at, "flagged above 1σ")) != flagged
     assert len(job_manager().jobs()) == n_jobs   # λ starts no job
 
     at.session_state["an_encoder_steps"] = 300   # the encoder's budget, set before its widget appears
@@ -75,7 +76,19 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     assert at.query_params["run"] != run_id and at.query_params["gan"] == gan_id
     assert run_store().get(at.query_params["run"]).inputs["encoder_steps"] == 300
     assert 0.5 < float(_metric(at, "AUROC")) <= 1.0
-    assert len(at.get("plotly_chart")) >= 4  # losses, histogram, ROC, gallery
+    assert len(at.get("plotly_chart")) >= 1 and _has_chart(at, "an_hist") and _has_chart(at, "an_roc")  # + losses
+    assert _gallery_titles(at)
+    encoder_run = at.query_params["run"]
+
+    # back to latent optimisation with the settings it used: the stored run is shown again, no job is started
+    n_jobs = len(job_manager().jobs())
+    at.radio(key="an_method").set_value("optimise").run()
+    _ok(at)
+    assert at.query_params["run"] == run_id and len(job_manager().jobs()) == n_jobs
+    assert any(f"Run {run_id} scored these rows with these settings earlier" in c.value for c in at.caption)
+    assert float(_metric(at, "AUROC")) == pytest.approx(residual_auroc, abs=5e-4)   # the same scores, λ still 1
+    at.radio(key="an_method").set_value("encoder").run()
+    assert at.query_params["run"] == encoder_run and len(job_manager().jobs()) == n_jobs
 
 
 @pytest.fixture
@@ -100,6 +113,7 @@ def stored_scores(tmp_path, monkeypatch, make_manager) -> tuple[str, str, float]
     return gan.run_id, scoring.run_id, store.get(scoring.run_id).summary["auroc"]
 
 
+@pytest.mark.timeout(600)   # the fixture trains and scores a GAN, the test fits a UMAP: 2 min idle, more when busy
 def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(stored_scores) -> None:
     from pages.common import job_manager
 
@@ -111,12 +125,41 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     at.run()
     _ok(at)
     assert float(_metric(at, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
-    charts = [c.proto.id for c in at.get("plotly_chart")]   # the stored GAN's losses, then the stored scores'
-    assert charts[0].endswith(f"an_loss_{gan_id}") and [c.rsplit("-", 1)[1] for c in charts[1:]] == [
-        "an_hist", "an_roc", "an_gallery"], charts
+    charts = [c.proto.id for c in at.get("plotly_chart")]   # the stored GAN's losses (Plotly), then the stored
+    assert len(charts) == 1 and charts[0].endswith(f"an_loss_{gan_id}"), charts   # scores' (Vega-Lite)
+    assert [_vega_key(c) for c in at.get("vega_lite_chart")] == ["an_hist", "an_roc"]
     assert any(f"run {gan_id}" in c.value for c in at.caption)       # the stored GAN is shown as trained
     assert any(f"Scores of run {run_id}" in c.value for c in at.caption)
     assert not at.button(key="an_score").disabled                   # and can score again
+    _assert_gallery_marks(at, run_id, n=8)
+    at.slider(key="an_top").set_value(12).run()
+    _assert_gallery_marks(at, run_id, n=12)
+
+    # the residual map, once drawn, stays through later clicks (λ, the gallery's size)
+    assert not _has_chart(at, "an_umap_fig")
+    at.button(key="an_umap").click().run()
+    _ok(at)
+    assert _has_chart(at, "an_umap_fig")
+    at.slider(key="an_lam").set_value(0.5).run()
+    _ok(at)
+    assert _has_chart(at, "an_umap_fig") and any("Mapped at λ = 0.9" in c.value for c in at.caption)
+    at.slider(key="an_top").set_value(8).run()
+    assert _has_chart(at, "an_umap_fig")
+    at.slider(key="an_lam").set_value(0.9).run()
+
+    # presentation mode: one section at a time; the gallery's section keeps λ and the GAN (set-up folded away)
+    one = AppTest.from_file(APP, default_timeout=120)
+    one.query_params["present"] = "1"   # a session takes the mode from its first address (pages/presentation.py)
+    one.run()
+    one.switch_page("pages/anomaly.py")
+    one.query_params.update(gan=gan_id, run=run_id, an_digits_k="3", present="1", section="The top anomalies")
+    one.run()
+    _ok(one)
+    assert [h.value for h in one.header] == ["The top anomalies"]
+    assert _gallery_titles(one)
+    assert not _has_chart(one, "an_hist") and not _has_chart(one, "an_roc")
+    assert one.slider(key="an_lam").value == 0.9 and not one.button(key="an_score").disabled
+    _assert_gallery_marks(one, run_id, n=8)
     assert len(at.dataframe[0].value) == 5
     assert job_manager().jobs() == []                                # nothing was trained or scored
     assert at.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
@@ -154,6 +197,49 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_iters": "5"}
     assert float(_metric(linked, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
     assert not linked.button(key="an_score").disabled
+
+
+def _vega_key(chart) -> str | None:
+    """The page's key of a Vega-Lite chart, known by its description (AppTest gives these charts no id)."""
+    import json
+
+    from genlib.figures import anomaly as fa
+
+    described = json.loads(chart.proto.spec).get("description")
+    return {fa.HISTOGRAM_DESCRIPTION: "an_hist", fa.ROC_DESCRIPTION: "an_roc"}.get(described)
+
+
+def _has_chart(at: AppTest, key: str) -> bool:
+    """A Plotly chart drawn with ``key``, or the Vega-Lite chart the page draws with it."""
+    return (any(c.proto.id.endswith(key) for c in at.get("plotly_chart"))
+            or any(_vega_key(c) == key for c in at.get("vega_lite_chart")))
+
+
+def _gallery_titles(at: AppTest) -> list[str]:
+    """The gallery's tile captions, e.g. "✓ 0.83<br>row 12" (the HTML that genlib/figures/anomaly writes)."""
+    import re
+
+    bodies = [h.proto.body for h in at.get("html") if "genlab-gallery" in h.proto.body]
+    assert len(bodies) <= 1, "two galleries"
+    return re.findall(r'class="genlab-tile-caption"[^>]*>(.*?)</div>', bodies[0]) if bodies else []
+
+
+def _assert_gallery_marks(at: AppTest, run_id: str, n: int) -> None:
+    """Every gallery tile is titled ✓ or ✗ and its score, and the marks agree with the stored scores at the 1σ
+    threshold: ✓ exactly when (score > 1σ) equals the row's label."""
+    from genlib import anomaly as an
+    from pages.common import run_store
+
+    titles = _gallery_titles(at)
+    assert len(titles) == n, titles
+    result = an.stored_result(run_store(), run_id)
+    lam = at.slider(key="an_lam").value
+    scores, th = result.scores.scores(lam), result.scores.thresholds(lam)
+    for title, row in zip(titles, an.top_rows(scores, n)):
+        mark, score = title.split("<br>")[0].split(" ")
+        assert mark in ("✓", "✗") and title.endswith(f"row {row}"), title
+        assert float(score) == pytest.approx(scores[row], rel=1e-2)
+        assert (mark == "✓") == ((scores[row] > th.one_sigma) == bool(result.test_y[row])), title
 
 
 def load_digits_labels():

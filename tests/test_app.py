@@ -7,6 +7,8 @@ import pytest
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
+from genlib.compare import metric_column
+
 from pages.text import md
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +79,7 @@ def test_train_page_runs_a_job_to_done_and_shows_samples() -> None:
     _no_exception(at)
     _after_jobs(at, lambda a: any(t.startswith("done") for t in _progress_texts(a)))
     labels = [m.label for m in at.metric]
-    assert "Anderson–Darling" in labels and "Kendall error" in labels
+    assert "Anderson–Darling distance" in labels and "Kendall error" in labels
     assert any(s.value == "Samples vs real data" for s in at.subheader)
     assert any(b.label.startswith("Download samples") for b in at.get("download_button"))
 
@@ -142,11 +144,12 @@ def test_compare_page_trains_two_models_and_tables_both() -> None:
     _after_jobs(at, both_done)
     table = _table(at)
     assert table["run"].iloc[0].startswith("oracle floor"), "the floor row comes first"
-    assert {"gaussian on finance", "vae on finance"} <= set(table["run"])
+    assert {"Gaussian on finance", "VAE on finance"} <= {r.split(" · ")[0] for r in table["run"]}
     for key in ("anderson_darling", "kendall_error", "c2st_auc", "coverage", "dcr_ratio", "mmd"):
-        assert table[key].notna().all(), key
+        assert table[metric_column(key)].notna().all(), key
     # the Gaussian has an exact likelihood and the VAE an importance-weighted bound; the floor has none
-    assert table["log_likelihood"].iloc[1:].notna().all() and table["log_likelihood"].isna().iloc[0]
+    ll = table[metric_column("log_likelihood")]
+    assert ll.iloc[1:].notna().all() and ll.isna().iloc[0]
     assert any(b.label.startswith("Download table") for b in at.get("download_button"))
     # the side-by-side section samples the finished runs
     assert at.get("plotly_chart"), "histograms / ECDF / QQ figures are drawn"
@@ -168,7 +171,7 @@ def test_compare_page_adds_a_stored_run_and_rejects_a_bad_csv() -> None:
     fresh.multiselect(key="cmp_stored").set_value([fresh.multiselect(key="cmp_stored").options[0].split(" · ")[-1]]).run()
     _no_exception(fresh)
     table = _table(fresh)
-    assert "done" in set(table["status"]) and any("[" in r for r in table["run"]), "the stored row is tabled"
+    assert "done" in set(table["status"]) and any(" · #" in r for r in table["run"]), "the stored row is tabled"
 
     fresh.selectbox(key="cmp_dataset").set_value("upload a CSV…").run()
     bad = "a,b\n1,2\n"
@@ -189,7 +192,8 @@ def test_compare_page_sweep_queues_a_grid_and_draws_its_heatmap() -> None:
     at.button(key="cmp_sweep_go").click().run()
     _no_exception(at)
     _after_jobs(at, lambda a: _table(a) is not None and list(_table(a)["status"]).count("done") == 2)
-    assert {"vae sigma=0.05", "vae sigma=0.5"} <= set(_table(at)["run"])
+    assert {"VAE on finance · decoder σ 0.05 · 60 steps", "VAE on finance · decoder σ 0.5 · 60 steps"} <= {
+        r.rsplit(" · ", 1)[0] for r in _table(at)["run"]}
     heat = [c for c in at.get("plotly_chart")]
     assert heat, "the sweep heatmap is drawn"
     # a value outside the field's range is refused with a clear message, nothing is queued

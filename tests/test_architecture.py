@@ -14,14 +14,14 @@ GENLIB = ROOT / "genlib"
 
 #: genlib's parts from the bottom layer up; a module may import its own layer or a lower one, never a higher one.
 LAYERS: list[set[str]] = [
-    {"errors", "paths", "limits"},
+    {"errors", "paths", "limits", "sources"},
     {"access"},
     {"params", "cache", "logs", "presets"},
     {"systems"},
     {"data"},
     {"transforms"},
     {"models"},
-    {"metrics"},
+    {"metrics", "words"},   # words reads the metric and setting labels
     {"train", "store", "uploads"},
     {"catalog", "compare", "dynamics", "latent", "density", "anomaly", "avo"},
     {"figures"},

@@ -51,7 +51,7 @@ def test_page_explains_avo_with_formulas() -> None:
         assert piece in latex, piece
     assert not at.error
     assert any("Press **Start**" in i.value for i in at.info)
-    assert _table(at)["method"].tolist() == ["truth θ*"]
+    assert _table(at)["estimator"].tolist() == ["truth θ*"]
 
 
 def test_short_poisson_fit_moves_towards_the_truth_and_joins_the_table() -> None:
@@ -93,17 +93,17 @@ def test_short_poisson_fit_moves_towards_the_truth_and_joins_the_table() -> None
     at.button(key="avo_direct").click().run()
     _ok(at)
     table = _table(at)
-    assert table["method"].tolist() == ["truth θ*", "AVO", "maximum likelihood (x̄)"]
-    mle = table.set_index("method").loc["maximum likelihood (x̄)"]
+    assert table["estimator"].tolist() == ["truth θ*", "AVO", "maximum likelihood (x̄)"]
+    mle = table.set_index("estimator").loc["maximum likelihood (x̄)"]
     assert abs(mle["lambda"] - 7.0) < 0.3 and mle["simulations"] == 0
-    avo = table.set_index("method").loc["AVO"]
+    avo = table.set_index("estimator").loc["AVO"]
     assert avo["simulations"] == res.simulations > 0
 
     at.number_input(key="avo_abc_poisson_n_proposals").set_value(400)
     at.number_input(key="avo_abc_poisson_n_per_dataset").set_value(50)
     at.button(key="avo_abc").click().run()
     _ok(at)
-    abc = _table(at).set_index("method").loc["rejection ABC"]
+    abc = _table(at).set_index("estimator").loc["rejection ABC"]
     assert abs(abc["lambda"] - 7.0) < 1.0 and abc["simulations"] == 400 * 50
 
 
@@ -199,7 +199,7 @@ def test_a_stored_fit_opens_from_its_link_with_its_figures_and_table_row(make_ma
     assert abs(_estimate(at) - row.summary["estimate"][0]) < 1e-3 * abs(row.summary["estimate"][0])
     charts = {getattr(c, "key", None) for c in at.get("plotly_chart")}
     assert {"avo_psi", "avo_critic", "avo_hist"} <= charts
-    avo = _table(at).set_index("method").loc["AVO"]   # same data as the page's settings: it joins the table
+    avo = _table(at).set_index("estimator").loc["AVO"]   # same data as the page's settings: it joins the table
     assert avo["simulations"] == row.summary["simulations"] and avo["lambda"] == row.summary["estimate"][0]
     at.query_params.clear()             # a page change drops the URL's query: the session still shows its fit
     at.run()
@@ -228,13 +228,13 @@ def test_weinberg_shows_the_identifiability_note_and_the_ridge() -> None:
     at.number_input(key="avo_weinberg_n_observed").set_value(5000).run()
     at.button(key="avo_direct").click().run()
     _ok(at)
-    row = _table(at).set_index("method").iloc[1]
+    row = _table(at).set_index("estimator").iloc[1]
     assert row["A_FB error %"] < 10 and "Only A_FB is identified" in row["note"]   # the one identifiable number
     assert any(getattr(c, "key", None) == "avo_ridge" for c in at.get("plotly_chart"))
     at.number_input(key="avo_true_weinberg_0").set_value(45.0).run()   # E_beam = M_Z/2: A_FB* = 0, no % error
     at.button(key="avo_direct").click().run()
     _ok(at)
-    assert np.isnan(_table(at).set_index("method").iloc[1]["A_FB error %"])
+    assert np.isnan(_table(at).set_index("estimator").iloc[1]["A_FB error %"])
 
     at.selectbox(key="avo_sim").set_value("lorenz").run()
     _ok(at)

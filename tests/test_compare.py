@@ -27,7 +27,8 @@ def test_table_puts_the_floor_first_and_marks_the_best_run_per_column() -> None:
     fl = {"anderson_darling": 1.0, "c2st_auc": 0.5, "coverage": 0.95}
     table = compare.metric_table(rows, fl)
     assert list(table["run"]) == [compare.FLOOR_LABEL, "a", "b"]
-    assert list(table.columns[-4:]) == ["anderson_darling", "c2st_auc", "coverage", "history"]
+    assert list(table.columns[:2]) == ["run", "history"], "the sparkline sits right beside the run's name"
+    assert list(table.columns[-4:]) == ["anderson_darling", "c2st_auc", "coverage", "note"]
     best = compare.best_rows(table, ["anderson_darling", "c2st_auc", "coverage"])
     # lower AD wins; AUC closest to its ideal 0.5 wins (not the largest or smallest); higher coverage wins;
     # the floor row never wins even though it is better than both runs everywhere
@@ -49,7 +50,8 @@ def test_sweep_parsing_validates_against_the_models_config() -> None:
     assert plan.x_values == (0.01, 0.05) and plan.y_values == (32, 128)
     assert len(plan.points()) == 4
     assert plan.config({"lr": 1e-3}, 0.05, 32) == {"lr": 1e-3, "sigma": 0.05, "enc_width": 32}
-    assert plan.label(0.05, 32) == "vae sigma=0.05 enc_width=32"
+    assert plan.label(0.05, 32) == "vae · decoder σ 0.05 · encoder width 32"   # the settings' labels (words, not keys)
+    assert "enc_width" not in plan.describe() and "decoder σ" in plan.describe()
     with pytest.raises(ModelError, match="sigma"):
         compare.make_sweep("vae", "sigma", "0.05, -1")
     with pytest.raises(ModelError, match="no setting"):
@@ -99,7 +101,10 @@ def test_live_jobs_and_a_stored_run_make_one_table_against_the_floor(tmp_path, m
     assert trained["anderson_darling"] < untrained["anderson_darling"]
     assert abs(trained["c2st_auc"] - 0.5) < abs(untrained["c2st_auc"] - 0.5)
     assert trained["coverage"] > untrained["coverage"]
-    assert table.iloc[4]["status"] == "done" and table.iloc[4]["run"].startswith("gaussian on finance [")
+    assert table.iloc[4]["status"] == "done"
+    assert table.iloc[4]["run"] == f"Gaussian on finance · #{record.id[-4:]}" and table.iloc[4]["run_id"] == record.id
+    # the two VAEs on finance read apart: by their settings (here: the same) and by their ids
+    assert table.iloc[1]["run"] != table.iloc[2]["run"] and table.iloc[2]["run"].startswith("untrained · #")
 
 
 def test_the_run_catalog_lists_live_and_stored_runs_once_with_their_ids(tmp_path) -> None:

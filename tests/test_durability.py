@@ -20,7 +20,7 @@ import pytest
 from conftest import SAFETY_TIMEOUT, wait_until
 
 from genlib.models import FittedModel
-from genlib.store import CHECKPOINT_NAME, STAGING, JobStatus, RunRecord, RunStore, StoreError
+from genlib.store import CHECKPOINT_NAME, SCHEMA_VERSION, STAGING, JobStatus, RunRecord, RunStore, StoreError
 from genlib.train import JobManager, LoopState, TrainSpec, continue_spec, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,7 +204,7 @@ def test_a_store_of_the_previous_schema_opens_unchanged(tmp_path) -> None:
     (record,) = store.list()
     assert record.kind == "train" and record.config == {"latent_dim": 2} and record.metrics == {"anderson_darling": 1.5}
     with sqlite3.connect(home / "runs.sqlite") as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     assert store.verify() == []
 
 

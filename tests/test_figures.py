@@ -288,3 +288,22 @@ def test_sweep_heatmap_1d_and_all_nan() -> None:
         assert list(fig.data[0].text[0]) == ["★ 0.123", "0.5"]
     fig = figures.curves.sweep_heatmap([1, 2], [None], np.full((1, 2), np.nan), "k", "", "AD")
     assert list(fig.data[0].text[0]) == ["…", "…"] and len(fig.layout.shapes) == 0
+
+
+def test_real_keeps_its_colour_across_neighbouring_lorenz_charts() -> None:
+    """The Lorenz lab draws real vs generated in a butterfly, a time series and a return map side by side: real must
+    read the same colour in each, whatever position it is passed in, and generated must never take real's colour."""
+    from genlib.figures.style import REAL_COLOR
+    rng = np.random.default_rng(0)
+    traj = {"generated": rng.normal(size=(50, 3)), "real": rng.normal(size=(50, 3))}
+    fly = figures.lorenz.butterfly(traj)
+    series = figures.lorenz.time_series(np.arange(50) * 0.01, dict(reversed(traj.items())))
+    maps = figures.lorenz.return_map({"real": (np.arange(5.0), np.arange(5.0)),
+                                      "generated": (np.arange(5.0), np.arange(5.0))})
+    colours: dict[str, set[str]] = {"real": set(), "generated": set()}
+    for trace in [*fly.data, *series.data]:
+        colours[trace.name].add(trace.line.color)
+    for trace in maps.data:
+        colours[trace.name].add(trace.marker.color)
+    assert colours["real"] == {REAL_COLOR}
+    assert len(colours["generated"]) == 1 and REAL_COLOR not in colours["generated"]

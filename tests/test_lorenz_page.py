@@ -81,6 +81,8 @@ def test_generative_section_trains_a_flow_and_shows_the_chaos_checks() -> None:
     assert losses[-1] < losses[0], "the flow learned something"
     at.run()
     _no_exception(at)
+    shown = [p.text for p in at.get("progress")]
+    assert any("lorenz\\_windows — done" in t and "took" in t for t in shown), shown   # not "running" any more
     assert any("Chaos preserved?" in m.value for m in at.markdown)
     assert any("Generate and measure" in i.value for i in at.info)
     run_id = jobs[0].run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import SAFETY_TIMEOUT, gaussian_dataset
+from conftest import SAFETY_TIMEOUT, steady_step, gaussian_dataset
 
 from genlib.access import Mode, User, Viewer
 from genlib.access import AccessError
@@ -20,19 +20,6 @@ def _long_vae() -> TrainSpec:
                      eval_samples=200)
 
 
-def _steady(job, seconds: float = 0.8) -> int:
-    """The job's step once it has not moved for ``seconds`` (a paused job's last step has reached the job)."""
-    deadline = time.monotonic() + SAFETY_TIMEOUT
-    last, since = job.snapshot().step, time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        step = job.snapshot().step
-        if step != last:
-            last, since = step, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return step
-    raise AssertionError(f"{job.id} never held still (step {last})")
-
 
 def check_pacing(manager: JobManager, store: RunStore) -> None:
     """Paused before it starts, the job takes no step; 5 allowed steps are exactly 5; capped at 25 steps/s it runs
@@ -41,17 +28,17 @@ def check_pacing(manager: JobManager, store: RunStore) -> None:
     manager.pace(job.id, pause=True)          # queued or starting: the pause travels with it to its executor
     while job.snapshot().status is JobStatus.QUEUED:
         time.sleep(0.05)
-    assert _steady(job, 1.5) == 0 and job.snapshot().paused and job.snapshot().status is JobStatus.RUNNING
+    assert steady_step(job, 1.5) == 0 and job.snapshot().paused and job.snapshot().status is JobStatus.RUNNING
     manager.pace(job.id, steps=5)
     wait_for = time.monotonic() + SAFETY_TIMEOUT
     while job.snapshot().step < 5 and time.monotonic() < wait_for:
         time.sleep(0.05)
-    assert _steady(job) == 5                   # exactly five, then held again
+    assert steady_step(job) == 5                   # exactly five, then held again
     manager.pace(job.id, steps=3)
     wait_for = time.monotonic() + SAFETY_TIMEOUT
     while job.snapshot().step < 8 and time.monotonic() < wait_for:
         time.sleep(0.05)
-    assert _steady(job) == 8
+    assert steady_step(job) == 8
     manager.pace(job.id, pause=False, rate=25)
     assert job.snapshot().max_rate == 25 and not job.snapshot().paused
     t0, s0 = time.monotonic(), job.snapshot().step
@@ -63,7 +50,7 @@ def check_pacing(manager: JobManager, store: RunStore) -> None:
     time.sleep(2.0)
     assert (job.snapshot().step - s0) / (time.monotonic() - t0) > 40
     manager.pace(job.id, pause=True)
-    held = _steady(job)
+    held = steady_step(job)
     manager.stop(job.id)                       # a paused job stops at once, keeping its steps
     assert job.wait(SAFETY_TIMEOUT)
     snap = job.snapshot()

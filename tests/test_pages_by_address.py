@@ -53,7 +53,7 @@ def test_train_page_shows_a_stored_run_named_in_the_url(finance, make_manager) -
     assert at.selectbox(key="train_view").value == run_id
     assert f"Stored run **{run_id}**" in _text(at)
     record = RunStore().get(run_id)
-    ad = next(m for m in at.metric if m.label == "Anderson–Darling")
+    ad = next(m for m in at.metric if m.label == "Anderson–Darling distance")
     assert ad.value == f"{record.metrics['anderson_darling']:.3f}"
     assert any(s.value == "Samples vs real data" for s in at.subheader)
     assert at.query_params["run"] == run_id
@@ -80,12 +80,12 @@ def test_compare_page_shows_the_runs_and_the_sweep_named_in_the_url(finance, mak
 
     at = _open("pages/compare.py", run=run_id, sweep="20240101-000000-sweep1")
     table = at.dataframe[0].value
-    assert f"gaussian for the address test [{run_id[-6:]}]" in set(table["run"])
+    assert f"gaussian for the address test · #{run_id[-4:]}" in set(table["run"])
     assert at.multiselect(key="cmp_stored").value == [run_id]
     # a link's ?run= joins the stored selection, which the address keeps (cmp_stored)
     assert at.query_params["cmp_stored"] == run_id and "run" not in at.query_params
     assert at.selectbox(key="cmp_sweep_pick").value == "20240101-000000-sweep1"
-    assert "Sweep 20240101-000000-sweep1: vae: sigma ∈ {0.05, 0.5} · 2 of 2 runs finished" in _text(at)
+    assert "Sweep 20240101-000000-sweep1: vae: decoder σ (standardised units) ∈ {0.05, 0.5} · 2 of 2 runs finished" in _text(at)
     heat = [c for c in at.get("plotly_chart") if "cmp_sweep_fig" in str(c.proto.id)]
     assert heat, "the reopened sweep's heatmap is drawn"
 
@@ -165,6 +165,6 @@ def test_train_page_shows_a_stored_runs_warnings_and_no_bare_nan(finance, make_m
     at = _open("pages/train.py", run=run_id)
     assert any("Column 'x': 3 of 300 samples lie more than 10 training ranges outside." in shown(w.value)
                for w in at.warning), [w.value for w in at.warning]
-    ad = next(m for m in at.metric if m.label == "Anderson–Darling")
+    ad = next(m for m in at.metric if m.label == "Anderson–Darling distance")
     assert ad.value == "—" and "Could not be computed" in ad.help
     assert all(m.value != "nan" for m in at.metric)

@@ -12,8 +12,9 @@ from pathlib import Path
 from conftest import settle_jobs
 from streamlit.testing.v1 import AppTest
 
-from genlib.store import RunRecord, RunStore, new_run_id
+from genlib.store import RunRecord, RunStore, new_run_id, run_label
 from genlib.train import LoopState, TrainSpec, build, resolve_device, train
+from pages.text import md
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,7 +51,7 @@ def test_an_interrupted_run_is_listed_and_continued_from_the_runs_page(genlab_ho
     at.switch_page("pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value
-    assert table.loc[table["id"] == run_id, "status"].item() == "interrupted"
+    assert table.loc[table["run id"] == run_id, "status"].item() == "interrupted"
     assert any("killed or crashed" in w.value for w in at.warning)
     # the sidebar offers it too
     assert any(b.key == f"sidebar_cont_{run_id}" for b in at.button)
@@ -77,11 +78,11 @@ def test_a_run_opens_from_its_address_and_a_stale_id_says_so(genlab_home, financ
     at = _app()
     at.query_params["run"] = first
     at.switch_page("pages/runs.py").run()
-    assert at.subheader[0].value == f"Run {first}"
+    assert at.subheader[0].value == md(run_label(RunStore(genlab_home).get(first)))   # its name, escaped
     stale = _app()
     stale.query_params["run"] = "20200101-000000-gone00"
     stale.switch_page("pages/runs.py").run()
-    assert stale.subheader[0].value == f"Run {second}"
+    assert stale.subheader[0].value == md(run_label(RunStore(genlab_home).get(second)))
     assert any("Ignored from the address" in c.value and "gone00" in c.value for c in stale.caption)
     assert stale.query_params["run"] in (second, [second])
 
@@ -100,4 +101,42 @@ def test_a_run_whose_process_died_while_the_app_runs_shows_as_interrupted(genlab
     at.run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert table.loc[table["id"] == "cli-run", "status"].item() == "interrupted"
+    assert table.loc[table["run id"] == "cli-run", "status"].item() == "interrupted"
+
+
+def test_a_run_is_named_and_annotated_on_the_runs_page_and_its_settings_read_as_a_table(genlab_home, finance) -> None:
+    """The picker and the table name runs (not bare ids); Save writes the name and the note to the store; the
+    settings are a table of words, not a collapsed {...}; the page keeps its two sections."""
+    first = interrupted_run(genlab_home, finance, steps=5)
+    second = interrupted_run(genlab_home, finance, steps=6)
+    at = _app()
+    at.query_params["run"] = first
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [h.value for h in at.header] == ["All runs", "The chosen run"]
+    picker = at.selectbox(key="run")
+    assert all(" · #" in option for option in picker.options), picker.options   # names, not bare ids
+    table = at.dataframe[0].value
+    assert list(table.columns[:2]) == ["run", "Anderson–Darling over time"]
+    assert not {"id", "elapsed (s)", "AD", "Kendall", "anderson_darling"} & set(table.columns)
+    at.text_input(key=f"runs_name_{first}").set_value("the one we killed")
+    at.text_area(key=f"runs_note_{first}").set_value("interrupted on purpose, for the demo")
+    next(b for b in at.button if b.label == "Save name and note").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    stored = RunStore(genlab_home).get(first)
+    assert (stored.title, stored.note) == ("the one we killed", "interrupted on purpose, for the demo")
+    assert at.subheader[0].value == md(f"the one we killed · #{first[-4:]}")
+    table = at.dataframe[0].value
+    assert table.loc[table["run id"] == first, "run"].item() == f"the one we killed · #{first[-4:]}"
+    assert table.loc[table["run id"] == first, "note"].item() == "interrupted on purpose, for the demo"
+    assert table.loc[table["run id"] == second, "run"].item().startswith("vae killed mid-training · #")
+    settings = next(d.value for d in at.dataframe if "setting" in d.value.columns)
+    assert {"setting", "value", "default", "changed from the default", "what it does"} <= set(settings.columns)
+    assert "latent dimensions" in set(settings["setting"]) and "latent_dim" not in set(settings["setting"])
+    # a name is user text: shown literally (no link, no bold) in the heading, as typed in the table
+    RunStore(genlab_home).rename(first, "[click](http://example.com) **bold** <b>x</b>")
+    at.run()
+    assert at.subheader[0].value == md(f"[click](http://example.com) **bold** <b>x</b> · #{first[-4:]}")
+    assert "[click](" not in at.subheader[0].value and "**bold**" not in at.subheader[0].value
+    table = at.dataframe[0].value
+    assert table.loc[table["run id"] == first, "run"].item().startswith("[click](http://example.com) **bold**")

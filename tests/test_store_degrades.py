@@ -196,5 +196,5 @@ def test_runs_and_compare_pages_skip_a_damaged_row_with_one_warning(page, genlab
     assert [w.value for w in at.warning if "damaged" in w.value] == [
         next(w.value for w in at.warning if "damaged" in w.value)]
     if page == "runs":
-        ids = set(at.dataframe[0].value["id"])
+        ids = set(at.dataframe[0].value["run id"])
         assert ids == {"good1", "good2"}

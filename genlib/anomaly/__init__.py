@@ -8,6 +8,7 @@ score is how badly the GAN can reconstruct it, AS = λ·G + (1 − λ)·C (resid
 - :mod:`.baselines`: isolation forest, GMM on PCA components, k-nearest-neighbour distance, VAE reconstruction error, and a comparison table.
 - :mod:`.task`: all of it as one job of the engine (:class:`AnomalyScoringTask`), whose stored arrays rebuild the
   same result (:class:`AnomalyResult`, :func:`stored_result`) without recomputing.
+- :mod:`.view`: what each gallery tile says (✓/✗ at the threshold, the score), as plain data.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _WHERE = {
                      "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
     **dict.fromkeys(("DEFAULT_LAMBDA", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
                      "LorenzScenario"), "settings"),
+    **dict.fromkeys(("TileMark", "gallery_marks", "top_rows"), "view"),
     **dict.fromkeys(("ScenarioScores", "score_scenario", "ScoreParts", "Thresholds", "auroc", "combine", "parts_for",
                      "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc",
                      "score_units", "thresholds"), "scoring"),
@@ -39,7 +41,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD", "baseline_detectors",
+__all__ = ["TileMark", "gallery_marks", "top_rows", "AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD", "baseline_detectors",
            "compare_detectors", "VAE_BASELINE", "encode_units", "optimise_units", "score_units", "baseline_scores", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
            "LorenzScenario", "ScenarioScores", "score_scenario", "comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",

@@ -18,7 +18,8 @@ class DigitsScenario:
 
     k: int = param(0, "the digit held out of training: its test images are the anomalies", choices=tuple(range(10)),
                    label="anomalous digit")
-    seed: int = param(0, "seed of the digits' train/test split", range=(0, 2**32 - 1), advanced=True)
+    seed: int = param(0, "seed of the digits' train/test split", range=(0, 2**32 - 1), advanced=True,
+                      label="random seed")
 
 
 @dataclass
@@ -29,7 +30,8 @@ class FinanceScenario:
                         label="share of corrupted test rows", step=0.05)
     scale: float = param(5.0, "factor applied to every value of half the corrupted rows (the 'extreme' rows)",
                          range=(1.5, 20.0), label="×scale of the extreme rows", step=1.0)
-    seed: int = param(0, "seed of the data and of which rows are corrupted", range=(0, 2**32 - 1), advanced=True)
+    seed: int = param(0, "seed of the data and of which rows are corrupted", range=(0, 2**32 - 1), advanced=True,
+                      label="random seed")
 
 
 @dataclass
@@ -37,13 +39,16 @@ class LorenzScenario:
     """Windows of Lorenz-63 at (σ, ρ) = (10, 28) are normal; windows of a perturbed system are anomalous."""
 
     perturbed: str = param("rho", "the system parameter changed for the anomalous windows",
-                           choices=("rho", "sigma"), label="perturbed parameter")
+                           choices=("rho", "sigma"), label="perturbed parameter",
+                           labels={"rho": "ρ (Rayleigh number)", "sigma": "σ (Prandtl number)"})
     value: float | None = param(None, "its value in the perturbed system (default: ρ = 35 or σ = 14)", kind=float,
-                                range=(0.1, 200.0), advanced=True)
+                                range=(0.1, 200.0), advanced=True, label="value in the perturbed system")
     frac: float = param(0.2, "share of anomalous windows among the test rows", range=(0.05, 0.5),
                         label="share of anomalous test windows", step=0.05)
-    n_traj: int = param(32, "trajectories the windows are cut from, on each side", range=(4, 500), advanced=True)
-    seed: int = param(0, "seed of the trajectories and of the split", range=(0, 2**32 - 1), advanced=True)
+    n_traj: int = param(32, "trajectories the windows are cut from, on each side", range=(4, 500), advanced=True,
+                        label="trajectories on each side")
+    seed: int = param(0, "seed of the trajectories and of the split", range=(0, 2**32 - 1), advanced=True,
+                      label="random seed")
 
 
 #: Built-in scenario name → its settings.
@@ -64,4 +69,5 @@ class ScoreSettings:
                        label="iterations per row", step=25)
     encoder_steps: int = param(1000, "training steps of a new encoder (method encoder)", range=(1, 100_000),
                                label="encoder training steps", step=100)
-    seed: int = param(0, "seed of the latent starts and of the encoder's training", range=(0, 2**32 - 1))
+    seed: int = param(0, "seed of the latent starts and of the encoder's training", range=(0, 2**32 - 1),
+                      label="random seed")

@@ -23,10 +23,11 @@ from genlib.models.fitted import FittedModel
 from genlib.store import RunKind, RunStore, StoreError
 from genlib.train.task import JobContext, Progress, Task, TaskResult
 
-from .baselines import VAE_BASELINE, baseline_detectors, compare_detectors, rank_mean, vae_scores
+from .baselines import VAE_BASELINE, baseline_detectors, rank_mean, vae_scores
 from .reconstruct import train_encoder
 from .scenarios import Scenario, load_scenario, scenario_dataset
-from .scoring import DEFAULT_LAMBDA, ScenarioScores, ScoreParts, auroc, score_units, score_scenario
+from .scoring import (DEFAULT_LAMBDA, ScenarioScores, ScoreParts, auroc, precision_at_k, roc, score_units,
+                      score_scenario)
 
 __all__ = ["AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD"]
 
@@ -57,6 +58,10 @@ class AnomalyResult:
     vmax: float                           # largest normal training value (the images' colour scale)
     method: str = "optimise"
     info: dict[str, Any] = field(default_factory=dict)   # the rest of the summary (settings, AUROCs, n rows…)
+    #: (detector, λ or None) → its ROC, AUROC and precision@k: the baselines' never change, so a λ move only
+    #: recomputes the GAN's two rows (scikit-learn's ROC costs ~30 ms a detector on a busy 2-core machine)
+    _stats: dict[tuple[str, float | None], tuple[np.ndarray, np.ndarray, float, float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -76,13 +81,34 @@ class AnomalyResult:
         """The GAN score's AUROC at ``λ`` (None without labels or scores)."""
         if self.scores is None or self.test_y is None or len(np.unique(self.test_y)) != 2:
             return None
-        return auroc(self.test_y, self.scores.scores(lam))
+        return next(iter(self.detector_stats(lam).values()))[2]   # the GAN's row comes first
 
     def table(self, lam: float = DEFAULT_LAMBDA) -> pd.DataFrame:
-        """Every detector's AUROC and precision@k at ``λ``, best first (``ValueError`` without labels)."""
+        """Every detector's AUROC and precision@k at ``λ``, best first (``ValueError`` without labels); the same
+        table as :func:`compare_detectors`, from :meth:`detector_stats`."""
         if self.test_y is None:
             raise ValueError("this result has no test labels: nothing to compare against")
-        return compare_detectors(self.test_y, self.detectors(lam))
+        k = int(np.asarray(self.test_y).sum())
+        rows = [{"detector": name, "AUROC": auc, f"precision@{k}": prec}
+                for name, (_, _, auc, prec) in self.detector_stats(lam).items()]
+        return pd.DataFrame(rows).sort_values("AUROC", ascending=False, ignore_index=True)
+
+    def detector_stats(self, lam: float = DEFAULT_LAMBDA) -> dict[str, tuple[np.ndarray, np.ndarray, float, float]]:
+        """Each detector's (fpr, tpr, AUROC, precision@k) at ``λ`` (k = the number of anomalies), by display name,
+        in :meth:`detectors`' order; the baselines' are computed once per result (``ValueError`` without labels)."""
+        if self.test_y is None:
+            raise ValueError("this result has no test labels: nothing to compare against")
+        if len(self._stats) > 256:   # a long session of λ moves: keep the baselines', drop the rest
+            for key in [key for key in self._stats if key[1] is not None]:
+                self._stats.pop(key, None)
+        out = {}
+        for name, s in self.detectors(lam).items():
+            key = (name, None if name in self.baselines else float(lam))
+            if key not in self._stats:
+                fpr, tpr, _, auc = roc(self.test_y, s)
+                self._stats[key] = (fpr, tpr, auc, precision_at_k(self.test_y, s))
+            out[name] = self._stats[key]
+        return out
 
     def summary(self) -> dict[str, Any]:
         """Small JSON results for the run's row (AUROCs and thresholds at the default λ, what was scored)."""

@@ -37,14 +37,15 @@ class AVOConfig:
     """Settings of one AVO fit, declared once (genlib.params): the page's widgets and the checks read this metadata.
     Defaults are what the benchmark uses on 2 CPU cores."""
 
-    simulator: str = param("poisson", "the simulator to fit", choices=tuple(SIMULATORS), group="experiment")
+    simulator: str = param("poisson", "the simulator to fit", choices=tuple(SIMULATORS), group="experiment",
+                           label="simulator to fit")
     true_theta: tuple[float, ...] | None = param(
         None, "θ* the observed data are drawn at (None: the simulator's default truth)", kind=tuple, item=float,
-        group="experiment")
+        group="experiment", label="true parameters θ*")
     n_observed: int = param(50000, "size of the 'experiment' drawn at θ* (the paper uses 50,000)",
                             range=(2, 200_000), label="observed rows n", group="experiment", step=1000)
     seed: int = param(0, "seeds the observed data, the proposal's draws and the critic", range=(0, 2**32 - 1),
-                      group="experiment", advanced=True)
+                      group="experiment", advanced=True, label="random seed")
     fixed: tuple[str, ...] = param((), "parameters held at their true value (known to the experimenter)",
                                    kind=tuple, item=str, label="known (fixed at the true value)", group="experiment")
     critic_steps: int = param(5, "critic updates per proposal update", range=(1, 100),
@@ -70,13 +71,15 @@ class AVOConfig:
                           "lower variance) or none", choices=("loo", "none"), label="baseline b", group="proposal",
                           labels={"loo": "leave-one-out mean", "none": "none"}, widget="radio")
     init_mu: tuple[float, ...] | None = param(None, "the proposal's starting mean, θ units (None: the simulator's)",
-                                              kind=tuple, item=float, group="proposal")
+                                              kind=tuple, item=float, group="proposal",
+                                              label="proposal's starting mean (θ units)")
     init_sigma: tuple[float, ...] | None = param(
         None, "the proposal's starting std, θ units (None: the simulator's)", kind=tuple, item=float,
-        group="proposal")
-    lr_decay: bool = param(False, "cosine decay of the proposal's learning rate to 10 %", group="proposal")
+        group="proposal", label="proposal's starting spread (θ units)")
+    lr_decay: bool = param(False, "cosine decay of the proposal's learning rate to 10 %", group="proposal",
+                           label="slow the proposal's learning rate down (cosine)")
     average_last: float = param(0.5, "the estimate: mean of μ over this last fraction of steps", range=(0.01, 1.0),
-                                group="proposal")
+                                group="proposal", label="estimate from the last share of steps")
 
     def check(self, sim: Simulator) -> None:
         """Every field against its metadata, then what depends on the simulator."""

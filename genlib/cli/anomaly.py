@@ -1,4 +1,5 @@
-"""``python -m genlib score RUN_DIR --data FILE.csv --out scores.csv``: seed 003's GAN anomaly score per row.
+"""``python -m genlib score RUN_DIR --data FILE.csv --out scores.csv``: the GAN anomaly score of each row, as in
+the astronomy lecture.
 
 Wiring (done in ``genlib/cli/main.py``): ``add_score_parser(sub)`` in the parser, ``COMMANDS["score"] = run_score``.
 Every user problem raises a ``UserError`` (``DataError``, ``ModelError``…) with one sentence; ``genlib.cli.main``
@@ -28,7 +29,7 @@ __all__ = ["add_score_parser", "run_score", "read_rows"]
 
 def add_score_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``score`` sub-command to ``python -m genlib``'s sub-parsers."""
-    p = subparsers.add_parser("score", help="anomaly score of each CSV row under a trained GAN run (seed 003)")
+    p = subparsers.add_parser("score", help="anomaly score of each CSV row under a trained GAN run (as in the astronomy lecture)")
     p.add_argument("run", help="run folder made by 'genlib train --out' (or its checkpoint .pt file)")
     p.add_argument("--data", required=True, help="CSV of rows to score, with the run's column names")
     p.add_argument("--out", required=True, help="CSV to write: one row per input row with score, G, C")

@@ -44,10 +44,12 @@ CsvSource = Union[str, Path, BinaryIO, Any]
 # Keyword arguments `load_any(path, **params)` accepts for a CSV; strings from the CLI are coerced to these types.
 @dataclass
 class CsvParams:
-    name: str = param("", "display name (default: the file name without extension)")
-    max_bytes: int = param(DEFAULT_MAX_BYTES, "largest file accepted, in bytes", range=(1, 2**40))
-    test_fraction: float = param(0.2, "share of rows held out for scoring", range=(0.01, 0.99))
-    seed: int = param(0, "seed of the shuffle before the split", range=(0, 2**32 - 1))
+    name: str = param("", "display name (default: the file name without extension)", label="dataset name")
+    max_bytes: int = param(DEFAULT_MAX_BYTES, "largest file accepted, in bytes", range=(1, 2**40),
+                           label="largest file (bytes)")
+    test_fraction: float = param(0.2, "share of rows held out for scoring", range=(0.01, 0.99),
+                                 label="share of rows held out for testing")
+    seed: int = param(0, "seed of the shuffle before the split", range=(0, 2**32 - 1), label="random seed")
 
 
 def split_rows(

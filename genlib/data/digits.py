@@ -20,7 +20,7 @@ COLUMNS = [f"p{i}" for i in range(IMAGE_SHAPE[0] * IMAGE_SHAPE[1])]
 
 @dataclass
 class DigitsParams:
-    seed: int = param(0, "random seed of the stratified train/test split", range=(0, 2**32 - 1))
+    seed: int = param(0, "random seed of the stratified train/test split", range=(0, 2**32 - 1), label="random seed")
 
 
 def load_digits(seed: int = 0) -> Dataset:

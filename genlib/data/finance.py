@@ -58,7 +58,8 @@ CORR = np.array(
 
 @dataclass
 class FinanceParams:
-    seed: int = param(0, "random seed of the generator and of the train/test split", range=(0, 2**32 - 1))
+    seed: int = param(0, "random seed of the generator and of the train/test split", range=(0, 2**32 - 1),
+                      label="random seed")
 
 
 def sample_finance(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 
 from genlib.data.base import DataError, Dataset
 from genlib.params import make_config, param
+from genlib.sources import cite
 from genlib.data.csv_loader import split_rows
 from genlib.data.lorenz import TRAJECTORY_BURN_IN, LorenzSystemParams, lorenz_trajectories
 from genlib.data.trajectory_codec import COORDS, IMAGE_SIDE, STEPS_PER_IMAGE, ChannelScaler, to_images, windows
@@ -43,23 +44,27 @@ MAX_WINDOW_VALUES = 20_000_000  # rows × columns; 160 MB of float64
 class _SystemParams(LorenzSystemParams):
     """The sampling settings both trajectory datasets share, after the system's own (declared once)."""
 
-    dt: float = param(0.1, "time between steps (seed 001: 0.1, ten times the usual 0.01)", range=(0.01, 0.5),
-                      group="system")
+    dt: float = param(0.1, f"time between steps ({cite('lorenz_study')}: 0.1, ten times the usual "
+                           f"0.01)", range=(0.01, 0.5),
+                      group="system", label="time step dt")
     seed: int = param(0, "random seed of the initial states and of the train/test split", range=(0, 2**32 - 1),
-                      group="system")
+                      group="system", label="random seed")
 
 
 @dataclass
 class ImageParams(_SystemParams):
-    n_traj: int = param(256, "number of trajectories = images (seed 001: 1,000)", range=(16, 2000))
+    n_traj: int = param(256, f"number of trajectories = images ({cite('lorenz_study')}: 1,000)", range=(16, 2000),
+                        label="trajectories (one image each)")
 
 
 @dataclass
 class WindowParams(_SystemParams):
-    n_traj: int = param(64, "number of trajectories the windows are cut from", range=(4, 2000))
-    n_steps: int = param(1024, "steps kept per trajectory", range=(32, 20000))
-    length: int = param(16, "steps per window (a row has 3 × length values)", range=(2, 256))
-    stride: int = param(8, "steps between the starts of successive windows", range=(1, 256))
+    n_traj: int = param(64, "number of trajectories the windows are cut from", range=(4, 2000), label="trajectories")
+    n_steps: int = param(1024, "steps kept per trajectory", range=(32, 20000), label="steps per trajectory")
+    length: int = param(16, "steps per window (a row has 3 × length values)", range=(2, 256),
+                        label="window length (steps)")
+    stride: int = param(8, "steps between the starts of successive windows", range=(1, 256),
+                        label="stride between windows (steps)")
 
 
 def _split_trajectories(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

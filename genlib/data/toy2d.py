@@ -26,10 +26,12 @@ TEST_FRACTION = 0.2
 
 @dataclass
 class Toy2DParams:
-    shape: str = param("moons", "which 2-D density", choices=SHAPES)
-    n: int = param(2000, "number of points (train + test)", range=(10, 100_000))
-    noise: float = param(0.05, "std of Gaussian jitter, in output units", range=(0.0, 1.0))
-    seed: int = param(0, "random seed of the sampler and of the train/test split", range=(0, 2**32 - 1))
+    shape: str = param("moons", "which 2-D density", choices=SHAPES, label="density shape")
+    n: int = param(2000, "number of points (train + test)", range=(10, 100_000), label="points")
+    noise: float = param(0.05, "std of Gaussian jitter, in output units", range=(0.0, 1.0),
+                         label="noise (std, data units)")
+    seed: int = param(0, "random seed of the sampler and of the train/test split", range=(0, 2**32 - 1),
+                      label="random seed")
 
 
 def _sk_seed(rng: np.random.Generator) -> int:

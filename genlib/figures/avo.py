@@ -1,4 +1,4 @@
-"""Figures of the simulator-fitting page (seed 002, adversarial variational optimisation): the proposal's path
+"""Figures of the simulator-fitting page (the AVO talk, adversarial variational optimisation): the proposal's path
 ψ = (μ, σ) step by step, the critic's loss and Wasserstein estimate, observed against simulated data, and the
 Weinberg log-likelihood ridge. Pure Plotly, no Streamlit."""
 from __future__ import annotations

@@ -8,6 +8,23 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genlib.figures.style import PALETTE, REAL_DARK, finite_values, grid_shape, layout, plain, run_colors
+from genlib.words import word
+
+#: Loss names as a legend shows them (the models report short keys).
+LOSS_NAMES = {"loss": "loss", "loss_d": "discriminator loss", "loss_g": "generator loss", "recon": "reconstruction",
+              "kl": "KL divergence", "log_det": "log-determinant"}
+
+
+def loss_name(key: str) -> str:
+    """A loss key in words ("loss_d" → "discriminator loss")."""
+    return LOSS_NAMES.get(key) or word(key)
+
+
+def metric_title(key: str) -> str:
+    """A metric's title from the suite's metadata ("anderson_darling" → "Anderson–Darling"), else its key in words."""
+    from genlib.metrics.suite import SUITE   # on first use: figures stay importable without the metrics
+    info = SUITE.get(key)
+    return info.title if info is not None else word(key)
 
 
 def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title: str | None = None,
@@ -15,7 +32,7 @@ def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title:
     """One line per named loss against the optimiser step."""
     fig = go.Figure()
     for i, (name, values) in enumerate(losses.items()):
-        fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=list(values), mode="lines", name=name,
+        fig.add_trace(go.Scatter(x=list(steps)[: len(values)], y=list(values), mode="lines", name=loss_name(name),
                                  line=dict(color=PALETTE[i % len(PALETTE)])))
     fig.update_xaxes(title="step")
     values = [v for vs in losses.values() for v in vs]
@@ -25,13 +42,15 @@ def loss_curves(steps: Sequence[int], losses: dict[str, Sequence[float]], title:
     return layout(fig, title)
 
 
-def metric_history(history: Sequence[dict[str, float]], keys: Sequence[str]) -> go.Figure:
-    """Metrics recomputed during training, against elapsed seconds."""
-    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=list(keys))
+def metric_history(history: Sequence[dict[str, float]], keys: Sequence[str],
+                   titles: Sequence[str] | None = None) -> go.Figure:
+    """Metrics recomputed during training, against the step; panels titled in words (the metrics' metadata)."""
+    titles = list(titles) if titles is not None else [metric_title(k) for k in keys]
+    fig = make_subplots(rows=1, cols=len(keys), subplot_titles=titles)
     for j, key in enumerate(keys, start=1):
         xs = [h.get("step", 0.0) for h in history if key in h]
         ys = [h[key] for h in history if key in h]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=key, showlegend=False,
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=titles[j - 1], showlegend=False,
                                  line=dict(color=PALETTE[j - 1])), row=1, col=j)
         fig.update_xaxes(title="step", row=1, col=j)
     return layout(fig, height=260)
@@ -64,7 +83,7 @@ def metric_histories(histories: dict[str, list[dict[str, float]]], keys: Sequenc
                      titles: Sequence[str] | None = None, x: str = "elapsed") -> go.Figure:
     """One panel per metric, one line per run, against ``x`` (seconds by default): watch the models converge."""
     keys = list(keys)
-    titles = list(titles) if titles is not None else keys
+    titles = list(titles) if titles is not None else [metric_title(k) for k in keys]
     colors = run_colors(list(histories))
     rows, ncols = grid_shape(max(len(keys), 1), max_cols=3)
     fig = make_subplots(rows=rows, cols=ncols, subplot_titles=titles or None)

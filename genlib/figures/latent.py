@@ -18,7 +18,8 @@ from genlib.figures import samples
 from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, layout, plain
 from genlib.latent.gmm import DensityGrid, best_k
 
-__all__ = ["CATEGORY_COLORS", "embedding_scatter", "embedding_pair", "density_contour", "bic_aic_figure",
+__all__ = ["CATEGORY_COLORS", "embedding_scatter", "embedding_pair", "projector_views", "view_names", "SELECTED_COLOR",
+           "FOCUS_COLOR", "NEIGHBOUR_COLOR", "density_contour", "bic_aic_figure",
            "image_strip", "purity_heatmap", "loglik_histogram", "explained_variance_figure"]
 
 #: Enough distinct colours for digits' ten classes (PALETTE has eight).
@@ -133,6 +134,110 @@ def embedding_pair(left: np.ndarray, right: np.ndarray, color: np.ndarray | None
             fig.add_trace(tr, row=1, col=col)
     fig.update_layout(dragmode="lasso")
     return layout(fig, height=460)
+
+
+#: The linked views' marks: selected rows outlined in black, the picked point a red star, its neighbours orange.
+SELECTED_COLOR = "black"
+FOCUS_COLOR = "#d62728"
+NEIGHBOUR_COLOR = "#ff7f0e"
+#: Opacity of the points that are not selected while a selection is shown (so the selection stands out).
+DIMMED = 0.15
+
+
+def _marks(view: np.ndarray, rows: np.ndarray, name: str, marker: dict, hover: Mapping | None,
+           showlegend: bool) -> go.BaseTraceType:
+    """One highlight trace (its points carry their row in customdata[0], like every other point)."""
+    if view.shape[1] == 3 and marker.get("symbol") == "star":   # 3-D scatters have no star
+        marker = {**marker, "symbol": "cross"}
+    return _points_trace(view, rows, name, marker, hover, showlegend=showlegend, legendgroup=name)
+
+
+def _colours_of(color: np.ndarray | None, rows: np.ndarray) -> dict:
+    """Marker colours of ``rows`` as :func:`_point_traces` draws them (a class's colour, or the colour scale over
+    every row's values), so a highlighted point keeps the colour it has in the view."""
+    if color is None:
+        return dict(color=REAL_COLOR)
+    values = np.asarray(color)
+    if _is_categorical(values):
+        order = {c: i for i, c in enumerate(np.unique(values))}
+        return dict(color=[CATEGORY_COLORS[order[v] % len(CATEGORY_COLORS)] for v in values[rows]])
+    vals = values.astype(float)
+    return dict(color=vals[rows], colorscale="Viridis", cmin=float(np.nanmin(vals)), cmax=float(np.nanmax(vals)),
+                showscale=False)
+
+
+def _spokes(view: np.ndarray, focus: int, rows: np.ndarray, showlegend: bool) -> go.BaseTraceType:
+    """Lines from the picked point to each neighbour: one trace, segments separated by gaps (None)."""
+    pts: list[list[float | None]] = [[] for _ in range(view.shape[1])]
+    for r in rows:
+        for d in range(view.shape[1]):
+            pts[d] += [float(view[focus, d]), float(view[r, d]), None]
+    common = dict(mode="lines", name="to its neighbours", line=dict(color=NEIGHBOUR_COLOR, width=1.5),
+                  hoverinfo="skip", showlegend=showlegend, legendgroup="to its neighbours")
+    if view.shape[1] == 3:
+        return go.Scatter3d(x=pts[0], y=pts[1], z=pts[2], **common)
+    return go.Scattergl(x=pts[0], y=pts[1], **common)
+
+
+def projector_views(pca: np.ndarray, umap: np.ndarray | None = None, color: np.ndarray | None = None,
+                    color_label: str = "label", hover: Mapping[str, np.ndarray] | None = None,
+                    selected: Sequence[int] | np.ndarray | None = None, focus: int | None = None,
+                    neighbours: Sequence[int] | np.ndarray | None = None, size: float = 4.0) -> go.Figure:
+    """The explorer's linked views, as the Embedding Projector draws them: PCA (2-D) and, once projected, UMAP
+    (2-D or 3-D) side by side, the same rows marked in both. ``selected`` rows keep their colour, outlined, and
+    the other points fade; ``focus`` (a picked point) is a red star and its ``neighbours`` orange, with lines to them.
+    Legend entries are shared by both panels; ``customdata[0]`` of every point is its row."""
+    pca = np.asarray(pca, dtype=float)
+    if pca.ndim != 2 or pca.shape[1] != 2:
+        raise ValueError(f"the PCA view must be (n, 2), got shape {pca.shape}")
+    views: list[tuple[str, np.ndarray]] = [("PCA of the codes", pca)]
+    if umap is not None:
+        umap = np.asarray(umap, dtype=float)
+        if umap.ndim != 2 or umap.shape[1] not in (2, 3) or len(umap) != len(pca):
+            raise ValueError(f"the UMAP view must be (n, 2) or (n, 3) for the {len(pca)} rows, got {umap.shape}")
+        views.append(("UMAP of the codes" + (" (3-D, drag to rotate)" if umap.shape[1] == 3 else ""), umap))
+    n = len(pca)
+    sel = np.unique(np.asarray([] if selected is None else selected, dtype=int))
+    sel = sel[(sel >= 0) & (sel < n)]
+    near = np.asarray([] if neighbours is None else neighbours, dtype=int)
+    if focus is not None and not 0 <= int(focus) < n:
+        raise ValueError(f"the picked point must be a row between 0 and {n - 1}, got {focus}")
+    specs = [[{"type": "scene" if v.shape[1] == 3 else "xy"} for _, v in views]]
+    fig = make_subplots(rows=1, cols=len(views), subplot_titles=[t for t, _ in views], specs=specs,
+                        horizontal_spacing=0.06)
+    idx = np.arange(n)
+    for col, (_, view) in enumerate(views, start=1):
+        first = col == 1
+        base = _point_traces(view, color, color_label, hover, size, idx, showlegend=first)
+        for tr in base:
+            if len(sel) or focus is not None:
+                tr.marker.opacity = DIMMED
+            fig.add_trace(tr, row=1, col=col)
+        if len(sel):   # the selected points in their own colours, full strength, outlined
+            fig.add_trace(_marks(view, sel, "selected", dict(size=size + 4, opacity=1.0, **_colours_of(color, sel),
+                                                             line=dict(width=1.5, color=SELECTED_COLOR)), hover,
+                                 first), row=1, col=col)
+        if focus is not None:
+            if len(near):
+                fig.add_trace(_spokes(view, int(focus), near, first), row=1, col=col)
+                fig.add_trace(_marks(view, near, "neighbours", dict(size=size + 5, color=NEIGHBOUR_COLOR,
+                                                                    symbol="diamond"), hover, first),
+                              row=1, col=col)
+            fig.add_trace(_marks(view, np.array([int(focus)]), "picked point",
+                                 dict(size=size + 12, color=FOCUS_COLOR, symbol="star",
+                                      line=dict(width=1, color="white")), hover, first), row=1, col=col)
+    fig.update_layout(dragmode="lasso", uirevision="projector")   # selecting points is the main interaction
+    return layout(fig, height=480)
+
+
+def view_names(fig: go.Figure) -> list[str]:
+    """The view ("PCA" or "UMAP") of each trace of a :func:`projector_views` figure, by trace number: a selection
+    event names its points' traces (``curve_number``), so the page can say where a selection was made."""
+    names = []
+    for tr in fig.data:
+        axis = getattr(tr, "xaxis", None)
+        names.append("UMAP" if tr.type == "scatter3d" or (axis not in (None, "x")) else "PCA")
+    return names
 
 
 def bic_aic_figure(curve: pd.DataFrame, criterion: str = "bic", chosen: int | None = None) -> go.Figure:

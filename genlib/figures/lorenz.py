@@ -12,9 +12,19 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from genlib.figures import samples
-from genlib.figures.style import PALETTE, REAL_DARK, layout, plain
+from genlib.figures.style import FAKE_COLOR, PALETTE, REAL_COLOR, REAL_DARK, layout, plain
 
 AXES = ("x", "y", "z")
+
+
+def trace_color(label: str, i: int) -> str:
+    """A trace's colour: real data always in :data:`REAL_COLOR` and a lone "generated" in :data:`FAKE_COLOR` (as in
+    :mod:`genlib.figures.samples`), whatever their position; the others by position in :data:`PALETTE` — so real
+    and generated never swap colours between two neighbouring charts."""
+    name = str(label).lower()
+    if name.startswith("real"):
+        return REAL_COLOR
+    return FAKE_COLOR if name == "generated" else PALETTE[i % len(PALETTE)]
 
 
 def butterfly(trajectories: Mapping[str, np.ndarray], max_points: int = 6000, mode: str = "lines") -> go.Figure:
@@ -26,8 +36,8 @@ def butterfly(trajectories: Mapping[str, np.ndarray], max_points: int = 6000, mo
             continue
         step = max(1, len(x) // max_points)
         x = x[::step]
-        style = dict(line=dict(width=2, color=PALETTE[i % len(PALETTE)])) if mode == "lines" else \
-            dict(marker=dict(size=1.8, color=PALETTE[i % len(PALETTE)], opacity=0.6))
+        style = dict(line=dict(width=2, color=trace_color(label, i))) if mode == "lines" else \
+            dict(marker=dict(size=1.8, color=trace_color(label, i), opacity=0.6))
         fig.add_trace(go.Scatter3d(x=x[:, 0], y=x[:, 1], z=x[:, 2], mode=mode, name=plain(label), **style))
     fig.update_layout(scene=dict(xaxis_title="x", yaxis_title="y", zaxis_title="z", aspectmode="cube"))
     return layout(fig, height=520)
@@ -43,7 +53,7 @@ def time_series(t: np.ndarray, trajectories: Mapping[str, np.ndarray], max_point
         step = max(1, n // max_points)
         for k in range(3):
             fig.add_trace(go.Scatter(x=t[:n:step], y=x[:n:step, k], mode="lines", name=plain(label), legendgroup=label,
-                                     showlegend=k == 0, line=dict(width=1.2, color=PALETTE[i % len(PALETTE)])),
+                                     showlegend=k == 0, line=dict(width=1.2, color=trace_color(label, i))),
                           row=k + 1, col=1)
             fig.update_yaxes(title=AXES[k], row=k + 1, col=1)
     fig.update_xaxes(title="t", row=3, col=1)
@@ -84,7 +94,7 @@ def rosenstein_fits(results: Mapping[str, Any]) -> go.Figure:
     for i, (label, r) in enumerate(results.items()):
         if r is None:
             continue
-        color = PALETTE[i % len(PALETTE)]
+        color = trace_color(label, i)
         times, curve = np.asarray(r.times, dtype=float), np.asarray(r.mean_log_divergence, dtype=float)
         fig.add_trace(go.Scatter(x=times, y=curve, mode="lines", name=plain(f"{label}: λ = {r.exponent:.3f}"),
                                  legendgroup=label, line=dict(color=color)))
@@ -110,7 +120,7 @@ def return_map(maps: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
     fig = go.Figure()
     for i, (label, (zn, zn1)) in enumerate(maps.items()):
         fig.add_trace(go.Scatter(x=np.asarray(zn), y=np.asarray(zn1), mode="markers", name=plain(label),
-                                 marker=dict(size=4, opacity=0.6, color=REAL_DARK if i == 0 else PALETTE[i % 8])))
+                                 marker=dict(size=4, opacity=0.6, color=trace_color(label, i))))
     fig.update_xaxes(title="z maximum n")
     fig.update_yaxes(title="z maximum n+1")
     return layout(fig, height=380)

@@ -90,7 +90,8 @@ class ProjectionTask(Task):
 
     def label(self) -> str:
         s = self.view
-        what = "PCA" if s.method == "pca" else f"UMAP (n_neighbors {s.n_neighbors}, min_dist {s.min_dist:g})"
+        what = "PCA" if s.method == "pca" else (f"UMAP ({s.n_neighbors} neighbours per point, minimum distance "
+                                                f"{s.min_dist:g})")
         return self.name or f"{what} of {len(self.codes):,} codes from {self.model_name}"
 
     @property

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -137,21 +137,22 @@ def _info(name: str, label: str, fn: Any, lower: bool, latex: str, description: 
 #: The suite's metrics in display order. ``fn(real, fake)`` is the standalone implementation (None for the
 #: log-likelihood, which needs the model); ``ideal`` set = closest to it is best.
 SUITE: dict[str, MetricInfo] = {
-    "anderson_darling": METRICS["anderson_darling"],
-    "kendall_error": METRICS["kendall_error"],
+    # the finance study's two tables, named as a reader of the app says them
+    "anderson_darling": replace(METRICS["anderson_darling"], label="Anderson–Darling distance"),
+    "kendall_error": replace(METRICS["kendall_error"], label="Kendall error"),
     "wasserstein": _info(
-        "wasserstein", "Wasserstein (marginals)", wasserstein, True,
+        "wasserstein", "Wasserstein distance (per column)", wasserstein, True,
         r"W = \frac{1}{d}\sum_{j=1}^{d}\frac{1}{\sigma_j}\int\lvert F_j(t)-\tilde F_j(t)\rvert\,dt",
         "Earth mover's distance between each real and generated column, in units of the real column's standard "
         "deviation, averaged over columns: 0.5 means columns are off by about half a standard deviation. "
         "Sees marginals only. Lower is better.", unit="σ"),
     "sliced_wasserstein": _info(
-        "sliced_wasserstein", "Sliced Wasserstein", sliced_wasserstein, True,
+        "sliced_wasserstein", "Sliced Wasserstein distance", sliced_wasserstein, True,
         r"SW = \frac{1}{P}\sum_{p=1}^{P} W_1\big(\theta_p^\top z,\,\theta_p^\top\tilde z\big),\quad P = 64",
         "Earth mover's distance along 64 fixed random directions of the standardised data, averaged: unlike the "
         "per-column version it also sees wrong correlations. Lower is better.", unit="σ"),
     "mmd": _info(
-        "mmd", "MMD² (RBF)", mmd_rbf, True,
+        "mmd", "MMD² (Gaussian kernel)", mmd_rbf, True,
         r"\mathrm{MMD}^2 = \overline{k(x,x')} + \overline{k(\tilde x,\tilde x')} - 2\,\overline{k(x,\tilde x)},"
         r"\quad k(x,y)=e^{-\lVert x-y\rVert^2/2h^2}",
         "Maximum mean discrepancy with a Gaussian kernel (bandwidth h = median distance between real rows) on "
@@ -161,7 +162,7 @@ SUITE: dict[str, MetricInfo] = {
         "energy", "Energy distance", energy_distance, True,
         r"\mathcal{E} = 2\,\mathbb{E}\lVert X-Y\rVert - \mathbb{E}\lVert X-X'\rVert - \mathbb{E}\lVert Y-Y'\rVert",
         "Energy distance between the real and generated clouds on standardised data: zero only for equal "
-        "distributions, no tuning parameter, grows roughly linearly with a shift. Lower is better."),
+        "distributions, no tuning parameter, grows roughly linearly with a shift. Lower is better.", unit="σ"),
     "corr_pearson": _info(
         "corr_pearson", "Correlation gap (Pearson)", corr_pearson, True,
         r"C = \frac{2}{d(d-1)}\sum_{j<k}\lvert\rho_{jk}-\tilde\rho_{jk}\rvert",
@@ -173,7 +174,7 @@ SUITE: dict[str, MetricInfo] = {
         "Same as the Pearson gap with Kendall's rank correlation, so it ignores the marginals' shapes and "
         "outliers (on at most 400 rows per sample). In [0, 2]; lower is better."),
     "c2st_auc": _info(
-        "c2st_auc", "Classifier AUC (C2ST)", classifier_auc, True,
+        "c2st_auc", "Classifier AUC (real vs generated)", classifier_auc, True,
         r"\mathrm{AUC} = P\big(\hat p(\tilde x) > \hat p(x)\big)",
         "A 25-nearest-neighbour classifier is trained to tell real from generated rows (2-fold cross-validation); "
         "this is its ROC AUC. 0.5 means it cannot tell them apart (ideal), 1 that they are fully separable.",
@@ -199,7 +200,7 @@ SUITE: dict[str, MetricInfo] = {
         "Share of real rows whose 5-nearest-neighbour ball holds at least one generated row: a robust diversity "
         "score (outliers among the samples cannot inflate it). In [0, 1]; higher is better."),
     "dcr_ratio": _info(
-        "dcr_ratio", "DCR ratio (memorisation)", dcr_ratio_metric, False,
+        "dcr_ratio", "Closest-record distance ratio (memorisation)", dcr_ratio_metric, False,
         r"\frac{\mathrm{median}_j\ \min_t\lVert\tilde x_j - t\rVert}{\mathrm{median}_i\ \min_t\lVert x_i - t\rVert},"
         r"\quad t \in \text{train}",
         "Median distance from generated rows to their closest TRAINING row, over the same for held-out real "

@@ -23,6 +23,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
 from genlib.params import param
+from genlib.sources import cite
 
 from .base import Capability, GenerativeModel, ModelError, model_config, register
 
@@ -31,11 +32,13 @@ _COV_TYPES = ("full", "tied", "diag", "spherical")
 
 @dataclass
 class GMMConfig:
-    n_components: int = param(8, "number of Gaussian components K", range=(1, 200))
-    covariance_type: str = param("full", "shape of each component's covariance", choices=_COV_TYPES)
-    max_iter: int = param(500, "EM iterations at most", range=(10, 10000))
-    reg_covar: float = param(1e-6, "added to covariance diagonals for stability", range=(0.0, 1.0), log=True)
-    seed: int = param(0, "seed of the k-means initialisation", range=(0, 2**31 - 1))
+    n_components: int = param(8, "number of Gaussian components K", range=(1, 200), label="components K")
+    covariance_type: str = param("full", "shape of each component's covariance", choices=_COV_TYPES,
+                                 label="covariance shape")
+    max_iter: int = param(500, "EM iterations at most", range=(10, 10000), label="EM iterations (at most)")
+    reg_covar: float = param(1e-6, "added to covariance diagonals for stability", range=(0.0, 1.0), log=True,
+                             label="covariance regularisation (added to the diagonal)")
+    seed: int = param(0, "seed of the k-means initialisation", range=(0, 2**31 - 1), label="random seed")
 
 
 @register
@@ -52,7 +55,7 @@ class GMM(GenerativeModel):
     formula = r"p(x) = \sum_{k=1}^{K} \pi_k\,\mathcal{N}(x;\,\mu_k,\Sigma_k)"
     summary = ("K Gaussian bumps, each with its own weight, centre and covariance, fitted by "
                "expectation-maximisation. Sampling picks a component k with probability π_k, then draws from "
-               "its Gaussian. The density is exact, so every point gets a log-likelihood (seed 003).")
+               f"its Gaussian. The density is exact, so every point gets a log-likelihood ({cite('astro_lecture')}).")
 
     @classmethod
     def memory_estimate(cls, n_features: int, config: Any = None, batch_size: int = 256, n_rows: int = 0) -> int:
@@ -177,7 +180,8 @@ def _nearest_pd_cholesky(cov: np.ndarray) -> torch.Tensor:
 
 @dataclass
 class GaussianConfig:
-    reg_covar: float = param(1e-6, "added to the covariance diagonal for stability", range=(0.0, 1.0), log=True)
+    reg_covar: float = param(1e-6, "added to the covariance diagonal for stability", range=(0.0, 1.0), log=True,
+                             label="covariance regularisation (added to the diagonal)")
 
 
 @register
@@ -253,7 +257,7 @@ class Gaussian(GenerativeModel):
 @dataclass
 class CopulaConfig:
     shrinkage: float = param(0.0, "shrink the copula correlation towards the identity: R ← (1−λ)R + λI",
-                             range=(0.0, 1.0))
+                             range=(0.0, 1.0), label="shrinkage λ towards independence")
 
 
 @register
@@ -373,11 +377,12 @@ def rule_of_thumb_bandwidth(data: np.ndarray, rule: str) -> float:
 @dataclass
 class KDEConfig:
     kernel: str = param("gaussian", "kernel K (only kernels scikit-learn can sample from)",
-                        choices=("gaussian", "tophat"))
+                        choices=("gaussian", "tophat"), label="kernel K")
     bandwidth_rule: str = param("scott", "how to choose the bandwidth h: a rule of thumb from n, d and the "
-                                         "data's spread, or the value below", choices=_BANDWIDTH_RULES)
+                                         "data's spread, or the value below", choices=_BANDWIDTH_RULES,
+                                label="bandwidth rule")
     bandwidth: float = param(0.3, "bandwidth h when the rule is 'manual' (model-space units)",
-                             range=(1e-3, 10.0), log=True)
+                             range=(1e-3, 10.0), log=True, label="bandwidth h (model-space units)")
 
 
 @register

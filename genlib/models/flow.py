@@ -389,25 +389,30 @@ class FlowOptimiser:
     """The optimiser settings every flow shares (declared once; each flow's Config adds its architecture)."""
 
     lr: float = param(1e-3, "Adam learning rate (peak of the schedule)", range=(1e-5, 1e-1), log=True,
-                      group="optimiser")
+                      group="optimiser", label="learning rate")
     lr_schedule: str = param("cosine", "learning-rate schedule over the run", choices=("cosine", "constant"),
-                             group="optimiser")
-    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of lr", range=(0.0, 1.0),
-                            group="optimiser")
-    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0), group="optimiser")
-    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0), group="optimiser")
+                             group="optimiser", label="learning-rate schedule")
+    lr_final: float = param(0.05, "cosine schedule: final learning rate as a fraction of the peak learning rate",
+                            range=(0.0, 1.0), group="optimiser", label="final learning rate (share of the peak)")
+    weight_decay: float = param(0.0, "Adam L2 penalty on the weights", range=(0.0, 1.0), group="optimiser",
+                                label="weight decay (L2)")
+    grad_clip: float = param(5.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0), group="optimiser",
+                             label="gradient clipping (max norm)")
 
 
 @dataclass
 class RealNVPConfig(FlowOptimiser):
     n_layers: int = param(8, "number of affine coupling layers (each transforms about half of the columns; "
-                             "consecutive layers swap halves)", range=(1, 32))
-    width: int = param(32, "hidden units per layer of the s, t networks", range=(4, 1024))
-    depth: int = param(2, "hidden layers of the s, t networks", range=(1, 6))
-    activation: str = param("elu", "hidden activation of the s, t networks", choices=_ACTIVATIONS)
+                             "consecutive layers swap halves)", range=(1, 32), label="coupling layers")
+    width: int = param(32, "hidden units per layer of the s, t networks", range=(4, 1024),
+                       label="width (units per hidden layer)")
+    depth: int = param(2, "hidden layers of the s, t networks", range=(1, 6), label="hidden layers")
+    activation: str = param("elu", "hidden activation of the s, t networks", choices=_ACTIVATIONS,
+                            label="activation function")
     scale_bound: float = param(3.0, "bound B on each log-scale: s = B·tanh(raw/B) (stops exp(s) overflowing)",
-                               range=(0.1, 10.0))
-    actnorm: bool = param(True, "add a learnable per-column affine layer (ActNorm) before each coupling")
+                               range=(0.1, 10.0), label="log-scale bound B")
+    actnorm: bool = param(True, "add a learnable per-column affine layer (ActNorm) before each coupling",
+                          label="ActNorm before each coupling")
 
 
 @register
@@ -447,11 +452,14 @@ class RealNVP(FlowModel):
 @dataclass
 class MAFConfig(FlowOptimiser):
     n_layers: int = param(5, "number of autoregressive layers (the column order is reversed between layers)",
-                          range=(1, 32))
-    width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024))
-    depth: int = param(2, "hidden layers of each MADE network", range=(1, 6))
-    activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS)
-    scale_bound: float = param(3.0, "bound B on each log-scale: s = B·tanh(raw/B)", range=(0.1, 10.0))
+                          range=(1, 32), label="autoregressive layers")
+    width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024),
+                       label="width (units per hidden layer)")
+    depth: int = param(2, "hidden layers of each MADE network", range=(1, 6), label="hidden layers")
+    activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS,
+                            label="activation function")
+    scale_bound: float = param(3.0, "bound B on each log-scale: s = B·tanh(raw/B)", range=(0.1, 10.0),
+                               label="log-scale bound B")
 
 
 def _reversal(d: int) -> Permute:
@@ -485,13 +493,15 @@ class MAF(FlowModel):
 @dataclass
 class NSFConfig(FlowOptimiser):
     n_layers: int = param(3, "number of autoregressive spline layers (column order reversed between layers)",
-                          range=(1, 32))
-    bins: int = param(8, "spline bins K per column and layer", range=(2, 64))
+                          range=(1, 32), label="spline layers")
+    bins: int = param(8, "spline bins K per column and layer", range=(2, 64), label="spline bins K")
     bound: float = param(10.0, "the spline acts on [-B, B] (model-space units) and is the identity outside",
-                         range=(1.0, 50.0))
-    width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024))
-    depth: int = param(2, "hidden layers of each MADE network", range=(1, 6))
-    activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS)
+                         range=(1.0, 50.0), label="spline range B (model-space units)")
+    width: int = param(32, "hidden units per layer of each MADE network", range=(4, 1024),
+                       label="width (units per hidden layer)")
+    depth: int = param(2, "hidden layers of each MADE network", range=(1, 6), label="hidden layers")
+    activation: str = param("elu", "hidden activation of the MADE networks", choices=_ACTIVATIONS,
+                            label="activation function")
 
 
 @register

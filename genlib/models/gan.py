@@ -43,6 +43,7 @@ from torch.nn import functional as F
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from genlib.params import param
+from genlib.sources import cite
 
 from .base import Capability, GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS
@@ -79,65 +80,85 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 class GANConfig:
     """Settings of ``gan``; ``WGANGPConfig`` and ``DCGANConfig`` subclass it (same fields, other defaults)."""
 
-    latent_dim: int = param(8, "size of the noise vector z fed to the generator", range=(1, 256))
-    g_width: int = param(128, "generator hidden units per layer", range=(4, 1024))
-    g_depth: int = param(3, "generator hidden layers", range=(1, 8))
-    d_width: int = param(128, "discriminator hidden units per layer", range=(4, 1024))
-    d_depth: int = param(3, "discriminator hidden layers", range=(1, 8))
-    activation: str = param("leakyrelu", "hidden activation (G and D)", choices=("relu", "leakyrelu", "elu"))
+    latent_dim: int = param(8, "size of the noise vector z fed to the generator", range=(1, 256),
+                            label="noise dimensions (size of z)")
+    g_width: int = param(128, "generator hidden units per layer", range=(4, 1024),
+                         label="generator width (units per layer)")
+    g_depth: int = param(3, "generator hidden layers", range=(1, 8), label="generator hidden layers")
+    d_width: int = param(128, "discriminator hidden units per layer", range=(4, 1024),
+                         label="discriminator width (units per layer)")
+    d_depth: int = param(3, "discriminator hidden layers", range=(1, 8), label="discriminator hidden layers")
+    activation: str = param("leakyrelu", "hidden activation (G and D)", choices=("relu", "leakyrelu", "elu"),
+                            label="activation function")
     lr_g: float = param(2e-4, "generator Adam learning rate (TTUR: D's is usually ~4× larger)",
-                        range=(1e-6, 1e-1), log=True)
-    lr_d: float = param(8e-4, "discriminator Adam learning rate (TTUR, seed 001: ≈ 4× lr_g)",
-                        range=(1e-6, 1e-1), log=True)
+                        range=(1e-6, 1e-1), log=True, label="generator learning rate")
+    lr_d: float = param(8e-4, f"discriminator Adam learning rate (TTUR: {cite('lorenz_study')} uses ≈ 4× the "
+                              f"generator's)",
+                        range=(1e-6, 1e-1), log=True, label="discriminator learning rate")
     beta1: float = param(0.5, "Adam β₁ (GANs use 0.5 or 0: less momentum chasing a moving target)",
-                         range=(0.0, 0.99))
-    beta2: float = param(0.999, "Adam β₂", range=(0.0, 0.9999))
+                         range=(0.0, 0.99), label="Adam β₁ (momentum)")
+    beta2: float = param(0.999, "Adam β₂", range=(0.0, 0.9999), label="Adam β₂")
     n_critic: int = param(1, "discriminator updates per generator update (each on its own sub-batch)",
-                          range=(1, 20))
-    spectral_norm: bool = param(True, "spectral normalisation of every discriminator layer (seed 001): caps "
-                                      "D's Lipschitz constant")
-    label_smoothing: bool = param(True, "soft targets for D: real ~U(0.9, 1), fake ~U(0, 0.1) (seed 001)")
+                          range=(1, 20), label="discriminator steps per generator step")
+    spectral_norm: bool = param(True, f"spectral normalisation of every discriminator layer "
+                                      f"({cite('lorenz_study')}): caps "
+                                      "D's Lipschitz constant", label="spectral normalisation")
+    label_smoothing: bool = param(True, f"soft targets for D: real ~U(0.9, 1), fake ~U(0, 0.1) "
+                                        f"({cite('lorenz_study')})",
+                                  label="label smoothing")
     instance_noise: float = param(0.1, "initial std of Gaussian noise added to D's real and fake inputs; "
-                                       "decays linearly to 0 over training (0 = off)", range=(0.0, 5.0))
+                                       "decays linearly to 0 over training (0 = off)", range=(0.0, 5.0),
+                                  label="instance noise (starting std)")
     label_flip: float = param(0.0, "probability that a real and a fake row swap labels in D's update "
-                                   "(seed 001's random label flipping)", range=(0.0, 0.5))
-    grad_clip: float = param(10.0, "gradient-norm clipping of G and D (0 = off)", range=(0.0, 1000.0))
+                                   f"({cite('lorenz_study')}'s random label flipping)", range=(0.0, 0.5),
+                              label="label flipping (probability)")
+    grad_clip: float = param(10.0, "gradient-norm clipping of G and D (0 = off)", range=(0.0, 1000.0),
+                             label="gradient clipping (max norm)")
     g_ema: float = param(0.995, "sample from an exponential moving average of the generator's weights with this "
                                 "decay (0 = off, sample the last weights): smooths out GAN oscillations",
-                         range=(0.0, 0.9999))
+                         range=(0.0, 0.9999), label="generator weight averaging (EMA decay)")
 
 
 @dataclass
 class WGANGPConfig(GANConfig):
-    g_width: int = param(128, "generator hidden units per layer", range=(4, 1024))
-    d_width: int = param(128, "critic hidden units per layer", range=(4, 1024))
-    d_depth: int = param(3, "critic hidden layers", range=(1, 8))
-    lr_g: float = param(2e-4, "generator Adam learning rate (TTUR)", range=(1e-6, 1e-1), log=True)
-    lr_d: float = param(8e-4, "critic Adam learning rate (TTUR, seed 001: ≈ 4× lr_g)", range=(1e-6, 1e-1),
-                        log=True)
-    beta1: float = param(0.5, "Adam β₁ (WGAN-GP paper: 0 or 0.5)", range=(0.0, 0.99))
-    beta2: float = param(0.9, "Adam β₂ (WGAN-GP paper: 0.9)", range=(0.0, 0.9999))
+    g_width: int = param(128, "generator hidden units per layer", range=(4, 1024),
+                         label="generator width (units per layer)")
+    d_width: int = param(128, "critic hidden units per layer", range=(4, 1024), label="critic width (units per layer)")
+    d_depth: int = param(3, "critic hidden layers", range=(1, 8), label="critic hidden layers")
+    lr_g: float = param(2e-4, "generator Adam learning rate (TTUR)", range=(1e-6, 1e-1), log=True,
+                        label="generator learning rate")
+    lr_d: float = param(8e-4, f"critic Adam learning rate (TTUR: {cite('lorenz_study')} uses ≈ 4× the "
+                              f"generator's)", range=(1e-6, 1e-1),
+                        log=True, label="critic learning rate")
+    beta1: float = param(0.5, "Adam β₁ (WGAN-GP paper: 0 or 0.5)", range=(0.0, 0.99), label="Adam β₁ (momentum)")
+    beta2: float = param(0.9, "Adam β₂ (WGAN-GP paper: 0.9)", range=(0.0, 0.9999), label="Adam β₂")
     n_critic: int = param(5, "critic updates per generator update (WGAN-GP paper: 5), each on its own "
-                             "sub-batch", range=(1, 20))
+                             "sub-batch", range=(1, 20), label="critic steps per generator step")
     spectral_norm: bool = param(False, "spectral normalisation of every critic layer (the gradient penalty "
-                                       "already controls the Lipschitz constant)")
-    label_smoothing: bool = param(False, "soft BCE targets; ignored by the Wasserstein loss (no labels)")
+                                       "already controls the Lipschitz constant)", label="spectral normalisation")
+    label_smoothing: bool = param(False, "soft BCE targets; ignored by the Wasserstein loss (no labels)",
+                                  label="label smoothing")
     instance_noise: float = param(0.0, "initial std of Gaussian noise added to the critic's real and fake "
-                                       "inputs; decays linearly to 0 over training (0 = off)", range=(0.0, 5.0))
-    gp_lambda: float = param(10.0, "weight λ of the gradient penalty", range=(0.0, 1000.0))
+                                       "inputs; decays linearly to 0 over training (0 = off)", range=(0.0, 5.0),
+                                  label="instance noise (starting std)")
+    gp_lambda: float = param(10.0, "weight λ of the gradient penalty", range=(0.0, 1000.0),
+                             label="λ (gradient penalty)")
 
 
 @dataclass
 class DCGANConfig(GANConfig):
     loss: str = param("ns", "objective: non-saturating BCE (ns) or Wasserstein with gradient penalty (wgan-gp)",
-                      choices=LOSSES)
-    latent_dim: int = param(32, "size of the noise vector z fed to the generator", range=(1, 256))
+                      choices=LOSSES, label="training loss")
+    latent_dim: int = param(32, "size of the noise vector z fed to the generator", range=(1, 256),
+                            label="noise dimensions (size of z)")
     g_channels: int = param(32, "generator channels at full resolution (doubled at each coarser stage)",
-                            range=(4, 256))
+                            range=(4, 256), label="generator channels")
     d_channels: int = param(32, "discriminator channels at full resolution (doubled at each coarser stage)",
-                            range=(4, 256))
-    d_width: int = param(128, "units of the discriminator's last hidden (dense) layer", range=(4, 1024))
-    gp_lambda: float = param(10.0, "weight λ of the gradient penalty (wgan-gp loss only)", range=(0.0, 1000.0))
+                            range=(4, 256), label="discriminator channels")
+    d_width: int = param(128, "units of the discriminator's last hidden (dense) layer", range=(4, 1024),
+                         label="discriminator dense units")
+    gp_lambda: float = param(10.0, "weight λ of the gradient penalty (wgan-gp loss only)", range=(0.0, 1000.0),
+                             label="λ (gradient penalty)")
 
 
 # ----------------------------------------------------------------------------- networks
@@ -420,7 +441,8 @@ class _GANBase(GenerativeModel):
             module.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
 
 
-_STABILISERS = ("Stabilisers (seed 001), each a setting: spectral normalisation of D, separate learning rates "
+_STABILISERS = (f"Stabilisers ({cite('lorenz_study')}), each a setting: spectral normalisation of D, separate "
+                f"learning rates "
                 "for G and D (TTUR), soft labels, instance noise that fades out during training, random label "
                 "flips and several D updates per G update; samples come from a running average of G's weights.")
 
@@ -453,7 +475,7 @@ class WGANGP(_GANBase):
                r"L_g &= -\mathbb{E}[d(\tilde x)],\quad \tilde x = G(z)\end{aligned}")
     summary = ("The critic d scores rows (no sigmoid): its gap between real and generated rows estimates the "
                "Wasserstein distance, provided d is 1-Lipschitz. The gradient penalty enforces that softly, "
-               "pushing the gradient norm towards 1 on random points between real and fake rows (seed 002). "
+               f"pushing the gradient norm towards 1 on random points between real and fake rows ({cite('avo_talk')}). "
                "The critic takes several steps (n_critic) per generator step; the generator raises the "
                "critic's score of its samples. " + _STABILISERS.replace("soft labels, ", ""))
 
@@ -473,7 +495,8 @@ class DCGAN(_GANBase):
                r"&\phantom{\textbf{wgan-gp:}}\ L_G = -\mathbb{E}[D(G(z))]\end{aligned}")
     summary = ("A GAN whose networks see images rather than flat rows: the generator upsamples noise with "
                "transposed convolutions and batch norm, the discriminator downsamples with strided "
-               "convolutions (seed 001's DCGAN). The loss setting chooses the non-saturating BCE game or the "
+               f"convolutions ({cite('lorenz_study')}'s DCGAN). The loss setting chooses the non-saturating BCE "
+               f"game or the "
                "Wasserstein loss with gradient penalty. " + _STABILISERS)
 
     def _build_networks(self) -> tuple[nn.Module, Discriminator]:

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genlib.params import param
+from genlib.sources import cite
 
 from .base import Capability, GenerativeModel, ModelError, register
 from .nets import ACTIVATIONS, image_dims, mlp, one_hot
@@ -117,47 +118,50 @@ def std_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
 # Each call returns a fresh dataclass field (a Field object must not be shared between dataclasses).
 
 def _latent_dim(default: int = 4) -> Any:
-    return param(default, "size of the latent code z", range=(1, 64))
+    return param(default, "size of the latent code z", range=(1, 64), label="latent dimensions")
 
 
 def _sigma(default: float = 0.05) -> Any:
-    return param(default, "decoder standard deviation σ in p(x|z)=N(f(z), σ²I) (seed 004 tunes it); in "
-                          "standardised units. With learn_sigma it is the starting value",
-                 range=(SIGMA_MIN, SIGMA_MAX), log=True)
+    return param(default, f"decoder standard deviation σ in p(x|z)=N(f(z), σ²I) ({cite('finance_study')} tunes "
+                          "it); in standardised units. When σ is learned, this is its starting value",
+                 range=(SIGMA_MIN, SIGMA_MAX), log=True, label="decoder σ (standardised units)")
 
 
 def _beta() -> Any:
-    return param(1.0, "weight β of the KL term (β-VAE); 1 is the true ELBO", range=(0.0, 10.0))
+    return param(1.0, "weight β of the KL term (β-VAE); 1 is the true ELBO", range=(0.0, 10.0),
+                 label="β (weight of the KL term)")
 
 
 def _width(default: int, which: str, note: str = "") -> Any:
-    return param(default, f"{which} hidden units per layer{note}", range=(4, 1024))
+    return param(default, f"{which} hidden units per layer{note}", range=(4, 1024),
+                 label=f"{which} width (units per layer)")
 
 
 def _depth(default: int, which: str) -> Any:
-    return param(default, f"{which} hidden layers", range=(1, 6))
+    return param(default, f"{which} hidden layers", range=(1, 6), label=f"{which} hidden layers")
 
 
 def _activation(default: str = "leakyrelu") -> Any:
-    return param(default, "hidden activation (seed 004: LeakyReLU / ELU help)", choices=_ACTS)
+    return param(default, f"hidden activation ({cite('finance_study')}: LeakyReLU / ELU help)", choices=_ACTS,
+                 label="activation function")
 
 
 def _decoder_noise(default: bool = True) -> Any:
     return param(default, "add the decoder noise σε when sampling (the model's full p(x)); off returns the "
-                          "decoder mean f(z)")
+                          "decoder mean f(z)", label="add decoder noise to samples")
 
 
 def _lr(default: float = 1e-3) -> Any:
-    return param(default, "Adam learning rate", range=(1e-5, 1e-1), log=True)
+    return param(default, "Adam learning rate", range=(1e-5, 1e-1), log=True, label="learning rate")
 
 
 def _grad_clip() -> Any:
-    return param(10.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0))
+    return param(10.0, "gradient-norm clipping (0 = off)", range=(0.0, 1000.0), label="gradient clipping (max norm)")
 
 
 def _learn_sigma(default: bool = False) -> Any:
     return param(default, "learn σ per feature (log σ is a parameter, clamped to [1e-3, 10]) instead of keeping "
-                          "the fixed σ above")
+                          "the fixed σ above", label="learn the decoder's σ")
 
 
 @dataclass
@@ -165,7 +169,7 @@ class VAEConfig:
     latent_dim: int = _latent_dim(4)
     sigma: float = _sigma(0.05)
     beta: float = _beta()
-    enc_width: int = _width(128, "encoder", " (seed 004: a larger encoder helps)")
+    enc_width: int = _width(128, "encoder", f" ({cite('finance_study')}: a larger encoder helps)")
     enc_depth: int = _depth(2, "encoder")
     dec_width: int = _width(64, "decoder")
     dec_depth: int = _depth(2, "decoder")
@@ -183,15 +187,19 @@ class CVAEConfig(VAEConfig):
 
 @dataclass
 class LARSConfig(VAEConfig):
-    S: int = param(128, "prior samples per step for the Monte-Carlo estimate of the normaliser Z", range=(1, 4096))
-    eps: float = param(0.1, "moving-average rate ε of ⟨Z⟩ (Bauer & Mnih's Algorithm 1)", range=(1e-4, 1.0), log=True)
+    S: int = param(128, "prior samples per step for the Monte-Carlo estimate of the normaliser Z", range=(1, 4096),
+                   label="prior samples per step (S)")
+    eps: float = param(0.1, "moving-average rate ε of ⟨Z⟩ (Bauer & Mnih's Algorithm 1)", range=(1e-4, 1.0), log=True,
+                       label="averaging rate ε of the normaliser")
     a_width: int = param(16, "hidden units per layer of the acceptance network a(z) (small on purpose: a larger "
                              "a(z) carves spikes around the training codes and samples near-copies; finance: "
-                             "64×2 gave Anderson–Darling 4.1, 16×1 gave 1.5)", range=(4, 1024))
-    a_depth: int = param(1, "hidden layers of the acceptance network a(z)", range=(1, 6))
+                             "64×2 gave Anderson–Darling 4.1, 16×1 gave 1.5)", range=(4, 1024),
+                         label="acceptance network width (units per layer)")
+    a_depth: int = param(1, "hidden layers of the acceptance network a(z)", range=(1, 6),
+                         label="acceptance network hidden layers")
     truncation: int = param(10000, "sampling: at most T proposals per sample; the T-th is accepted whatever "
                                    "a(z) says (the learned Z can be ≈ 0.003, so T must be ≫ 1/Z)",
-                            range=(1, 1_000_000), log=True)
+                            range=(1, 1_000_000), log=True, label="most proposals per sample (T)")
 
 
 @dataclass
@@ -200,12 +208,15 @@ class WAEConfig:
     sigma: float = _sigma(0.05)
     penalty: str = param("mmd", "latent penalty: mmd = MMD between the batch's codes and prior samples (WAE-MMD, "
                                 "the default: the only one that matches the prior on finance); w2 = closed-form "
-                                "W2² between q(z|x) and N(0,I) per row (seed 004; the codes can shrink to a tiny "
+                                f"W2² between q(z|x) and N(0,I) per row ({cite('finance_study')}; the codes can "
+                                f"shrink to a tiny "
                                 "ball, so samples from N(0,I) fall outside them); w2_batch = W2² between a Gaussian "
-                                "fitted to the batch of codes and N(0,I)", choices=("mmd", "w2", "w2_batch"))
-    lam: float = param(100.0, "weight λ of the latent penalty", range=(0.0, 10000.0))
+                                "fitted to the batch of codes and N(0,I)", choices=("mmd", "w2", "w2_batch"),
+                         label="latent penalty")
+    lam: float = param(100.0, "weight λ of the latent penalty", range=(0.0, 10000.0),
+                       label="λ (weight of the latent penalty)")
     kernel: str = param("imq", "MMD kernel: inverse multiquadratic (Tolstikhin et al.) or Gaussian RBF",
-                        choices=("imq", "rbf"))
+                        choices=("imq", "rbf"), label="MMD kernel")
     enc_width: int = _width(128, "encoder")
     enc_depth: int = _depth(2, "encoder")
     dec_width: int = _width(64, "decoder")
@@ -223,9 +234,11 @@ class ConvVAEConfig:
     sigma: float = _sigma(0.5)
     beta: float = _beta()
     enc_channels: int = param(32, "channels of the encoder's first convolution (doubled at each ×2 downsampling)",
-                              range=(4, 256))
-    dec_channels: int = param(32, "channels of the decoder's last transposed convolution", range=(4, 256))
-    hidden: int = param(256, "dense hidden units between the convolutions and the latent code", range=(8, 2048))
+                              range=(4, 256), label="encoder channels")
+    dec_channels: int = param(32, "channels of the decoder's last transposed convolution", range=(4, 256),
+                              label="decoder channels")
+    hidden: int = param(256, "dense hidden units between the convolutions and the latent code", range=(8, 2048),
+                        label="dense hidden units")
     activation: str = _activation()
     decoder_noise: bool = _decoder_noise(False)
     lr: float = _lr()
@@ -477,7 +490,7 @@ class VAE(_ELBOVAE):
     summary = ("The encoder maps each row to a Gaussian q(z|x) over a small latent space; the decoder maps z "
                "back to data. Training maximises the ELBO: reconstruct well (first term, weighted by 1/2σ²) "
                "while keeping q(z|x) close to the prior (KL term). New rows come from decoding z ~ N(0, I). "
-               "Small σ gives sharp but over-fitted samples, large σ blurry ones (seed 004).")
+               f"Small σ gives sharp but over-fitted samples, large σ blurry ones ({cite('finance_study')}).")
 
 
 @register
@@ -494,7 +507,8 @@ class CVAE(_ELBOVAE):
                r"&\quad + \beta\,\mathrm{KL}\big(q_\phi(z|x,y)\,\Vert\,\mathcal{N}(0,I)\big)"
                r"\end{aligned}")
     summary = ("A VAE that also sees the class label y: the one-hot label is appended to the encoder's input and "
-               "to the decoder's input, so the model learns P(X|Y) (seed 003). To generate a chosen class, "
+               f"to the decoder's input, so the model learns P(X|Y) ({cite('astro_lecture')}). To generate a "
+               f"chosen class, "
                "draw z ~ N(0, I) and decode it together with that label. Without labels, classes are drawn with "
                "their frequencies in the training data.")
 
@@ -726,7 +740,8 @@ class WAE(LatentAutoencoder):
                r"\mathrm{MMD}^2 &= \mathbb{E}\,k(z,z') + \mathbb{E}\,k(\tilde z,\tilde z') - 2\,\mathbb{E}\,k(z,\tilde z)"
                r"\end{aligned}")
     summary = ("An autoencoder whose codes are pulled towards the prior N(0, I) by a distance other than the "
-               "VAE's KL divergence (seed 004). For two Gaussians the squared 2-Wasserstein distance has the "
+               f"VAE's KL divergence ({cite('finance_study')}). For two Gaussians the squared 2-Wasserstein "
+               f"distance has the "
                "closed form above: each code's mean should sit near 0 and its spread near 1. The default, MMD "
                "(z from the encoder, z̃ from the prior, k a kernel), compares the whole batch of codes with prior "
                "samples, as in Tolstikhin et al.'s WAE. There is no likelihood bound, so no ELBO: the model is "
@@ -759,7 +774,8 @@ class AEConfig:
     dec_depth: int = _depth(2, "decoder")
     activation: str = _activation()
     code_momentum: float = param(0.02, "rate of the moving averages of the codes' mean and second moment, which "
-                                       "define the Gaussian that sample() draws z from", range=(1e-4, 1.0), log=True)
+                                       "define the Gaussian that sample() draws z from", range=(1e-4, 1.0), log=True,
+                                 label="averaging rate of the code statistics")
     lr: float = _lr()
     grad_clip: float = _grad_clip()
     # Read by LatentAutoencoder; an AE has no decoder noise and no σ (class attributes, not settings).
@@ -787,7 +803,8 @@ class AE(LatentAutoencoder):
                r"\end{aligned}")
     summary = ("The encoder g compresses each row to a code z, the decoder f maps it back; training only asks "
                "for good reconstructions, so nothing shapes where the codes lie. To generate, GenLab draws z "
-               "from a Gaussian fitted to the training codes and decodes it (seed 003 fits a mixture of "
+               f"from a Gaussian fitted to the training codes and decodes it ({cite('astro_lecture')} fits a "
+               f"mixture of "
                "Gaussians there instead: the latent-space explorer's AE + GMM).")
 
     def __init__(self, config: AEConfig, n_features: int, device: torch.device | str = "cpu",

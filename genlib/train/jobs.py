@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 USER_FACING = (UserError, NonFiniteLossError, FloatingPointError)   # WorkerDied is a UserError
 #: How often a running job writes its progress (step, losses) into its row, for other processes to read.
 ROW_EVERY_S = 2.0
+#: The window of the recent speed (seconds): long enough to smooth a step's jitter, short enough to follow a cap.
+RECENT_S = 10.0
 
 __all__ = ["Job", "JobManager", "JobSnapshot", "JobStatus", "ViewerJobs", "QuotaError", "configure_torch_threads"]
 
@@ -80,6 +82,7 @@ class JobSnapshot:
     owner_name: str = PERSONAL_USER.name
     paused: bool = False           # held between two steps (genlib.train.pacing); the status stays "running"
     max_rate: float = 0.0          # the cap on its steps per second (0: none)
+    recent_steps_per_s: float | None = None   # over the last RECENT_S seconds of steps (None: too few steps yet)
 
     @property
     def fraction(self) -> float:
@@ -91,12 +94,18 @@ class JobSnapshot:
         return values[-1] if values else None
 
     @property
+    def rate(self) -> float:
+        """Its speed now: the recent one when known (a cap, a pause or a busy machine change it), else the average."""
+        return self.recent_steps_per_s if self.recent_steps_per_s else self.steps_per_s
+
+    @property
     def eta_s(self) -> float | None:
-        """Seconds left at the rate of this job's own steps so far (None before it has a rate)."""
+        """Seconds left at its recent speed (None before it has one, and while paused: it will not end on its own)."""
         done = self.step - self.start_step
-        if self.status is not JobStatus.RUNNING or done <= 0 or self.total <= self.step or self.elapsed <= 0:
+        if self.status is not JobStatus.RUNNING or self.paused or done <= 0 or self.total <= self.step \
+                or self.rate <= 0:
             return None
-        return (self.total - self.step) * self.elapsed / done
+        return (self.total - self.step) / self.rate
 
 
 class Job:
@@ -136,6 +145,7 @@ class Job:
         self._metric_history: list[dict[str, float]] = [dict(m) for m in history.get("metric_history", [])]
         self._start_step = int(spec.start_step or (self._loss_steps[-1] if self._loss_steps else 0))
         self._row_written = 0.0   # when the run's row last got this job's progress
+        self._recent: deque[tuple[float, int]] = deque(maxlen=512)   # (monotonic time, step) of recent reports
         self._acc: dict[str, float] = {}
         self._acc_n = 0
         self._log_every = 1
@@ -151,6 +161,8 @@ class Job:
         with self._lock:
             if p.step < self.step and p.losses is None:
                 return
+            if p.step > self.step:
+                self._recent.append((time.monotonic(), p.step))
             self.step, self.total = p.step, p.total
             self._log_every = max(1, (p.total - self._start_step) // self._log_points)
             if p.losses:
@@ -246,9 +258,24 @@ class Job:
         """Exempt from the per-user fair-share limits (the teacher, the command line, personal mode)."""
         return self.owner.teacher
 
+    def _recent_rate(self, paused: bool) -> float | None:
+        """Steps per second over the last :data:`RECENT_S` seconds (at least the last two steps, for a slow model);
+        the time since the last step counts too, so a job that slows down shows it before its next step. None with
+        fewer than two steps, and while paused. Caller holds the lock."""
+        if paused or len(self._recent) < 2:
+            return None
+        now = time.monotonic()
+        t_last, s_last = self._recent[-1]
+        first = next(((t, s) for t, s in self._recent if now - t <= RECENT_S), self._recent[-2])
+        if first[1] >= s_last:
+            first = self._recent[-2]
+        span = max(now, t_last) - first[0]
+        return (s_last - first[1]) / span if span > 0 else None
+
     def snapshot(self) -> JobSnapshot:
         paused, _, rate = self.pace.read()
         with self._lock:
+            recent = self._recent_rate(paused) if self.status is JobStatus.RUNNING else None
             elapsed = self._elapsed()
             done = self.step - self._start_step
             return JobSnapshot(
@@ -260,7 +287,8 @@ class Job:
                 metric_history=[dict(m) for m in self._metric_history], error=self.error,
                 run_id=self.run_id, config=dict(self.spec.settings()), traceback=self.traceback,
                 kind=self.kind, live=self.live, start_step=self._start_step, owner=self.owner.id,
-                owner_name=self.owner.name, paused=paused and not self.status.finished, max_rate=rate)
+                owner_name=self.owner.name, paused=paused and not self.status.finished, max_rate=rate,
+                recent_steps_per_s=recent)
 
     # --- the thread body ------------------------------------------------------------------------------------
     def run(self, store: RunStore | None) -> None:
@@ -574,6 +602,18 @@ class JobManager:
         elif pause is False:
             job.resume()
 
+    def run_now(self, task: Task) -> TaskResult:
+        """Run a short task at once, in this thread, where this engine runs its jobs (a worker process, a Ray actor),
+        outside the queue and the store: no slot, no row, no run. For the timed probe before a start
+        (genlib.train.estimate); its failure is raised as a UserError."""
+        job = Job(task)
+        job.executor, job.worker_threads = self.executor, _worker_threads(self.max_concurrent)
+        job.max_concurrent = self.max_concurrent
+        job.run(None)
+        if job.status is JobStatus.FAILED or job.result is None:
+            raise UserError(job.error or "the task ended without a result")
+        return job.result
+
     def _drop_if_waiting(self, job: Job) -> None:
         """A job stopped or cancelled before it started leaves the queue now (and its user's quota), not when its
         turn comes."""
@@ -667,6 +707,10 @@ class ViewerJobs:
 
     def pace(self, job_id: str, *, pause: bool | None = None, steps: int = 0, rate: float | None = None) -> None:
         self.manager.pace(self.get(job_id).id, by=self.viewer, pause=pause, steps=steps, rate=rate)
+
+    def run_now(self, task: Task) -> TaskResult:
+        """See :meth:`JobManager.run_now` (the timed probe of a start button)."""
+        return self.manager.run_now(task)
 
     def remove_finished(self) -> None:
         self.manager.remove_finished(by=self.viewer)

@@ -14,10 +14,12 @@ __all__ = ["TrainSettings"]
 @dataclass
 class TrainSettings:
     steps: int = param(2000, "optimiser steps (one mini-batch each); a model's own default is usually right",
-                       range=(10, 200_000), step=100)
+                       range=(10, 200_000), step=100, label="training steps")
     batch_size: int = param(256, "rows per optimiser step", range=(8, 8192), step=32, label="batch size")
-    seed: int = param(0, "same seed and settings → the same model", range=(0, 2**31 - 1), advanced=True)
-    device: str = param("auto", "auto uses the GPU when PyTorch sees one", choices=("auto", "cpu", "cuda"))
+    seed: int = param(0, "same seed and settings → the same model", range=(0, 2**31 - 1), advanced=True,
+                      label="random seed")
+    device: str = param("auto", "auto uses the GPU when PyTorch sees one", choices=("auto", "cpu", "cuda"),
+                        label="device (CPU or GPU)")
     transform: str = param("auto", "fitted on the training split only; samples are mapped back to data units",
                            choices=TRANSFORM_KINDS, label="preprocessing")
     eval_period_s: float = param(5.0, "how often fresh samples are scored against the test split, in seconds",
