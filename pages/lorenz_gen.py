@@ -27,6 +27,7 @@ from pages.common import (_builtin, config_widgets, csv_bytes, job_manager, prog
 from pages.instrument import control_strip, start_button
 
 KINDS = {
+    "Sequence model on whole trajectories (runs on its own)": ("lorenz_series", ["esn", "neural_map"]),
     "DCGAN on trajectory images (as in the Lorenz study)": ("lorenz_images", ["dcgan"]),
     "VAE on trajectory windows": ("lorenz_windows", ["vae", "wae"]),
     "Flow on trajectory windows": ("lorenz_windows", ["nsf", "maf", "realnvp"]),
@@ -34,23 +35,32 @@ KINDS = {
 #: Defaults sized to end within about 2 minutes on 2 quiet CPU cores (benchmarks/default_budgets.py; issue 19). A
 #: DCGAN step on 32×32 trajectory images takes about 0.56 s there (2 s on a busy machine), so its default is short: it
 #: shows the pictures forming, and the page names the exception (a convincing model needs far more steps).
-DEFAULT_STEPS = {"lorenz_images": 200, "lorenz_windows": 3000}
+DEFAULT_STEPS = {"lorenz_images": 200, "lorenz_windows": 3000, "lorenz_series": 3000}
 #: Seconds between two rescorings: scoring 200 images costs 1.5-5 s, so the DCGAN rescores less often.
-EVAL_PERIOD = {"lorenz_images": 10.0, "lorenz_windows": 3.0}
+EVAL_PERIOD = {"lorenz_images": 10.0, "lorenz_windows": 3.0, "lorenz_series": 5.0}
+#: The time step of the trajectories a sequence model learns (its dataset's one knob on this page).
+SERIES_DT = Param("dt", 0.01, "time between two states of the trajectories the model learns and generates",
+                  choices=(0.01, 0.02, 0.05, 0.1), widget="select_slider", label="time step dt")
 #: How many trajectories "Generate and measure" draws (one address key, ``lz_chaos_n``, whichever run is shown).
 CHAOS_N = Param("n", 32, "", choices=(16, 32, 64), widget="slider", label="trajectories to compare")
 
 
-def _dataset(name: str, n_traj: int) -> Dataset:
+def _dataset(name: str, n_traj: int | float) -> Dataset:
+    """The section's data: ``n_traj`` trajectories, or for ``lorenz_series`` its time step dt (4 trajectories of 100
+    time units, the dataset's default)."""
+    if name == "lorenz_series":
+        return _builtin(name, (("dt", float(n_traj)),))
     return _builtin(name, (("n_traj", int(n_traj)),))
 
 
-def spec_for(model: str, ds_name: str, n_traj: int, steps: int, config: dict, device: str) -> TrainSpec:
-    """The training job this section starts (benchmarks/default_budgets.py times its defaults)."""
+def spec_for(model: str, ds_name: str, n_traj: int | float, steps: int, config: dict, device: str) -> TrainSpec:
+    """The training job this section starts (benchmarks/default_budgets.py times its defaults). ``n_traj``: the
+    number of trajectories, or dt for ``lorenz_series``."""
     images = ds_name == "lorenz_images"
     return TrainSpec(model=model, dataset=_dataset(ds_name, n_traj), config=config, steps=steps, device=device,
                      batch_size=64 if images else 256, eval_period_s=EVAL_PERIOD[ds_name], eval_samples=200 if images else 1000,
-                     preview_samples=16 if images else 64, name=f"{model} on {ds_name}")
+                     preview_samples=16 if images else (400 if ds_name == "lorenz_series" else 64),
+                     name=f"{model} on {ds_name}")
 
 
 #: A run the section can show: a job of this process, or a stored run.
@@ -106,19 +116,30 @@ def generative_section() -> None:
         "The Lorenz study turns each trajectory (1,024 steps at dt = 0.1) into a 32×32 picture whose red, green and blue "
         "channels are x, y and z, and trains a DCGAN on those pictures. A generated picture decodes back into a "
         "trajectory, so we can ask of it what we ask of real ones. VAEs and flows here learn short windows of "
-        "trajectory instead (16 steps as one 48-number vector).")
+        "trajectory instead (16 steps as one 48-number vector). Neither makes a long trajectory. **Sequence models** "
+        "do: they learn the step from one state to the next on whole trajectories, then run on their own, feeding "
+        "each prediction back in, for as long as you like. The DCGAN stays here as a lesson: its pictures look "
+        "right long before its decoded trajectories do (after 3,000 steps their exponent still reads noise's ~11 "
+        "against the real 0.9; benchmarks/RESULTS.md).")
     st.latex(r"\mathrm{image}[c,\, r,\, k] = \frac{2\,(s_c(32r + k) - \min_c)}{\max_c - \min_c} - 1,"
              r"\qquad c \in \{x, y, z\}")
     kind = urlstate.choice("What to train", list(KINDS), "lz_gen_kind", radio=True)
     ds_name, models = KINDS[kind]
     c = st.columns(4)
-    n_traj = param_widget(Param(f"n_{ds_name}", 256 if ds_name == "lorenz_images" else 64, "the Lorenz study used 1,000 images",
-                                choices=(64, 128, 256, 512, 1000), widget="slider", label="trajectories"),
-                          "lz_gen", where=c[0])
+    if ds_name == "lorenz_series":
+        n_traj = param_widget(SERIES_DT, "lz_gen", where=c[0])
+    else:
+        n_traj = param_widget(Param(f"n_{ds_name}", 256 if ds_name == "lorenz_images" else 64,
+                                    "the Lorenz study used 1,000 images", choices=(64, 128, 256, 512, 1000),
+                                    widget="slider", label="trajectories"), "lz_gen", where=c[0])
     model = urlstate.choice("model", models, f"lz_gen_model_{ds_name}", where=c[1],
                             format_func=lambda n: f"{n} — {REGISTRY[n].label}")
-    steps = int(train_setting("steps", "lz_gen", c[2], default=DEFAULT_STEPS[ds_name],
-                              step=100 if ds_name == "lorenz_images" else 500))
+    if REGISTRY[model].iterative:
+        steps = int(train_setting("steps", "lz_gen", c[2], default=DEFAULT_STEPS[ds_name],
+                                  step=100 if ds_name == "lorenz_images" else 500))
+    else:
+        steps = 1
+        c[2].caption("Fitted in one go (a ridge regression): no steps to choose.")
     device = train_setting("device", "lz_gen", c[3])
     ds = _dataset(ds_name, n_traj)
     if model == "dcgan":
@@ -213,7 +234,16 @@ def live_preview(job: Job) -> None:
 
 
 def _preview_figures(ds: Dataset, preview: np.ndarray, when: str, key: str) -> None:
-    """Generated rows beside real ones: as images (DCGAN), on the attractor, and as time series."""
+    """Generated rows beside real ones: as images (DCGAN), on the attractor, and as time series. A sequence
+    model's rows are states on its own attractor (not one trajectory): drawn as points over the real one."""
+    if ds.is_series:
+        fig = figures.lorenz.butterfly({"real attractor": ds.test, f"generated states ({when})": preview},
+                                       mode="markers")
+        fig.data[0].update(marker=dict(size=1.5, color=REAL_COLOR, opacity=0.25))
+        st.plotly_chart(fig, key=f"lz_gen_fly_{key}")
+        st.caption("Each generated point comes from the model running on its own from a start on a training "
+                   "trajectory. Below, **Generate and measure** runs it for long trajectories and measures them.")
+        return
     real = trajectories_of(ds.test[:16], ds)
     fake = trajectories_of(preview, ds)
     if ds.name == "lorenz_images":
@@ -320,7 +350,18 @@ def chaos_check(run_id: str, ds: Dataset, fitted: FittedModel, model: str) -> No
     st.dataframe(table.style.format({"real": "{:.3g}", "real_std": "{:.2g}", "generated": "{:.3g}",
                                      "generated_std": "{:.2g}"}, na_rep="—"), hide_index=True,
                  key=f"lz_chaos_table_{key}")
-    if ds.name == "lorenz_images":
+    if ds.is_series:
+        st.markdown("For a model that runs on its own, two more checks of dynamical-systems reconstruction compare "
+                    "long trajectories as wholes (two chaotic trajectories part within a few time units, so never "
+                    "step by step): the **state-space divergence**, a Kullback–Leibler divergence between how often "
+                    "real and generated trajectories visit each cell of a 20 × 20 × 20 grid, and the **power-spectrum "
+                    "distance**, a Hellinger distance between the smoothed power spectra of each coordinate (the "
+                    "time scales). The real column is the same measure between two halves of the real set: what "
+                    "finite samples give when nothing is wrong. A model with equations also gets its exponent by "
+                    "Benettin's method, from its own Jacobian, beside Lorenz's.")
+        st.latex(r"D_{\mathrm{stsp}} = \sum_{\mathrm{cells}\ k} p_k \log\frac{p_k}{q_k}, \qquad "
+                 r"D_H = \frac{1}{3}\sum_{c \in \{x,y,z\}} \sqrt{1 - \sum_f \sqrt{P_c(f)\,Q_c(f)}}")
+    if ds.name in ("lorenz_images", "lorenz_series"):
         lyap = table[(table["check"].str.startswith("Lyapunov")) & (table["coordinate"] == "xyz")]
         if len(lyap) and np.isfinite(lyap["real"].iloc[0]) and np.isfinite(lyap["generated"].iloc[0]):
             r, g = float(lyap["real"].iloc[0]), float(lyap["generated"].iloc[0])

@@ -11,7 +11,10 @@ import torch
 
 from genlib.cli.main import main as cli
 from genlib.data import load_dataset
+from genlib.dynamics import LYAPUNOV_REFERENCE
+from genlib.dynamics.generation import free_run
 from genlib.dynamics.lyapunov import rosenstein
+from genlib.dynamics.reconstruction import power_spectrum_distance, state_space_divergence
 from genlib.models import REGISTRY, Capability, FittedModel, ModelError, compatible_models
 from genlib.train.loop import Progress, TrainSpec, build, train
 
@@ -72,17 +75,21 @@ def test_generated_trajectories_are_finite_bounded_and_reproducible(esn, series)
 
 
 def test_generated_trajectories_keep_the_largest_lyapunov_exponent(esn) -> None:
-    """Averaged over 8 starts each side (one chaotic trajectory's estimate depends on floating-point details), the
-    same Rosenstein estimator on real and generated trajectories of 4,000 steps at dt = 0.01. The tolerance, 15 %,
-    is about three times the standard error of an 8-trajectory mean at this length (per-trajectory sd ~0.1)."""
+    """Averaged over 16 starts each side (one chaotic trajectory's estimate depends on floating-point details), the
+    same Rosenstein estimator on real and generated trajectories of 4,000 steps at dt = 0.01. Tolerance 25 %: this
+    small network's ratio read 1.05-1.15 over reservoir seeds and thread counts (the full benchmark, 16 × 10,000
+    steps of the default network, reads 1.00-1.02); a model that lost the chaos reads ~0 (a cycle) or ~12 (noise).
+    And Benettin's method on the network's own equations gives the real exponent (0.906) within the same margin."""
     from genlib.data.lorenz import lorenz_trajectories
 
     esn.model.rng.manual_seed(11)
-    gen = esn.transform.inverse(esn.model.generate_trajectories(8, 4000).numpy().reshape(-1, 3)).reshape(8, 4000, 3)
-    real = lorenz_trajectories(8, 4000, dt=0.01, seed=99)
+    gen = esn.transform.inverse(esn.model.generate_trajectories(16, 4000).numpy().reshape(-1, 3)).reshape(16, 4000, 3)
+    real = lorenz_trajectories(16, 4000, dt=0.01, seed=99)
     lam_gen = np.mean([rosenstein(g, 0.01).exponent for g in gen])
     lam_real = np.mean([rosenstein(r, 0.01).exponent for r in real])
-    assert abs(lam_gen / lam_real - 1) < 0.15, (lam_gen, lam_real)
+    assert abs(lam_gen / lam_real - 1) < 0.25, (lam_gen, lam_real)
+    own = esn.model.largest_exponent_per_step(n_starts=4, steps=3000, transient=300) / 0.01
+    assert abs(own / LYAPUNOV_REFERENCE - 1) < 0.25, own
 
 
 def test_esn_round_trips_through_its_checkpoint(esn, tmp_path: Path) -> None:
@@ -126,3 +133,81 @@ def test_cli_lists_models_as_json_and_generates_trajectories_in_the_runs_dt(tmp_
     other = next(r.id for r in RunStore(tmp_path / "home").list() if r.id != run)
     assert cli(["lorenz", "generate", other, "--n", "1", "--steps", "5", "--out", str(tmp_path / "x.csv")]) != 0
     assert "does not generate trajectories" in capsys.readouterr().err
+
+
+# --- the second sequence model: a neural step map trained on rollouts ------------------------------------------
+@pytest.fixture(scope="module")
+def coarse():
+    """dt = 0.1, the time step where the echo state network's free run collapses onto a cycle."""
+    return load_dataset("lorenz_series", dt=0.1)
+
+
+@pytest.fixture(scope="module")
+def neural_map(coarse) -> tuple[FittedModel, list[Progress]]:
+    spec = TrainSpec(model="neural_map", dataset=coarse, steps=1500, device="cpu", eval_period_s=None)
+    fitted = build(spec, torch.device("cpu"))
+    reports: list[Progress] = []
+    train(spec, fitted, reports.append, lambda: False)
+    return fitted, reports
+
+
+def test_neural_map_loss_falls_and_its_free_run_stays_on_the_attractor(neural_map, coarse) -> None:
+    fitted, reports = neural_map
+    losses = [r.losses["loss"] for r in reports if r.losses]
+    assert np.mean(losses[-50:]) < 0.05 * np.mean(losses[:10]), (losses[:10], losses[-50:])
+    fitted.model.rng.manual_seed(1)
+    states = free_run(fitted, 8, 2000, seed=1)
+    assert np.all(np.isfinite(states))
+    lo, hi = coarse.train.min(0), coarse.train.max(0)
+    span = hi - lo
+    assert np.all(states.min((0, 1)) > lo - 0.25 * span) and np.all(states.max((0, 1)) < hi + 0.25 * span)
+    assert states[..., 2].std() > 0.5 * coarse.train[:, 2].std()        # not a fixed point or a small cycle
+
+
+def test_neural_map_keeps_the_chaos_at_dt_0_1(neural_map) -> None:
+    """Rosenstein on 16 generated and 16 real trajectories of 1,000 steps at dt = 0.1: within 25 % (a cycle reads
+    ~0, noise ~10); and the state-space divergence stays below 1 nat: this short training reads ~0.6 against a
+    real-vs-real floor of ~0.04, the echo state network at this dt ~8 (its free run is a cycle)."""
+    from genlib.data.lorenz import lorenz_trajectories
+
+    fitted, _ = neural_map
+    gen = free_run(fitted, 16, 1000, seed=11)
+    real = lorenz_trajectories(16, 1000, dt=0.1, seed=99)
+    other = lorenz_trajectories(16, 1000, dt=0.1, seed=98)
+    lam_gen = np.mean([rosenstein(g, 0.1).exponent for g in gen])
+    lam_real = np.mean([rosenstein(r, 0.1).exponent for r in real])
+    assert abs(lam_gen / lam_real - 1) < 0.25, (lam_gen, lam_real)
+    floor = state_space_divergence(real, other)
+    assert state_space_divergence(real, gen) < 1.0, (state_space_divergence(real, gen), floor)
+
+
+def test_neural_map_round_trips_and_has_its_own_exponent(neural_map, tmp_path: Path) -> None:
+    fitted, _ = neural_map
+    back = FittedModel.load(fitted.save(tmp_path / "map.pt"), torch.device("cpu"))
+    np.testing.assert_allclose(free_run(fitted, 2, 50, seed=5), free_run(back, 2, 50, seed=5), rtol=1e-6)
+    own = fitted.model.largest_exponent_per_step(n_starts=4, steps=2000, transient=200) / 0.1
+    assert 0.2 < own < 2.0, own   # positive and of Lorenz's order (a cycle gives ≤ 0; the benchmark reports it)
+
+
+# --- the reconstruction measures -------------------------------------------------------------------------------
+def test_reconstruction_measures_separate_the_attractor_from_look_alikes() -> None:
+    """Identical sets score 0; two real sets score little (the floor); a set with the right marginals but no
+    dynamics (states shuffled in time) keeps D_stsp near the floor but not D_H, and a periodic orbit fails both."""
+    from genlib.data.lorenz import lorenz_trajectories
+
+    a = lorenz_trajectories(8, 2000, dt=0.02, seed=1)
+    b = lorenz_trajectories(8, 2000, dt=0.02, seed=2)
+    rng = np.random.default_rng(0)
+    shuffled = b.reshape(-1, 3)[rng.permutation(b.shape[0] * b.shape[1])].reshape(b.shape)
+    t = np.arange(2000) * 0.02
+    cycle = np.stack([np.stack([8 * np.sin(1.3 * t + k), 8 * np.cos(1.3 * t + k), 24 + 5 * np.sin(2.6 * t)], 1)
+                      for k in range(8)])
+    assert state_space_divergence(a, a) == pytest.approx(0, abs=1e-12)
+    assert power_spectrum_distance(a, a) == pytest.approx(0, abs=1e-6)
+    stsp_floor, psd_floor = state_space_divergence(a, b), power_spectrum_distance(a, b)
+    assert state_space_divergence(a, shuffled) < 2 * stsp_floor
+    assert power_spectrum_distance(a, shuffled) > 5 * psd_floor
+    assert state_space_divergence(a, cycle) > 10 * stsp_floor and power_spectrum_distance(a, cycle) > 5 * psd_floor
+    nan = b.copy()
+    nan[0, 5] = np.nan
+    assert state_space_divergence(a, nan) == np.inf and power_spectrum_distance(a, nan) == 1.0

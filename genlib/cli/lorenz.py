@@ -102,7 +102,7 @@ def generate(args: argparse.Namespace) -> int:
     """``genlib lorenz generate``: n trajectories of a sequence model, each from a start of its own choosing."""
     from genlib.limits import SAMPLE_ROWS
     from genlib.models import Capability, models_with
-    from genlib.models.fitted import seeded
+    from genlib.dynamics.generation import free_run
 
     from .main import CliError, load_run
 
@@ -117,9 +117,7 @@ def generate(args: argparse.Namespace) -> int:
     if not dt > 0:
         raise CliError(f"run {args.run} does not record its time step dt (trained on "
                        f"{fitted.info.get('dataset', 'unknown data')!r})")
-    with fitted.model.evaluating(), seeded(fitted.model, args.seed):
-        z = fitted.model.generate_trajectories(args.n, args.steps).detach().cpu().double().numpy()
-    states = fitted.transform.inverse(z.reshape(-1, z.shape[-1])).reshape(z.shape)
+    states = free_run(fitted, args.n, args.steps, args.seed)
     bad = ~np.all(np.isfinite(states), axis=2)
     if bad.any():
         k, step = np.argwhere(bad)[0]

@@ -16,29 +16,54 @@ import pandas as pd
 
 from ..data import DataError, Dataset
 from ..data import trajectory_codec as codec
+from ..data.lorenz import lorenz_trajectories
 from ..data.lorenz_images import lorenz_images_scaler
+from ..systems.lorenz import BETA, RHO, SIGMA
+from .lyapunov import benettin
 from ..models import FittedModel
 from ..store import RunKind
 from ..train.task import JobContext, Progress, Task, TaskResult
 from .trajectories import chaos_table
 
-__all__ = ["GenerationResult", "GenerationTask", "TABLE_COLUMNS", "trajectories_of"]
+__all__ = ["GenerationResult", "GenerationTask", "TABLE_COLUMNS", "free_run", "series_steps", "trajectories_of"]
 
 #: The chaos table's columns, each stored as one array of the run (text columns as unicode arrays, no pickle).
 TABLE_COLUMNS = ("check", "coordinate", "real", "real_std", "generated", "generated_std", "n_real", "n_generated",
                  "note")
 LYAPUNOV_CHECK = "Lyapunov"            # how the table's rows start (see chaos_table)
 STEP_CHECK = "mean |state change|"
-TRAJECTORY_DATA = ("lorenz_images", "lorenz_windows")
+OWN_CHECK = "largest exponent by Benettin on the equations (1/time)"
+TRAJECTORY_DATA = ("lorenz_images", "lorenz_windows", "lorenz_series")
+#: Time units a sequence model's generated trajectory covers on the Lorenz page (and at least this many steps): long
+#: enough for Rosenstein's estimator, short enough to measure 32 of them in seconds.
+SERIES_TIME, SERIES_MIN_STEPS = 50.0, 1024
+
+
+def series_steps(dt: float) -> int:
+    """Steps of each trajectory a sequence model generates on the Lorenz page: 5,000 at dt = 0.01, 1,024 at 0.1."""
+    return max(SERIES_MIN_STEPS, int(round(SERIES_TIME / float(dt))))
+
+
+def free_run(fitted: FittedModel, n: int, steps: int, seed: int | None = None) -> np.ndarray:
+    """n trajectories of ``steps`` states from a sequence model running on its own, in data units (n, steps, d);
+    a trajectory that overflowed is NaN from there on."""
+    from ..models.fitted import seeded
+
+    with fitted.model.evaluating(), seeded(fitted.model, seed):
+        z = fitted.model.generate_trajectories(int(n), int(steps)).detach().cpu().double().numpy()
+    return fitted.transform.inverse(z.reshape(-1, z.shape[-1])).reshape(z.shape)
 
 
 def trajectories_of(rows: np.ndarray, dataset: Dataset) -> np.ndarray:
-    """Dataset rows (32×32 images or flattened windows) → trajectories (n, T, 3) in data units."""
+    """Dataset rows (32×32 images or flattened windows) → trajectories (n, T, 3) in data units. Rows of
+    ``lorenz_series`` are states in time order already: one trajectory (1, rows, 3)."""
     if dataset.name not in TRAJECTORY_DATA:
         raise DataError(f"{dataset.name} rows are not trajectories: generate from a model trained on "
                         f"{' or '.join(TRAJECTORY_DATA)}")
     if dataset.name == "lorenz_images":
         return codec.from_images(rows, lorenz_images_scaler(dataset))
+    if dataset.name == "lorenz_series":
+        return np.asarray(rows, dtype=float).reshape(1, -1, 3)
     return codec.unwindow(rows, int(dataset.params["length"]))
 
 
@@ -130,15 +155,35 @@ class GenerationTask(Task):
 
     def execute(self, ctx: JobContext) -> TaskResult:
         ds = self.dataset
-        rows = self.fitted.sample(int(self.n), seed=int(self.seed))
-        ctx.report(Progress(1, 3))
-        generated = trajectories_of(np.asarray(rows), ds)
-        real = trajectories_of(ds.test[: int(self.n)], ds)
+        if ds.is_series:   # a sequence model runs on its own; real trajectories of the same length to compare
+            steps, p = series_steps(float(ds.params["dt"])), ds.params
+            generated = free_run(self.fitted, int(self.n), steps, int(self.seed))
+            ctx.report(Progress(1, 3))
+            real = lorenz_trajectories(int(self.n), steps, dt=float(p["dt"]), seed=int(p.get("seed", 0)) + 1000,
+                                       sigma=float(p.get("sigma", SIGMA)), rho=float(p.get("rho", RHO)),
+                                       beta=float(p.get("beta", BETA)))
+        else:
+            rows = self.fitted.sample(int(self.n), seed=int(self.seed))
+            ctx.report(Progress(1, 3))
+            generated = trajectories_of(np.asarray(rows), ds)
+            real = trajectories_of(ds.test[: int(self.n)], ds)
         ctx.report(Progress(2, 3))
         if ctx.should_stop():   # keep the trajectories; the table was not measured
             result = GenerationResult(real, generated, None)
             return TaskResult(arrays=result.to_arrays(), summary=result.summary(), value=result, stopped=True)
-        table = chaos_table(real, generated, float(ds.params["dt"]), lyapunov=ds.name == "lorenz_images")
+        table = chaos_table(real, generated, float(ds.params["dt"]), lyapunov=ds.name != "lorenz_windows",
+                            reconstruction=ds.is_series)
+        own = getattr(self.fitted.model, "largest_exponent_per_step", None)
+        if ds.is_series and own is not None:   # the model has equations: Benettin on them, and on Lorenz's
+            p, dt = ds.params, float(ds.params["dt"])
+            model_value = float(own(4, 2000, 300)) / dt
+            lorenz_value = benettin(float(p.get("sigma", SIGMA)), float(p.get("rho", RHO)),
+                                    float(p.get("beta", BETA))).exponent
+            row = {"check": OWN_CHECK, "coordinate": "xyz", "real": lorenz_value, "real_std": float("nan"),
+                   "generated": model_value, "generated_std": float("nan"), "n_real": 1, "n_generated": 4,
+                   "note": "real: Benettin on Lorenz's equations; generated: on the model's own step map, along "
+                           "4 free runs of 2,000 steps"}
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
         result = GenerationResult(real, generated, table)
         ctx.report(Progress(3, 3))
         return TaskResult(arrays=result.to_arrays(), summary=result.summary(), value=result,

@@ -114,6 +114,8 @@ _KS = "marginal KS statistic"
 _RATE = "z maxima per time unit"
 _MAP = "return-map distance |z_{n+1} − f_real(z_n)|"
 _STEP = "mean |state change| per step"
+_STSP = "state-space divergence D_stsp (KL)"
+_PSD = "power-spectrum distance D_H (Hellinger)"
 TABLE_COLUMNS = ["check", "coordinate", "real", "real_std", "generated", "generated_std", "n_real", "n_generated",
                  "note"]
 
@@ -175,6 +177,7 @@ def chaos_table(
     seed: int = 0,
     lyapunov: bool = True,
     rosenstein_kwargs: dict[str, Any] | None = None,
+    reconstruction: bool = False,
 ) -> pd.DataFrame:
     """Seed 001's "chaos preserved?" table, extended: real vs generated trajectories, one row per check.
 
@@ -186,6 +189,8 @@ def chaos_table(
         max_points: pooled states per side used for the marginal distances (a seeded subsample).
         lyapunov: False skips the exponents (the slowest part).
         rosenstein_kwargs: passed to :func:`genlib.dynamics.lyapunov.rosenstein` (emb_dim, lag, …).
+        reconstruction: add the state-space divergence and the power-spectrum distance of
+            :mod:`genlib.dynamics.reconstruction` (long free-running trajectories of one length on both sides).
 
     Rows (``check``, ``coordinate``): the Lyapunov exponent for x, y, z and the full state xyz (the largest
     exponent of the Lorenz system is 0.9056); W1 and KS distances between the marginals of x, y, z; the rate of
@@ -270,4 +275,13 @@ def chaos_table(
     except DataError as exc:
         g_dist, notes = nan, notes + [f"generated: {exc}"]
     add(_MAP, "z", r_dist, g_dist, n_r=len(r_pairs[0]), n_g=len(f_pairs[0]), note="; ".join(notes))
+    if reconstruction and len(real_b) >= 2 and len(fake_b) >= 2 and real_b.shape[1] == fake_b.shape[1]:
+        from genlib.dynamics.reconstruction import power_spectrum_distance, state_space_divergence
+
+        # Same sizes on both sides: the floor compares the two real halves, the model each half with one half
+        # of the generated set.
+        fake_a, fake_c = fake_b[0::2][: len(half_a)], fake_b[1::2][: len(half_b)]
+        for check, measure in ((_STSP, state_space_divergence), (_PSD, power_spectrum_distance)):
+            add(check, "xyz", measure(half_a, half_b), float(np.mean([measure(half_a, fake_a), measure(half_b, fake_c)])),
+                n_r=len(real_b), n_g=len(fake_b), note=floor_note)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)

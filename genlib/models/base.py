@@ -150,6 +150,13 @@ class GenerativeModel(ABC):
         """One-call fit (classical models). Neural models train through :meth:`train_step` instead."""
         raise NotImplementedError(f"{self.name} is trained step by step")
 
+    def training_rows(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What an iterative model's batches are drawn from, given the training rows (model space) and their labels.
+        The rows themselves for most models; a sequence model trained by gradient steps turns its trajectories
+        (``labels``: which trajectory each row is on) into windows of consecutive states, since a batch of rows
+        drawn at random would lose their order."""
+        return x, labels
+
     def train_step(self, batch: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
         """One optimiser step on a batch in model space; returns the named losses as floats."""
         raise NotImplementedError(f"{self.name} is fitted in one call")

@@ -284,6 +284,7 @@ def train(spec: TrainSpec, fitted: FittedModel, report: Callable[[Progress], Non
 
     total = int(spec.steps or model.default_steps)
     state.total = total
+    x, labels = model.training_rows(x, labels)
     batch_size = min(spec.batch_size, len(x))
     # Index tensors directly (no DataLoader: worker processes can hang inside Streamlit).
     state.batch_rng = torch.Generator(device=device).manual_seed(spec.seed + 1)
