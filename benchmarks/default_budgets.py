@@ -69,6 +69,8 @@ def _defaults() -> list[tuple[str, Callable[[], TrainSpec]]]:
                                                              DEFAULT_STEPS["lorenz_images"], {}, "cpu")),
         ("Lorenz · vae on lorenz_windows", lambda: spec_for("vae", "lorenz_windows", 64,
                                                             DEFAULT_STEPS["lorenz_windows"], {}, "cpu")),
+        ("Lorenz · neural_map on lorenz_series", lambda: spec_for("neural_map", "lorenz_series", 0.01,
+                                                                  DEFAULT_STEPS["lorenz_series"], {}, "cpu")),
         ("Compare · vae on finance", lambda: TrainSpec("vae", load_dataset("finance"), steps=compare_steps,
                                                        eval_period_s=3.0)),
         ("Compare · nsf on finance", lambda: TrainSpec("nsf", load_dataset("finance"), steps=compare_steps,

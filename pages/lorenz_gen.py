@@ -27,7 +27,7 @@ from pages.common import (_builtin, config_widgets, csv_bytes, job_manager, prog
 from pages.instrument import control_strip, start_button
 
 KINDS = {
-    "Sequence model on whole trajectories (runs on its own)": ("lorenz_series", ["esn", "neural_map"]),
+    "Sequence model on whole trajectories (runs on its own)": ("lorenz_series", ["neural_map", "esn"]),
     "DCGAN on trajectory images (as in the Lorenz study)": ("lorenz_images", ["dcgan"]),
     "VAE on trajectory windows": ("lorenz_windows", ["vae", "wae"]),
     "Flow on trajectory windows": ("lorenz_windows", ["nsf", "maf", "realnvp"]),
@@ -35,7 +35,7 @@ KINDS = {
 #: Defaults sized to end within about 2 minutes on 2 quiet CPU cores (benchmarks/default_budgets.py; issue 19). A
 #: DCGAN step on 32×32 trajectory images takes about 0.56 s there (2 s on a busy machine), so its default is short: it
 #: shows the pictures forming, and the page names the exception (a convincing model needs far more steps).
-DEFAULT_STEPS = {"lorenz_images": 200, "lorenz_windows": 3000, "lorenz_series": 3000}
+DEFAULT_STEPS = {"lorenz_images": 200, "lorenz_windows": 3000, "lorenz_series": 10_000}
 #: Seconds between two rescorings: scoring 200 images costs 1.5-5 s, so the DCGAN rescores less often.
 EVAL_PERIOD = {"lorenz_images": 10.0, "lorenz_windows": 3.0, "lorenz_series": 5.0}
 #: The time step of the trajectories a sequence model learns (its dataset's one knob on this page).

@@ -141,6 +141,33 @@ def test_finance_f2_f3_most_dependent(finance: Dataset) -> None:
     assert all(t < 0.4 for pair, t in tau.items() if pair != (1, 2))
 
 
+def test_finance_tail_keeps_the_marginals_and_adds_joint_crashes() -> None:
+    """finance_tail: finance's generalized-Pareto marginals exactly (same quantiles, large samples), but joint
+    extremes are dependent in the upper tail (the crash side) and much less in the lower one, where finance's
+    Gaussian copula has the same small value on both sides and GenLab's Gaussian-copula model, fitted to
+    finance_tail, cannot reproduce the upper one."""
+    import torch
+
+    from genlib.data.finance import sample_finance, sample_finance_tail, tail_dependence
+    from genlib.train.loop import TrainSpec, build, train
+
+    rng = np.random.default_rng(0)
+    gauss, tail = sample_finance(100_000, rng), sample_finance_tail(100_000, rng)
+    qs = [0.5, 0.9, 0.99]
+    np.testing.assert_allclose(np.quantile(tail, qs, axis=0), np.quantile(gauss, qs, axis=0), rtol=0.05)
+    up, down = tail_dependence(tail, 0.99), tail_dependence(tail, 0.99, upper=False)
+    g_up, g_down = tail_dependence(gauss, 0.99), tail_dependence(gauss, 0.99, upper=False)
+    assert up > 1.5 * g_up and up > 1.5 * down, (up, g_up, down)       # joint crashes: more dependent
+    assert abs(g_up - g_down) < 0.05, (g_up, g_down)                    # a Gaussian copula is symmetric
+    ds = load_dataset("finance_tail")
+    assert ds.train.shape == (576, 4) and ds.is_positive
+    spec = TrainSpec(model="copula", dataset=ds, device="cpu", eval_period_s=None)
+    fitted = build(spec, torch.device("cpu"))
+    train(spec, fitted, lambda p: None, lambda: False)
+    fitted_up = tail_dependence(fitted.sample(100_000, seed=1), 0.99)
+    assert up > 1.5 * fitted_up, (up, fitted_up)
+
+
 # ---------------------------------------------------------------- toy2d, digits, lorenz
 
 

@@ -99,3 +99,36 @@ def test_generative_section_trains_a_flow_and_shows_the_chaos_checks() -> None:
     assert {"check", "coordinate", "real", "generated"} <= set(table.columns)
     assert np.isfinite(table["generated"].astype(float)).all(), "every check is measured on the generated data"
     assert any(b.label.startswith("Generated trajectories") for b in at.get("download_button"))
+
+
+@pytest.mark.slow
+def test_a_sequence_model_runs_on_its_own_and_its_reconstruction_is_measured() -> None:
+    """The echo state network (fitted in seconds) beside the DCGAN: trained from the page, its long free-running
+    trajectories measured by the chaos table with the reconstruction rows and Benettin on its own equations."""
+    at = _app()
+    at.radio(key="lz_section").set_value("4 · Generative models").run()
+    at.radio(key="lz_gen_kind").set_value("Sequence model on whole trajectories (runs on its own)").run()
+    _no_exception(at)
+    assert at.selectbox(key="lz_gen_model_lorenz_series").value == "neural_map"   # the recommended one
+    at.selectbox(key="lz_gen_model_lorenz_series").set_value("esn").run()
+    assert any("no steps to choose" in c.value for c in at.caption)   # fitted in one go
+    at.button(key="lz_gen_start").click().run()
+    from pages.common import job_manager
+    jobs = [j for j in settle_jobs(job_manager()) if j.kind == "train"]
+    assert [(j.spec.model, j.status.value) for j in jobs] == [("esn", "done")], [j.error for j in jobs]
+    at.run()
+    _no_exception(at)
+    run_id = jobs[0].run_id
+    at.select_slider(key="lz_chaos_n").set_value(16).run()
+    at.button(key=f"lz_chaos_go_{run_id}").click().run()
+    gen = [j for j in settle_jobs(job_manager()) if j.kind == "generation"]
+    assert [j.status.value for j in gen] == ["done"], [j.error for j in gen]
+    at.run()
+    _no_exception(at)
+    table = at.dataframe[-1].value.set_index("check")
+    lyap = table[table["coordinate"] == "xyz"].loc["Lyapunov exponent (Rosenstein, 1/time)"]
+    assert abs(float(lyap["generated"]) / float(lyap["real"]) - 1) < 0.25      # a chaotic free run, not a cycle
+    for check in ("state-space divergence D_stsp (KL)", "power-spectrum distance D_H (Hellinger)",
+                  "largest exponent by Benettin on the equations (1/time)"):
+        assert np.isfinite(float(table.loc[check, "generated"])), check
+    assert any("largest exponent, generated vs real" in m.label for m in at.metric)

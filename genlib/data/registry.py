@@ -25,6 +25,13 @@ DATASETS: dict[str, DatasetInfo] = {
             finance.FinanceParams,
         ),
         DatasetInfo(
+            "finance_tail",
+            "The finance table's marginals with joint crashes: 30 % of rows from a crisis regime where all four "
+            "features reach their extremes together (tail dependence a Gaussian copula cannot have).",
+            finance.load_finance_tail,
+            finance.FinanceTailParams,
+        ),
+        DatasetInfo(
             "toy2d",
             "Classic 2-D toy densities (moons, circles, 8 Gaussians, swiss roll, checkerboard, ring).",
             toy2d.load_toy2d,
