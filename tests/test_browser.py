@@ -149,7 +149,7 @@ def _assert_no_exception(pg) -> None:
     assert pg.locator('[data-testid="stException"]').count() == 0, pg.locator('[data-testid="stException"]').first.inner_text()
 
 
-def test_every_page_opens_and_a_job_trains_to_done(server: str, page) -> None:
+def test_every_page_opens_and_a_job_trains_to_done(server: str, page, tmp_path: Path) -> None:
     pg = page
     # 1. a deep link as the very first request: must come up inside the app shell (navigation + monitor)
     pg.goto(f"{server}/train")
@@ -184,8 +184,9 @@ def test_every_page_opens_and_a_job_trains_to_done(server: str, page) -> None:
     except Exception:   # an intermittent hang seen once in a while: say what the page showed, then fail
         sidebar = pg.locator('[data-testid="stSidebar"]').inner_text()
         main = pg.locator('[data-testid="stMain"]').inner_text()
+        log = (tmp_path / "streamlit.log").read_text()[-3000:]   # the server's own log (the server fixture's file)
         raise AssertionError(f"the job did not reach 'done · step 300/300'.\nSidebar:\n{sidebar}\n\nPage (end):\n"
-                             f"{main[-1500:]}") from None
+                             f"{main[-1500:]}\n\nServer log (end):\n{log}\n\nload average: {os.getloadavg()}") from None
     pg.get_by_text("Samples vs real data").wait_for()
     _assert_no_exception(pg)
 

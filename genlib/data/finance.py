@@ -89,7 +89,7 @@ def load_finance(seed: int = 0) -> Dataset:
 
 # --- finance_tail: the same marginals, dependence with joint crashes -----------------------------------------
 #: Share of rows drawn in the crisis regime, and the dependence of that regime (Clayton θ: Kendall τ = θ / (θ + 2)).
-CRISIS_SHARE, CRISIS_THETA = 0.3, 4.0
+CRISIS_SHARE, CRISIS_THETA = 0.5, 4.0
 
 
 @dataclass
@@ -114,7 +114,7 @@ def sample_finance_tail(n: int, rng: np.random.Generator, crisis: float = CRISIS
     A shared frailty V makes all four large together: the crisis copula's upper-tail dependence is 2^(−1/θ)
     (0.84 at θ = 4), its lower-tail dependence 0. Both regimes have uniform marginals, so the mixture is a copula
     and x_j = s_j G_ξ^{-1}(u_j) keeps ``finance``'s generalized-Pareto marginals exactly. The mixture's
-    upper-tail dependence is π·2^(−1/θ) (0.25 with the defaults) and its lower-tail dependence 0: joint extremes
+    upper-tail dependence is π·2^(−1/θ) (0.42 with the defaults) and its lower-tail dependence 0: joint extremes
     (the crash side of these loss-like features) are dependent, joint quiet days are not, which no Gaussian copula
     can reproduce (both its tail dependences are 0)."""
     d = len(COLUMNS)
@@ -134,7 +134,7 @@ def load_finance_tail(seed: int = 0, crisis: float = CRISIS_SHARE, theta: float 
     return Dataset(
         name="finance_tail",
         description=(
-            "Heavy-tailed financial table with joint crashes: finance's marginals, but 30 % of rows from a crisis "
+            "Heavy-tailed financial table with joint crashes: finance's marginals, but half the rows from a crisis "
             "regime where all four features reach their extremes together (upper-tail dependence, none in the "
             "lower tail)."
         ),

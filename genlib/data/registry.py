@@ -26,7 +26,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "finance_tail",
-            "The finance table's marginals with joint crashes: 30 % of rows from a crisis regime where all four "
+            "The finance table's marginals with joint crashes: half the rows from a crisis regime where all four "
             "features reach their extremes together (tail dependence a Gaussian copula cannot have).",
             finance.load_finance_tail,
             finance.FinanceTailParams,
