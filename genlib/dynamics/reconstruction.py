@@ -40,7 +40,7 @@ class ReconstructionSettings:
     max_frequency: float = 0.2
 
 
-def _finite(trajectories: np.ndarray) -> np.ndarray:
+def _batch(trajectories: np.ndarray) -> np.ndarray:
     t = np.asarray(trajectories, dtype=float)
     if t.ndim == 2:
         t = t[None]
@@ -53,7 +53,7 @@ def state_space_divergence(real: np.ndarray, generated: np.ndarray,
                            settings: ReconstructionSettings = ReconstructionSettings()) -> float:
     """KL(p_real ‖ p_generated) of the two sets' occupation of a common grid over the real data's range. A set
     with non-finite states (a diverged trajectory) scores infinity."""
-    real, generated = _finite(real), _finite(generated)
+    real, generated = _batch(real), _batch(generated)
     real, generated = real.reshape(-1, real.shape[-1]), generated.reshape(-1, generated.shape[-1])
     if not np.all(np.isfinite(generated)):
         return float("inf")
@@ -73,7 +73,7 @@ def state_space_divergence(real: np.ndarray, generated: np.ndarray,
 
 def _spectra(trajectories: np.ndarray, settings: ReconstructionSettings) -> np.ndarray:
     """Each coordinate's power spectrum, averaged over trajectories, smoothed, cut and normalised: (d, f)."""
-    t = _finite(trajectories)
+    t = _batch(trajectories)
     t = (t - t.mean(axis=1, keepdims=True)) / np.maximum(t.std(axis=1, keepdims=True), 1e-12)
     power = (np.abs(np.fft.rfft(t, axis=1)) ** 2).mean(axis=0).T     # (d, frequencies)
     keep = max(2, int(round(settings.max_frequency * power.shape[1])))
@@ -86,7 +86,7 @@ def power_spectrum_distance(real: np.ndarray, generated: np.ndarray,
     """Mean over coordinates of the Hellinger distance √(1 − Σ√(p q)) between the smoothed, normalised power
     spectra of the two sets (both sets must have trajectories of the same length). 0: the same time scales; 1:
     no frequency in common. A set with non-finite states scores 1."""
-    real, generated = _finite(real), _finite(generated)
+    real, generated = _batch(real), _batch(generated)
     if real.shape[1:] != generated.shape[1:]:
         raise ValueError(f"trajectories of different shapes: {real.shape[1:]} vs {generated.shape[1:]}")
     if not np.all(np.isfinite(generated)):
