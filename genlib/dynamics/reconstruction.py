@@ -41,6 +41,7 @@ class ReconstructionSettings:
 
 
 def _batch(trajectories: np.ndarray) -> np.ndarray:
+    """(steps, d) or (n, steps, d) → (n, steps, d) floats; any d (trajectory_codec.as_batch is for x, y, z only)."""
     t = np.asarray(trajectories, dtype=float)
     if t.ndim == 2:
         t = t[None]
