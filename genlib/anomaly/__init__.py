@@ -25,7 +25,7 @@ _WHERE = {
                      "optimise_latent", "optimise_units", "save_encoder", "train_encoder"), "reconstruct"),
     **dict.fromkeys(("AnomalyScoringTask", "AnomalyResult", "stored_result", "UPLOAD"), "task"),
     **dict.fromkeys(("SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv",
-                     "load_scenario", "lorenz_perturbed", "scenario_dataset"), "scenarios"),
+                     "load_scenario", "lorenz_perturbed", "scenario_dataset", "gan_transform"), "scenarios"),
     **dict.fromkeys(("DEFAULT_LAMBDA", "SCENARIO_SETTINGS", "ScoreSettings", "DigitsScenario", "FinanceScenario",
                      "LorenzScenario"), "settings"),
     **dict.fromkeys(("TileMark", "gallery_marks", "top_rows"), "view"),
@@ -46,5 +46,5 @@ __all__ = ["TileMark", "gallery_marks", "top_rows", "AnomalyScoringTask", "Anoma
            "LorenzScenario", "ScenarioScores", "score_scenario", "comparison_table", "gmm_pca_scores", "knn_scores", "rank_mean", "isolation_forest_scores", "vae_scores", "ENCODER_FILE", "Encoder",
            "encode_reconstruct", "gan_networks", "load_encoder", "optimise_latent", "save_encoder", "train_encoder",
            "SCENARIOS", "Scenario", "digits_holdout", "finance_injected", "from_arrays", "from_csv", "load_scenario",
-           "lorenz_perturbed", "scenario_dataset", "DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine",
+           "lorenz_perturbed", "scenario_dataset", "gan_transform", "DEFAULT_LAMBDA", "ScoreParts", "Thresholds", "auroc", "combine",
            "parts_for", "parts_from_reconstruction", "parts_and_reconstructions", "precision_at_k", "roc", "thresholds"]

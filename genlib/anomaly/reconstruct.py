@@ -6,8 +6,11 @@ A GAN has no encoder, so z* must be searched for. Two ways, both from the anomal
   ``mean (x − G(z))² + lam_feature · mean (f(x) − f(G(z)))²``, f = the critic's last hidden layer. Rows are
   optimised together in batches; the loss is a sum over rows and Adam is element-wise, so every row's z follows
   exactly the path it would alone. ``iters`` is the cost/quality knob.
-- **Encoder** (f-AnoGAN's izi_f, Schlegl et al. 2019): after the GAN, train E with G and D frozen to minimise
+- **Encoder** (f-AnoGAN, Schlegl et al. 2019): after the GAN, train E with G and D frozen to minimise
   ``mean (x − G(E(x)))² + κ · mean (f(x) − f(G(E(x))))²`` on normal rows; then z* = E(x) in one forward pass.
+  κ = 0 (the paper's izi, the default) fits the residual alone; κ > 0 is its izi_f. On digits with one class held
+  out, κ = 0 scored better on every class measured (``benchmarks/RESULTS.md``): the feature term lets E settle
+  for rebuilds that fool the critic's features but not the pixels.
 
 Why private copies: G and D are deep-copied, put in eval mode and frozen (``requires_grad_(False)``), so a
 training thread that still owns the live model is never disturbed (see ``genlib.density.critic``: spectral
@@ -138,10 +141,11 @@ class Encoder(nn.Module):
         return self.net(x)
 
 
-def train_encoder(fitted: FittedModel, x_normal: np.ndarray, steps: int = 1000, kappa: float = 1.0,
+def train_encoder(fitted: FittedModel, x_normal: np.ndarray, steps: int = 1000, kappa: float = 0.0,
                   lr: float = 1e-3, batch: int = 128, width: int = 128, seed: int = 0,
                   progress: Callable[[int], None] | None = None) -> Encoder:
-    """f-AnoGAN izi_f: fit E on normal rows (DATA units) with G and D frozen; returns E in eval mode.
+    """f-AnoGAN: fit E on normal rows (DATA units) with G and D frozen (κ = 0: izi, κ > 0: izi_f); returns E in
+    eval mode.
     ``progress(1)`` is called after every step."""
     g, f, _ = gan_networks(fitted)
     xs = _model_rows(fitted, x_normal)

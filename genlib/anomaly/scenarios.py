@@ -31,7 +31,7 @@ from genlib.params import config_dict, make_config
 from .settings import SCENARIO_SETTINGS
 
 __all__ = ["Scenario", "digits_holdout", "finance_injected", "lorenz_perturbed", "from_arrays", "from_csv",
-           "SCENARIOS", "load_scenario", "scenario_dataset"]
+           "SCENARIOS", "load_scenario", "scenario_dataset", "gan_transform"]
 
 
 @dataclass
@@ -54,6 +54,16 @@ class Scenario:
     @property
     def n_anomalies(self) -> int:
         return 0 if self.test_y is None else int(np.sum(self.test_y))
+
+
+def gan_transform(image_shape: tuple[int, ...] | None) -> str:
+    """The preprocessing the anomaly GAN trains with: "none" for images, "auto" for tables.
+
+    Why: an image's pixels share one unit, and "auto" picks rank-Gauss per pixel for digits, which stretches the
+    nearly blank border pixels; the encoder then learns to rebuild those instead of the strokes. Trained on raw
+    pixels, the encoder's loss and the residual G are the same quantity. Measured on digits with class 1 held out
+    (3,000 steps, two seeds): AUROC 0.73-0.76 with rank-Gauss, 0.87-0.93 on raw pixels (benchmarks/RESULTS.md)."""
+    return "none" if image_shape is not None else "auto"
 
 
 def scenario_dataset(sc: Scenario, holdout: float = 0.2, seed: int = 0) -> Dataset:

@@ -1,8 +1,13 @@
 r"""Seed 003's WGAN anomaly score and the numbers used to judge any anomaly score.
 
     AS = λ·G + (1 − λ)·C
-    G  = RMS over features of (x − x̂)               (residual; model space, i.e. after the run's transform)
+    G  = RMS over features of (x − x̂)               (residual: in pixels for images, else in model space)
     C  = RMS over units of (f(x) − f(x̂))            (f = the critic's last hidden layer)
+
+Where the residual is measured (:func:`residual_in_data_units`): a table's columns have different units, so G is
+taken after the run's transform, where every column has a comparable spread. An image's pixels share one unit, and
+the transform (rank-Gauss per pixel, for digits) blows up nearly blank border pixels, so there G is taken in pixels:
+on digits with one class held out, that raised the encoder score's mean AUROC from 0.91 to 0.94 (RESULTS.md).
 
 with x̂ = G(z*) the best reconstruction (:mod:`genlib.anomaly.reconstruct`). Note the convention: the seed's λ
 weights the RESIDUAL, so Schlegl et al.'s "λ = 0.1 on the feature term" is the seed's λ = 0.9 (the default).
@@ -24,7 +29,7 @@ from genlib.models.fitted import FittedModel
 
 from .reconstruct import Encoder, encode_reconstruct, encode_units, gan_networks, optimise_latent, optimise_units
 
-__all__ = ["ScenarioScores", "score_scenario", "score_units", "ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "Thresholds", "thresholds", "roc",
+__all__ = ["ScenarioScores", "score_scenario", "score_units", "ScoreParts", "combine", "parts_from_reconstruction", "parts_for", "residual_in_data_units", "Thresholds", "thresholds", "roc",
            "auroc", "precision_at_k", "DEFAULT_LAMBDA"]
 
 from .settings import DEFAULT_LAMBDA
@@ -79,6 +84,11 @@ def parts_from_reconstruction(fitted: FittedModel, x_model: np.ndarray, x_hat_mo
     return ScoreParts(g_part, c_part)
 
 
+def residual_in_data_units(fitted: FittedModel) -> bool:
+    """True for image runs (pixels share one unit: G is measured in pixels), False for tables (model space)."""
+    return fitted.model.image_shape is not None
+
+
 def parts_for(fitted: FittedModel, x: np.ndarray, method: Literal["encoder", "optimise"] = "optimise",
               encoder: Encoder | None = None, iters: int = 200, lam_feature: float = 0.1, lr: float = 0.05,
               batch: int = 256, seed: int = 0) -> ScoreParts:
@@ -104,7 +114,12 @@ def parts_and_reconstructions(fitted: FittedModel, x: np.ndarray,
     else:
         raise ValueError(f"method must be 'encoder' or 'optimise', got {method!r}")
     x_hat = np.asarray(x_hat, dtype=np.float64)
-    return parts_from_reconstruction(fitted, x_model, x_hat), fitted.transform.inverse(x_hat)
+    parts = parts_from_reconstruction(fitted, x_model, x_hat)
+    x_hat_data = fitted.transform.inverse(x_hat)
+    if residual_in_data_units(fitted):
+        diff = (np.asarray(x, dtype=np.float64) - x_hat_data).reshape(len(x_hat_data), -1)
+        parts = ScoreParts(np.sqrt(np.mean(diff ** 2, axis=1)), parts.C)
+    return parts, x_hat_data
 
 
 @dataclass

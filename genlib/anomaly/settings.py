@@ -62,8 +62,9 @@ class ScoreSettings:
 
     lam: float = param(DEFAULT_LAMBDA, "λ in AS = λ·G + (1−λ)·C: the weight of the residual G (0.9 = Schlegl's "
                        "setting)", range=(0.0, 1.0), label="λ (weight of the residual G)", widget="slider")
-    method: str = param("optimise", "find z* by latent optimisation (AnoGAN: Adam on z for every row) or by an "
-                        "encoder trained after the GAN (f-AnoGAN: one pass)", choices=("optimise", "encoder"),
+    method: str = param("encoder", "find z* by an encoder trained after the GAN (f-AnoGAN: one pass; the default, "
+                        "the better score on digits) or by latent optimisation (AnoGAN: Adam on z for every row)",
+                        choices=("encoder", "optimise"),
                         label="find z*", widget="radio")
     iters: int = param(200, "Adam steps on z per row (method optimise)", range=(0, 5000),
                        label="iterations per row", step=25)

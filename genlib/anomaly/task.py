@@ -189,7 +189,7 @@ class AnomalyScoringTask(Task):
     scenario_params: dict[str, Any] = field(default_factory=dict)
     scenario: Scenario | None = None
     gan_run: str | None = None            # the GAN's run id (kept in the row's inputs)
-    method: Literal["optimise", "encoder"] = "optimise"
+    method: Literal["optimise", "encoder"] = "encoder"
     iters: int = 200
     encoder_steps: int = 1000
     vae: bool = False

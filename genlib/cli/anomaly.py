@@ -6,7 +6,7 @@ Every user problem raises a ``UserError`` (``DataError``, ``ModelError``…) wit
 turns those into one line on stderr and exit code 2.
 
 ``--method encoder`` uses ``anomaly_encoder.pt`` next to the run's checkpoint; when there is none, it trains one
-(f-AnoGAN izi_f) on ``--normal FILE.csv`` or, by default, on the training split of the run's built-in dataset,
+(f-AnoGAN's izi) on ``--normal FILE.csv`` or, by default, on the training split of the run's built-in dataset,
 and saves it there for the next call.
 """
 from __future__ import annotations
@@ -109,4 +109,8 @@ def run_score(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"score": combine(parts, settings.lam), "G": parts.G, "C": parts.C}).to_csv(out, index=False)
     print(f"scored {len(parts)} rows → {out} (λ = {settings.lam:g}, method {settings.method})")
+    if fitted.model.image_shape is not None and fitted.transform.kind != "none":
+        print(f"note: this image run was trained with transform '{fitted.transform.kind}'; GAN anomaly scores on "
+              "images are better from a run trained on raw pixels (genlib train ... --transform none; see "
+              "benchmarks/RESULTS.md)")
     return 0
