@@ -31,7 +31,7 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     _ok(at)
     assert at.title[0].value == "Anomaly scoring" and len(at.latex) >= 2
     assert _metric(at, "test rows") == "360" and _metric(at, "anomalies among them") == "36"
-    at.number_input(key="an_steps").set_value(200).run()
+    at.number_input(key="an_steps").set_value(600).run()   # raw pixels: 200 steps still score at chance (0.49)
     at.button(key="an_train").click().run()
     from pages.common import job_manager, run_store
 
@@ -40,6 +40,7 @@ def test_anomaly_page_trains_scores_and_compares(tmp_path, monkeypatch) -> None:
     gan_id = at.query_params["gan"]
     assert run_store().get(gan_id).model == "wgan_gp"   # the GAN's run id is in the URL, not in the session
     assert not at.metric or "AUROC" not in [m.label for m in at.metric]   # nothing is scored before Score
+    at.radio(key="an_method").set_value("optimise").run()   # the default is the encoder; optimisation first here
     at.number_input(key="an_iters").set_value(25).run()
     at.button(key="an_score").click().run()
     settle_jobs(job_manager())
@@ -107,7 +108,7 @@ def stored_scores(tmp_path, monkeypatch, make_manager) -> tuple[str, str, float]
                                    eval_period_s=None, device="cpu"))
     assert gan.wait(240) and gan.snapshot().status.value == "done"
     scoring = manager.submit(an.AnomalyScoringTask(gan=partial(store.load, gan.run_id), gan_run=gan.run_id,
-                                                   scenario_name="digits", scenario_params={"k": 3}, iters=5,
+                                                   scenario_name="digits", scenario_params={"k": 3}, method="optimise", iters=5,
                                                    device="cpu"))
     assert scoring.wait(240) and scoring.snapshot().status.value == "done", scoring.snapshot().error
     return gan.run_id, scoring.run_id, store.get(scoring.run_id).summary["auroc"]
@@ -163,8 +164,8 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert len(at.dataframe[0].value) == 5
     assert job_manager().jobs() == []                                # nothing was trained or scored
     assert at.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3"}
-    # the address carries no scoring settings: the widgets (100 iterations) are not what the scores used (5)
-    assert any("other settings (iters = 5 here, 100 above)" in i.value for i in at.info)
+    # the address carries no scoring settings: the widgets (the encoder, the default) are not what the scores used
+    assert any("other settings (method = optimise here, encoder above)" in i.value for i in at.info), [i.value for i in at.info]
 
     # another scenario in the widgets: the stored scores stay, the GAN is said not to fit it and cannot score
     at.selectbox(key="an_digits_k").set_value(0).run()
@@ -180,7 +181,8 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     assert not [m for m in fresh.metric if m.label == "AUROC"]
     fresh.selectbox(key="an_open").set_value(run_id).run()
     _ok(fresh)
-    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_iters": "5"}
+    assert fresh.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_method": "optimise",
+                                  "an_iters": "5"}
     assert fresh.number_input(key="an_iters").value == 5                 # the settings the scores were made with
     assert not any("other settings" in i.value for i in fresh.info)
     assert float(_metric(fresh, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
@@ -194,7 +196,8 @@ def test_a_stored_result_opened_by_its_url_is_drawn_without_training_or_scoring(
     linked.query_params["run"] = run_id
     linked.run()
     _ok(linked)
-    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_iters": "5"}
+    assert linked.query_params == {"gan": gan_id, "run": run_id, "an_digits_k": "3", "an_method": "optimise",
+                                  "an_iters": "5"}
     assert float(_metric(linked, "AUROC")) == pytest.approx(stored_auroc, abs=5e-4)
     assert not linked.button(key="an_score").disabled
 

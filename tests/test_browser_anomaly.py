@@ -64,9 +64,9 @@ def test_moving_lambda_redraws_the_scores_quickly_and_keeps_the_residual_map(ser
     pg.get_by_role("button", name="Train", exact=True).click()
     score = pg.get_by_role("button", name="Score", exact=True)
     expect(score).to_be_enabled(timeout=WAIT_MS)   # the GAN is trained
-    iters = pg.get_by_role("spinbutton", name="iterations per row")
-    iters.fill("10")
-    iters.press("Enter")
+    enc_steps = pg.get_by_role("spinbutton", name="encoder training steps")   # the default method: an encoder
+    enc_steps.fill("100")
+    enc_steps.press("Enter")
     _idle(pg)
     score.click()
     pg.locator(".st-key-an_gallery").wait_for()

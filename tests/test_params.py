@@ -88,6 +88,6 @@ def test_cli_options_come_from_the_same_metadata() -> None:
     args = parser.parse_args(["--lam", "0.5", "--encoder-steps", "20"])
     assert vars(args) == {"lam": "0.5", "encoder_steps": "20"}  # only what was given; checked by make_config
     settings = make_config(ScoreSettings, vars(args))
-    assert (settings.lam, settings.encoder_steps, settings.method) == (0.5, 20, "optimise")
+    assert (settings.lam, settings.encoder_steps, settings.method) == (0.5, 20, "encoder")
     help_text = parser.format_help()
-    assert "--iters" in help_text and "optimise, encoder" in help_text and "[0..1]" in help_text
+    assert "--iters" in help_text and "encoder, optimise" in help_text and "[0..1]" in help_text
