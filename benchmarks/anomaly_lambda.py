@@ -66,7 +66,7 @@ def make_scores(home: Path) -> tuple[str, str]:
                                        batch_size=128, eval_period_s=None, device="cpu"))
         assert gan.wait(900) and gan.snapshot().status.value == "done", gan.snapshot().error
         job = manager.submit(an.AnomalyScoringTask(gan=partial(store.load, gan.run_id), gan_run=gan.run_id,
-                                                   scenario_name="digits", scenario_params={"k": 0}, iters=10,
+                                                   scenario_name="digits", scenario_params={"k": 0}, method="optimise", iters=10,
                                                    device="cpu"))
         assert job.wait(900) and job.snapshot().status.value == "done", job.snapshot().error
         return gan.run_id, job.run_id
