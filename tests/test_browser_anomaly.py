@@ -56,7 +56,7 @@ def test_moving_lambda_redraws_the_scores_quickly_and_keeps_the_residual_map(ser
     pg = page
     pg.goto(f"{server}/anomaly")
     pg.get_by_role("heading", name="Anomaly scoring").wait_for()
-    steps = pg.get_by_role("spinbutton", name="steps")
+    steps = pg.get_by_role("spinbutton", name="training steps", exact=True)
     steps.fill("100")   # the field's minimum: the smallest GAN the page trains
     steps.press("Enter")
     pg.wait_for_url(re.compile(r"[?&]an_steps=100(&|$)"))   # the button's job is built in the run that drew it:
